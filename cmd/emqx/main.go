@@ -1,0 +1,95 @@
+// Command emqx is the node daemon: start|stop|restart|console|foreground|
+// ping|pid|check_config|version|ctl. It is the only place with os.Exit and
+// signal handling; the node itself lives in internal/node.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"emqxgo/internal/config"
+	"emqxgo/internal/version"
+)
+
+// exitError carries an exit code; its message (if any) was already printed.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func fail() error { return exitError{code: 1} }
+
+func main() {
+	root := &cobra.Command{
+		Use:               "emqx",
+		Short:             "EMQX-compatible MQTT broker node",
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetUsageTemplate("Usage: emqx {start|stop|restart|console|foreground|ping|pid|check_config|version|ctl ...}\n")
+	root.AddCommand(
+		&cobra.Command{Use: "start", Short: "start the node in the background", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdStart() }},
+		&cobra.Command{Use: "stop", Short: "stop the running node", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdStop(false) }},
+		&cobra.Command{Use: "restart", Short: "stop then start the node", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdRestart() }},
+		&cobra.Command{Use: "console", Short: "run the node in the foreground, logging to the console", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdForeground() }},
+		&cobra.Command{Use: "foreground", Short: "run the node in the foreground", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdForeground() }},
+		&cobra.Command{Use: "ping", Short: "check that the node answers", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdPing() }},
+		&cobra.Command{Use: "pid", Short: "print the node's process id", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdPid() }},
+		&cobra.Command{Use: "check_config", Short: "validate the configuration and print it", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdCheckConfig() }},
+		&cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+			fmt.Println(version.Version)
+			return nil
+		}},
+		&cobra.Command{Use: "ctl", Short: "same as emqx_ctl ARGS", DisableFlagParsing: true, RunE: func(_ *cobra.Command, args []string) error { return cmdCtl(args) }},
+		&cobra.Command{Use: daemonCmd, Hidden: true, Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return cmdDaemon() }},
+	)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprint(os.Stderr, root.UsageString())
+		os.Exit(1)
+	}
+}
+
+// loadConfig loads the node's configuration or prints why it cannot.
+func loadConfig() (*config.Config, error) {
+	cfg, err := config.LoadFromHome()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Invalid configuration:\n%v\n", err)
+		return nil, fail()
+	}
+	return cfg, nil
+}
+
+// cookieWarning prints the default-cookie warning on stderr.
+func cookieWarning(cfg *config.Config) {
+	if !cfg.Node.CookieIsDefault {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "!!!!!!\nWARNING: Default (insecure) Erlang cookie is in use.\n"+
+		"Please set node.cookie in %s/emqx.conf or override from environment variable EMQX_NODE_COOKIE\n"+
+		"NOTE: Use the same config value for all nodes in the cluster.\n!!!!!!\n", cfg.EtcDir)
+}
+
+func notResponding(cfg *config.Config) error {
+	fmt.Fprintf(os.Stderr, "Node '%s' not responding to pings.\n", cfg.Node.Name)
+	return fail()
+}
+
+func cmdCheckConfig() error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	fmt.Print(cfg.Dump())
+	fmt.Fprintf(os.Stderr, "%s/emqx.conf and %s/cluster.conf are valid\n", cfg.EtcDir, cfg.EtcDir)
+	return nil
+}

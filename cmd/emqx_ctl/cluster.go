@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"emqxgo/internal/ctlrpc"
+)
+
+func clusterCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "cluster",
+		Short: "Cluster membership",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprint(os.Stderr, usage)
+			return fail()
+		},
+	}
+	var asJSON bool
+	st := &cobra.Command{
+		Use:   "status",
+		Short: "Cluster status",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			s, err := newSession()
+			if err != nil {
+				return err
+			}
+			r, err := s.call(ctlrpc.Request{Op: ctlrpc.OpClusterStatus})
+			if err != nil {
+				return err
+			}
+			if r.Cluster == nil {
+				fmt.Fprintln(os.Stderr, "node answered without a cluster status")
+				return fail()
+			}
+			if asJSON {
+				b, _ := json.Marshal(r.Cluster.Sorted())
+				fmt.Println(string(b))
+			} else {
+				fmt.Println(r.Cluster.Line())
+			}
+			return nil
+		},
+	}
+	st.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.AddCommand(st)
+	c.AddCommand(memberCmds()...)
+	return c
+}
+
+// memberCmds builds join, leave and force-leave (used under "cluster" and at the top level).
+func memberCmds() []*cobra.Command {
+	return []*cobra.Command{
+		memberCmd("join <Node>", "Join the cluster", ctlrpc.OpJoin, 1,
+			"Join the cluster successfully.", "Failed to join the cluster: "),
+		memberCmd("leave", "Leave the cluster", ctlrpc.OpLeave, 0,
+			"Leave the cluster successfully.", "Failed to leave the cluster: "),
+		memberCmd("force-leave <Node>", "Force the node leave from cluster", ctlrpc.OpForceLeave, 1,
+			"Remove the node from cluster successfully.", "Failed to remove the node from cluster: "),
+	}
+}
+
+func memberCmd(use, short, op string, nargs int, okMsg, failPrefix string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(nargs),
+		RunE: func(_ *cobra.Command, args []string) error {
+			s, err := newSession()
+			if err != nil {
+				return err
+			}
+			req := ctlrpc.Request{Op: op}
+			if nargs == 1 {
+				req.Node = args[0]
+			}
+			r, err := s.call(req)
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.Error != "":
+				fmt.Fprintln(os.Stderr, failPrefix+r.Error)
+				return fail()
+			case r.Ignored:
+				fmt.Println("Ignore.")
+			default:
+				fmt.Println(okMsg)
+				if r.Cluster != nil {
+					fmt.Println(r.Cluster.Line())
+				}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"emqxgo/internal/ctlrpc"
+)
+
+func statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show broker status",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			s, err := newSession()
+			if err != nil {
+				return err
+			}
+			r, err := s.call(ctlrpc.Request{Op: ctlrpc.OpStatus})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Node '%s' %s is started\n", r.Node, r.Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,233 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+
+	"emqxgo/internal/config"
+	"emqxgo/internal/logging"
+)
+
+// ReservedClientIDPrefix is kept for the cluster layer's inline clients;
+// network clients may not use it.
+const ReservedClientIDPrefix = "$cluster:"
+
+// Broker is the node's MQTT server.
+type Broker struct {
+	cfg       *config.Config
+	log       *zap.Logger
+	srv       *mqtt.Server
+	listeners []*listener
+}
+
+// New builds the server and its listeners; it binds and starts nothing.
+func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = uint32(cfg.MQTT.MaxPacketSize)
+	caps.ReceiveMaximum = uint16(cfg.Zone.MaxInflight)
+	caps.MaximumInflight = uint16(min(cfg.Zone.MaxMqueueLen, 65535))
+	caps.MaximumClientWritesPending = int32(cfg.Zone.MaxMqueueLen)
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       logging.Slog(log),
+		InlineClient: true,
+	})
+	b := &Broker{cfg: cfg, log: log, srv: srv}
+	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
+		return nil, err
+	}
+	ls := cfg.Listeners
+	for _, d := range []struct {
+		id, proto string
+		l         config.Listener
+	}{
+		{"tcp:external", "tcp", ls.TCP}, {"ssl:external", "ssl", ls.SSL},
+		{"ws:external", "ws", ls.WS}, {"wss:external", "wss", ls.WSS},
+	} {
+		if d.l.Addr == "" {
+			continue
+		}
+		l := &listener{id: d.id, addr: d.l.Addr, proto: d.proto, wsPath: ls.WSPath,
+			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log}
+		if d.proto == "ssl" || d.proto == "wss" {
+			tc, err := tlsConfig(d.l)
+			if err != nil {
+				return nil, fmt.Errorf("listener.%s.external: %w", d.proto, err)
+			}
+			l.tls = tc
+		}
+		b.listeners = append(b.listeners, l)
+	}
+	if !cfg.AllowAnonymous {
+		log.Warn("allow_anonymous = false and no authentication backend is configured: every MQTT connection will be refused")
+	}
+	return b, nil
+}
+
+func tlsConfig(l config.Listener) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certfile %s / keyfile %s: %w", l.CertFile, l.KeyFile, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if l.CACertFile != "" {
+		pem, err := os.ReadFile(l.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("cacertfile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("cacertfile %s: no PEM certificate found", l.CACertFile)
+		}
+		tc.ClientCAs = pool
+	}
+	if l.VerifyPeer {
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+		if l.FailIfNoPeerCert {
+			tc.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return tc, nil
+}
+
+// Server is the mochi server, for the cluster layer.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
+
+// ListenerError names the listener and says why binding failed.
+type ListenerError struct {
+	Key, Addr string
+	Err       error
+}
+
+func (e *ListenerError) Error() string {
+	why := e.Err.Error()
+	if errors.Is(e.Err, syscall.EADDRINUSE) {
+		why = "port already in use (another node or program is listening there)"
+	} else if errors.Is(e.Err, syscall.EACCES) {
+		why = "permission denied (ports below 1024 need privileges)"
+	}
+	return fmt.Sprintf("%s = %s: cannot listen: %s", e.Key, e.Addr, why)
+}
+
+func (e *ListenerError) Unwrap() error { return e.Err }
+
+// Start binds every listener and starts serving. On error nothing is left running.
+func (b *Broker) Start() error {
+	for _, l := range b.listeners {
+		if err := b.srv.AddListener(l); err != nil {
+			for _, o := range b.listeners {
+				o.Close(nil)
+			}
+			return &ListenerError{Key: "listener." + strings.Replace(l.id, ":", ".", 1), Addr: l.addr, Err: err}
+		}
+	}
+	if err := b.srv.Serve(); err != nil {
+		return err
+	}
+	for _, l := range b.listeners {
+		b.log.Info("listener started", zap.String("listener", l.id), zap.String("address", l.Address()))
+	}
+	return nil
+}
+
+// Addrs returns the bound address of each listener by protocol (tcp, ssl, ws, wss).
+func (b *Broker) Addrs() map[string]string {
+	m := map[string]string{}
+	for _, l := range b.listeners {
+		m[l.proto] = l.Address()
+	}
+	return m
+}
+
+// Stop stops accepting, disconnects every client (MQTT 5 clients get
+// DISCONNECT 0x8B), waits for their goroutines until ctx ends, then closes
+// mochi. It returns within ctx's deadline even if mochi's Close hangs.
+func (b *Broker) Stop(ctx context.Context) error {
+	for _, l := range b.listeners {
+		l.Close(nil)
+	}
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Inline || cl.Closed() {
+			continue
+		}
+		if cl.Properties.ProtocolVersion == 5 {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		} else {
+			cl.Stop(packets.ErrServerShuttingDown) // MQTT 3 has no server DISCONNECT
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, l := range b.listeners {
+			l.closeConns() // connections still before CONNECT
+			l.wg.Wait()
+		}
+		_ = b.srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt clients did not drain in time: %w", ctx.Err())
+	}
+}
+
+// nodeHook refuses reserved and over-long client ids and anonymous clients
+// when allow_anonymous is off, and tells each connection its protocol version.
+type nodeHook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *nodeHook) ID() string { return "emqx-node" }
+
+func (h *nodeHook) Provides(b byte) bool {
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+}
+
+func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if c, ok := cl.Net.Conn.(*conn); ok {
+		c.v5.Store(cl.Properties.ProtocolVersion == 5)
+	}
+	code := packets.CodeSuccess
+	switch {
+	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
+		code = packets.ErrClientIdentifierNotValid
+	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
+		code = packets.ErrClientIdentifierNotValid
+	case !h.b.cfg.AllowAnonymous:
+		code = packets.ErrNotAuthorized
+	}
+	if code == packets.CodeSuccess {
+		return nil
+	}
+	h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
+	_ = h.b.srv.SendConnack(cl, code, false, nil)
+	return code
+}
+
+func (h *nodeHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
+func (h *nodeHook) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
+
+// connectedClients counts network clients still connected.
+func (b *Broker) connectedClients() int {
+	n := 0
+	for _, cl := range b.srv.Clients.GetAll() {
+		if !cl.Net.Inline && !cl.Closed() {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,214 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"go.uber.org/zap"
+)
+
+// listener implements mochi's listeners.Listener for tcp, ssl, ws and wss.
+// Init binds (so port errors surface at start), Serve accepts, Close stops
+// accepting; clients are drained by Broker.Stop.
+type listener struct {
+	id, addr, proto string // proto: tcp, ssl, ws, wss
+	tls             *tls.Config
+	wsPath          string
+	idle            time.Duration
+	maxPacket       uint32
+	log             *zap.Logger
+
+	ln     net.Listener
+	http   *http.Server
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{} // open connections, so Stop can close those that never sent CONNECT
+}
+
+var _ listeners.Listener = (*listener)(nil)
+
+func (l *listener) ID() string       { return l.id }
+func (l *listener) Protocol() string { return l.proto }
+
+// Address is the bound address once Init has run (real port when configured as 0).
+func (l *listener) Address() string {
+	if l.ln != nil {
+		return l.ln.Addr().String()
+	}
+	return l.addr
+}
+
+func (l *listener) Init(*slog.Logger) error {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return err
+	}
+	if l.tls != nil {
+		ln = tls.NewListener(ln, l.tls)
+	}
+	l.ln = ln
+	return nil
+}
+
+func (l *listener) Serve(establish listeners.EstablishFn) {
+	if l.proto == "ws" || l.proto == "wss" {
+		l.serveWS(establish)
+		return
+	}
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if !l.isClosed() {
+				l.log.Error("accept failed; listener stopped", zap.String("listener", l.id), zap.Error(err))
+			}
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.run(establish, newConn(c, l.idle, l.maxPacket))
+		}()
+	}
+}
+
+func (l *listener) run(establish listeners.EstablishFn, c *conn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	if l.conns == nil {
+		l.conns = map[*conn]struct{}{}
+	}
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
+	}()
+	err := establish(l.id, c)
+	if err != nil && !errors.Is(err, io.EOF) {
+		l.log.Debug("client connection ended", zap.String("listener", l.id),
+			zap.String("remote", c.RemoteAddr().String()), zap.Error(err))
+	}
+}
+
+func (l *listener) serveWS(establish listeners.EstablishFn) {
+	up := &websocket.Upgrader{
+		Subprotocols:    []string{"mqtt", "mqttv3.1", "mqttv5"},
+		CheckOrigin:     func(*http.Request) bool { return true },
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(l.wsPath, func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader already answered with an HTTP error
+		}
+		if l.maxPacket > 0 {
+			ws.SetReadLimit(int64(l.maxPacket) + 8) // a frame can hold one packet; mochi enforces the exact size
+		}
+		l.wg.Add(1)
+		defer l.wg.Done()
+		l.run(establish, newConn(&wsConn{Conn: ws.UnderlyingConn(), ws: ws}, l.idle, l.maxPacket))
+	})
+	l.mu.Lock()
+	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: l.idle, ErrorLog: nil}
+	srv := l.http
+	l.mu.Unlock()
+	if err := srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.isClosed() {
+		l.log.Error("websocket listener stopped", zap.String("listener", l.id), zap.Error(err))
+	}
+}
+
+func (l *listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Close stops accepting. closeClients is not called: Broker.Stop drains
+// clients itself before mochi's Close (mochi issue #488: closing clients per
+// listener can deadlock against concurrent disconnects).
+func (l *listener) Close(listeners.CloseFn) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	srv := l.http
+	l.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(ctx) // closes the listener; hijacked websockets are ours to drain
+		cancel()
+	}
+	if l.ln != nil {
+		_ = l.ln.Close()
+	}
+}
+
+// closeConns closes every connection still open on this listener.
+func (l *listener) closeConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+}
+
+// wsConn turns a websocket into a byte stream: binary messages in, one
+// binary message per Write out.
+type wsConn struct {
+	net.Conn
+	ws *websocket.Conn
+	r  io.Reader
+}
+
+func (c *wsConn) Read(p []byte) (int, error) {
+	for {
+		if c.r == nil {
+			op, r, err := c.ws.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			if op != websocket.BinaryMessage {
+				return 0, fmt.Errorf("websocket: MQTT needs binary frames, got type %d", op)
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			c.r = nil
+			if n == 0 {
+				continue
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *wsConn) Close() error { return c.ws.Close() }

@@ -1,0 +1,192 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"emqxgo/internal/broker"
+	"emqxgo/internal/config"
+	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/nodename"
+	"emqxgo/internal/version"
+)
+
+// maxSocketPath is the usable length of a unix socket path on Linux.
+const maxSocketPath = 107
+
+// nameFile records the last node name that used this data_dir.
+const nameFile = "node_name"
+
+// Node is one running EMQX node.
+type Node struct {
+	cfg    *config.Config
+	log    *zap.Logger
+	name   nodename.Name
+	broker *broker.Broker
+	ctl    *ctlrpc.Server
+	sock   string
+
+	stopOnce sync.Once
+	stopReq  chan struct{}
+}
+
+// New validates what it must and builds the parts; it starts nothing.
+func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
+	name, err := nodename.Parse(cfg.Node.Name)
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(cfg.Node.DataDir, ctlrpc.SocketName)
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("node.data_dir %s is too long for the emqx_ctl socket (%d bytes, at most %d): use a shorter path", cfg.Node.DataDir, len(sock), maxSocketPath)
+	}
+	b, err := broker.New(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: log, name: name, broker: b, sock: sock, stopReq: make(chan struct{})}, nil
+}
+
+// SocketPath is where emqx_ctl finds a node of this configuration.
+func SocketPath(cfg *config.Config) string {
+	return filepath.Join(cfg.Node.DataDir, ctlrpc.SocketName)
+}
+
+// Name is the node's name.
+func (n *Node) Name() nodename.Name { return n.name }
+
+// Broker is the node's MQTT broker.
+func (n *Node) Broker() *broker.Broker { return n.broker }
+
+// Start prepares data_dir, binds the MQTT listeners and the ctl socket. It
+// does not block. On error nothing is left running.
+func (n *Node) Start() error {
+	if err := os.MkdirAll(n.cfg.Node.DataDir, 0o755); err != nil {
+		return fmt.Errorf("node.data_dir: %w", err)
+	}
+	n.recordName()
+	ln, err := n.listenCtl()
+	if err != nil {
+		return err
+	}
+	if err := n.broker.Start(); err != nil {
+		_ = ln.Close()
+		_ = os.Remove(n.sock)
+		return err
+	}
+	n.ctl = ctlrpc.NewServer(ln, n, n.log)
+	n.ctl.Start()
+	n.log.Info("node started", zap.String("node", n.name.String()), zap.String("version", version.Version),
+		zap.Any("listeners", n.broker.Addrs()))
+	return nil
+}
+
+// recordName notes the node name in data_dir and warns when it changed:
+// cluster state is kept per name, so the old name's state stays unused.
+func (n *Node) recordName() {
+	p := filepath.Join(n.cfg.Node.DataDir, nameFile)
+	old, err := os.ReadFile(p)
+	prev := strings.TrimSpace(string(old))
+	if err == nil && prev != "" && prev != n.name.String() {
+		n.log.Warn("node name changed: this data_dir belonged to another node; starting standalone",
+			zap.String("old_node", prev), zap.String("new_node", n.name.String()),
+			zap.String("old_state", filepath.Join(n.cfg.Node.DataDir, "cluster", prev)))
+	}
+	if prev != n.name.String() {
+		if err := os.WriteFile(p, []byte(n.name.String()+"\n"), 0o644); err != nil {
+			n.log.Warn("cannot record node name", zap.String("file", p), zap.Error(err))
+		}
+	}
+}
+
+// listenCtl binds the ctl socket, refusing to steal it from a live node.
+func (n *Node) listenCtl() (net.Listener, error) {
+	if _, err := os.Stat(n.sock); err == nil {
+		c := ctlrpc.Client{Path: n.sock, Timeout: 2 * time.Second}
+		if r, err := c.Ping(); err == nil {
+			return nil, fmt.Errorf("node %s is already running with data_dir %s", r.Node, n.cfg.Node.DataDir)
+		}
+		_ = os.Remove(n.sock) // stale socket of a node that died
+	}
+	ln, err := net.Listen("unix", n.sock)
+	if err != nil {
+		return nil, fmt.Errorf("emqx_ctl socket %s: %w", n.sock, err)
+	}
+	if err := os.Chmod(n.sock, 0o600); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("emqx_ctl socket %s: %w", n.sock, err)
+	}
+	return ln, nil
+}
+
+// StopRequested is closed when `emqx stop` asked the node to stop.
+func (n *Node) StopRequested() <-chan struct{} { return n.stopReq }
+
+// Stop stops the ctl socket and the broker, within ctx.
+func (n *Node) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() { close(n.stopReq) })
+	err := n.broker.Stop(ctx)
+	if n.ctl != nil {
+		n.ctl.Close()
+	}
+	_ = os.Remove(n.sock)
+	if err != nil {
+		n.log.Error("node stopped uncleanly", zap.Error(err))
+	} else {
+		n.log.Info("node stopped", zap.String("node", n.name.String()))
+	}
+	return err
+}
+
+// Handle answers one ctl request.
+func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
+	self := n.name.String()
+	resp := ctlrpc.Response{Node: self, Version: version.Version, Pid: os.Getpid()}
+	switch req.Op {
+	case ctlrpc.OpPing, ctlrpc.OpStatus:
+	case ctlrpc.OpStop:
+		n.stopOnce.Do(func() { close(n.stopReq) })
+	case ctlrpc.OpClusterStatus:
+		resp.Cluster = n.clusterStatus()
+	case ctlrpc.OpJoin, ctlrpc.OpForceLeave:
+		target, err := n.target(req.Node)
+		switch {
+		case err != nil:
+			resp.Error = err.Error()
+		case target == self:
+			resp.Ignored = true
+		case req.Op == ctlrpc.OpJoin:
+			// Membership lands with the cluster layer; until then say so plainly.
+			resp.Error = ctlrpc.Reason("clustering_not_available", target)
+		default:
+			resp.Error = "node_not_in_cluster"
+		}
+		resp.Cluster = n.clusterStatus()
+	case ctlrpc.OpLeave:
+		resp.Error = "node_not_in_cluster"
+	default:
+		resp.Error = "unknown_command"
+	}
+	return resp
+}
+
+func (n *Node) target(s string) (string, error) {
+	t := nodename.Qualify(strings.TrimSpace(s), n.name)
+	if _, err := nodename.Parse(t); err != nil {
+		return "", errors.New(ctlrpc.Reason("invalid_node_name", t))
+	}
+	return t, nil
+}
+
+func (n *Node) clusterStatus() *ctlrpc.ClusterStatus {
+	return &ctlrpc.ClusterStatus{Running: []string{n.name.String()}, Stopped: []string{}}
+}
