@@ -194,7 +194,16 @@ type nodeHook struct {
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 func (h *nodeHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
+	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode}, []byte{b})
+}
+
+// OnPacketEncode advertises mqtt.max_packet_size in CONNACK (MQTT 5), which
+// mochi does not do by itself, so well-behaved clients never exceed it.
+func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion == 5 {
+		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
+	}
+	return pk
 }
 
 func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {

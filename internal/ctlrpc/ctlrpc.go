@@ -41,6 +41,8 @@ type Response struct {
 	Version string         `json:"version,omitempty"`
 	Pid     int            `json:"pid,omitempty"`
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
+	// Listeners maps protocol (tcp, ssl, ws, wss) to the bound address, on ping/status.
+	Listeners map[string]string `json:"listeners,omitempty"`
 }
 
 // ClusterStatus is the membership as the node sees it.

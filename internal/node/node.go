@@ -153,6 +153,7 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 	resp := ctlrpc.Response{Node: self, Version: version.Version, Pid: os.Getpid()}
 	switch req.Op {
 	case ctlrpc.OpPing, ctlrpc.OpStatus:
+		resp.Listeners = n.broker.Addrs()
 	case ctlrpc.OpStop:
 		n.stopOnce.Do(func() { close(n.stopReq) })
 	case ctlrpc.OpClusterStatus:

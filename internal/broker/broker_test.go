@@ -1,0 +1,315 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pahov3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.golang/paho"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+
+	"emqxgo/internal/config"
+	"emqxgo/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func testConfig() *config.Config {
+	c := &config.Config{AllowAnonymous: true}
+	c.Listeners.TCP.Addr = "127.0.0.1:0"
+	c.Listeners.WSPath = "/mqtt"
+	c.MQTT.MaxPacketSize = 1 << 20
+	c.MQTT.MaxClientIDLen = 65535
+	c.Zone.IdleTimeout = 15 * time.Second
+	c.Zone.MaxInflight = 32
+	c.Zone.MaxMqueueLen = 1000
+	return c
+}
+
+func startBroker(t *testing.T, cfg *config.Config) *Broker {
+	t.Helper()
+	b, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return b
+}
+
+func TestPubSubAllQoS(t *testing.T) {
+	b := startBroker(t, testConfig())
+	addr := b.Addrs()["tcp"]
+	sub := testutil.DialV5(t, addr, "sub")
+	pub := testutil.DialV5(t, addr, "pub")
+	for qos := byte(0); qos <= 2; qos++ {
+		topic := fmt.Sprintf("t/%d", qos)
+		sub.Sub(t, "t/+", qos)
+		payload := []byte(fmt.Sprintf("hello qos %d", qos))
+		pub.Pub(t, topic, qos, payload)
+		m := sub.Expect(t, topic, payload)
+		if m.QoS != qos {
+			t.Fatalf("delivered at qos %d, want %d", m.QoS, qos)
+		}
+	}
+}
+
+func TestMQTT311Client(t *testing.T) {
+	b := startBroker(t, testConfig())
+	got := make(chan string, 10)
+	opts := pahov3.NewClientOptions().AddBroker("tcp://" + b.Addrs()["tcp"]).SetClientID("v3").SetAutoReconnect(false)
+	c := pahov3.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	for qos := byte(0); qos <= 2; qos++ {
+		topic := fmt.Sprintf("v3/%d", qos)
+		if tok := c.Subscribe(topic, qos, func(_ pahov3.Client, m pahov3.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe: %v", tok.Error())
+		}
+		if tok := c.Publish(topic, qos, false, "m"+topic); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		select {
+		case p := <-got:
+			if p != "m"+topic {
+				t.Fatalf("got %q", p)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no message")
+		}
+	}
+}
+
+// readUntilClosed reads everything until the server closes the connection.
+func readUntilClosed(t *testing.T, c net.Conn, within time.Duration) []byte {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(within))
+	b, err := io.ReadAll(c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("connection still open after %s", within)
+	}
+	return b
+}
+
+func TestIdleConnectionClosed(t *testing.T) {
+	cfg := testConfig()
+	cfg.Zone.IdleTimeout = 300 * time.Millisecond
+	b := startBroker(t, cfg)
+	c, err := net.Dial("tcp", b.Addrs()["tcp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	readUntilClosed(t, c, 5*time.Second)
+	if el := time.Since(start); el < 250*time.Millisecond {
+		t.Fatalf("closed after %s, before the idle timeout", el)
+	}
+	// A client that does send CONNECT in time is not cut by the idle timeout.
+	v := testutil.DialV5(t, b.Addrs()["tcp"], "alive")
+	time.Sleep(2 * cfg.Zone.IdleTimeout) // the point is that time passes beyond the CONNECT deadline
+	v.Sub(t, "still/here", 1)
+}
+
+func TestGarbageClosesOnlyThatConnection(t *testing.T) {
+	b := startBroker(t, testConfig())
+	addr := b.Addrs()["tcp"]
+	good := testutil.DialV5(t, addr, "good")
+	good.Sub(t, "g", 1)
+	for _, junk := range [][]byte{
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		append(testutil.ConnectPacket("j", 5), 0x00, 0x00, 0x00), // reserved packet type 0 after CONNECT
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write(junk)
+		readUntilClosed(t, c, 5*time.Second)
+		c.Close()
+	}
+	good.Pub(t, "g", 1, []byte("ok"))
+	good.Expect(t, "g", []byte("ok"))
+}
+
+func TestOversizedPacket(t *testing.T) {
+	cfg := testConfig()
+	cfg.MQTT.MaxPacketSize = 1024
+	b := startBroker(t, cfg)
+	addr := b.Addrs()["tcp"]
+	for _, version := range []byte{5, 4} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write(testutil.ConnectPacket(fmt.Sprintf("big%d", version), version))
+		ack := make([]byte, 4)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, ack[:2]); err != nil || ack[0] != 0x20 {
+			t.Fatalf("v%d: no CONNACK: %v %x", version, err, ack)
+		}
+		rest := make([]byte, ack[1])
+		_, _ = io.ReadFull(c, rest)
+		// PUBLISH QoS 0 claiming 200 MB: refused from the header alone.
+		_, _ = c.Write([]byte{0x30, 0x80, 0x80, 0x80, 0x64, 0x00, 0x01, 't'})
+		got := readUntilClosed(t, c, 5*time.Second)
+		if version == 5 && !bytes.Equal(got, disconnectTooLarge) {
+			t.Fatalf("v5: got %x before close, want DISCONNECT 0x95 %x", got, disconnectTooLarge)
+		}
+		if version == 4 && len(got) != 0 {
+			t.Fatalf("v3.1.1: got %x, want a plain close", got)
+		}
+		c.Close()
+	}
+	// An MQTT 5 client sees the limit in CONNACK and the broker keeps serving.
+	v := testutil.DialV5(t, addr, "after")
+	if v.Connack.Properties == nil || v.Connack.Properties.MaximumPacketSize == nil || *v.Connack.Properties.MaximumPacketSize != 1024 {
+		t.Fatalf("CONNACK does not advertise maximum packet size 1024: %+v", v.Connack.Properties)
+	}
+	v.Sub(t, "a", 0)
+	v.Pub(t, "a", 0, bytes.Repeat([]byte("x"), 900))
+	v.Expect(t, "a", bytes.Repeat([]byte("x"), 900))
+}
+
+func TestRefusedClientIDs(t *testing.T) {
+	cfg := testConfig()
+	cfg.MQTT.MaxClientIDLen = 30
+	b := startBroker(t, cfg)
+	for _, id := range []string{ReservedClientIDPrefix + "peer", strings.Repeat("x", 31)} {
+		v, err := testutil.TryDialV5(b.Addrs()["tcp"], id, true)
+		if err == nil {
+			v.Disconnect(&paho.Disconnect{})
+			t.Fatalf("client id %q accepted", id)
+		}
+		if v == nil || v.Connack == nil || v.Connack.ReasonCode != 0x85 {
+			t.Fatalf("client id %q: want CONNACK 0x85, got %+v (%v)", id, v, err)
+		}
+	}
+}
+
+func TestAnonymousRefused(t *testing.T) {
+	cfg := testConfig()
+	cfg.AllowAnonymous = false
+	b := startBroker(t, cfg)
+	v, err := testutil.TryDialV5(b.Addrs()["tcp"], "anon", true)
+	if err == nil || v.Connack == nil || v.Connack.ReasonCode != 0x87 {
+		t.Fatalf("want CONNACK 0x87 not authorized, got %v", err)
+	}
+}
+
+func TestTLSAndWebSocketListeners(t *testing.T) {
+	certs := testutil.WriteCerts(t, t.TempDir())
+	cfg := testConfig()
+	tlsL := config.Listener{Addr: "127.0.0.1:0", CertFile: certs.CertFile, KeyFile: certs.KeyFile, CACertFile: certs.CAFile}
+	cfg.Listeners.SSL = tlsL
+	cfg.Listeners.WS.Addr = "127.0.0.1:0"
+	cfg.Listeners.WSS = tlsL
+	b := startBroker(t, cfg)
+	a := b.Addrs()
+	for _, url := range []string{"ssl://" + a["ssl"], "ws://" + a["ws"] + "/mqtt", "wss://" + a["wss"] + "/mqtt"} {
+		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
+			got := make(chan string, 1)
+			opts := pahov3.NewClientOptions().AddBroker(url).SetClientID("c-" + url[:3]).
+				SetAutoReconnect(false).SetTLSConfig(&tls.Config{RootCAs: certs.Pool})
+			c := pahov3.NewClient(opts)
+			if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("connect %s: %v", url, tok.Error())
+			}
+			defer c.Disconnect(100)
+			if tok := c.Subscribe("x", 1, func(_ pahov3.Client, m pahov3.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatal(tok.Error())
+			}
+			c.Publish("x", 1, false, url)
+			select {
+			case p := <-got:
+				if p != url {
+					t.Fatalf("got %q", p)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no message")
+			}
+		})
+	}
+}
+
+func TestStopUnderConnectChurn(t *testing.T) {
+	cfg := testConfig()
+	b, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addrs()["tcp"]
+	v5 := testutil.DialV5(t, addr, "watcher")
+	var churned atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 100000; j++ { // bounded; ends when the broker is gone
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := testutil.TryDialV5(addr, fmt.Sprintf("churn-%d-%d", i, j), true)
+				if err != nil {
+					if c == nil {
+						return // listener closed
+					}
+					continue
+				}
+				churned.Add(1)
+				_ = c.Disconnect(&paho.Disconnect{})
+			}
+		}(i)
+	}
+	testutil.Eventually(t, 10*time.Second, "clients churning", func() bool { return churned.Load() > 50 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := b.Stop(ctx); err != nil {
+		t.Fatalf("stop under churn: %v", err)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("stopped in %s after %d connects", time.Since(start), churned.Load())
+	select {
+	case d := <-v5.Disconnects:
+		if d.ReasonCode != 0x8B {
+			t.Fatalf("DISCONNECT reason %#x, want 0x8B", d.ReasonCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("MQTT 5 client got no DISCONNECT 0x8B")
+	}
+	if n := b.connectedClients(); n != 0 {
+		t.Fatalf("%d clients still connected after stop", n)
+	}
+}

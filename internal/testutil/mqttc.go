@@ -1,0 +1,136 @@
+// Package testutil holds helpers shared by tests: real MQTT clients (paho
+// for MQTT 5 and 3.1.1), raw MQTT packet bytes, waiting on conditions with a
+// deadline, and test certificates. Only tests import it.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// V5 is a connected MQTT 5 client whose received messages arrive on Msgs.
+type V5 struct {
+	*paho.Client
+	Msgs        chan *paho.Publish
+	Disconnects chan *paho.Disconnect
+	Connack     *paho.Connack
+}
+
+// DialV5 connects an MQTT 5 client to addr (host:port) with clean start.
+// The client is disconnected when the test ends.
+func DialV5(t testing.TB, addr, clientID string) *V5 {
+	t.Helper()
+	c, err := TryDialV5(addr, clientID, true)
+	if err != nil {
+		t.Fatalf("mqtt5 connect %s as %q: %v", addr, clientID, err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{ReasonCode: 0}) })
+	return c
+}
+
+// TryDialV5 connects and returns the error instead of failing the test; the
+// caller disconnects.
+func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	v := &V5{Msgs: make(chan *paho.Publish, 100000), Disconnects: make(chan *paho.Disconnect, 1)}
+	v.Client = paho.NewClient(paho.ClientConfig{
+		ClientID: clientID,
+		Conn:     conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(r paho.PublishReceived) (bool, error) {
+			v.Msgs <- r.Packet
+			return true, nil
+		}},
+		OnServerDisconnect: func(d *paho.Disconnect) {
+			select {
+			case v.Disconnects <- d:
+			default:
+			}
+		},
+		OnClientError: func(error) {},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ca, err := v.Connect(ctx, &paho.Connect{ClientID: clientID, CleanStart: clean, KeepAlive: 30})
+	v.Connack = ca
+	if err != nil {
+		_ = conn.Close()
+		return v, err
+	}
+	return v, nil
+}
+
+// Sub subscribes to filter at qos or fails the test.
+func (v *V5) Sub(t testing.TB, filter string, qos byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sa, err := v.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}}})
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", filter, err)
+	}
+	if len(sa.Reasons) != 1 || sa.Reasons[0] != qos {
+		t.Fatalf("subscribe %s: granted %v, want qos %d", filter, sa.Reasons, qos)
+	}
+}
+
+// Pub publishes or fails the test (QoS 1/2 wait for the acknowledgement).
+func (v *V5) Pub(t testing.TB, topic string, qos byte, payload []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := v.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: payload}); err != nil {
+		t.Fatalf("publish %s qos %d: %v", topic, qos, err)
+	}
+}
+
+// Expect waits for the next message and checks topic and payload.
+func (v *V5) Expect(t testing.TB, topic string, payload []byte) *paho.Publish {
+	t.Helper()
+	select {
+	case m := <-v.Msgs:
+		if m.Topic != topic || !bytes.Equal(m.Payload, payload) {
+			t.Fatalf("got %s %q, want %s %q", m.Topic, m.Payload, topic, payload)
+		}
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no message on %s within 10s", topic)
+	}
+	return nil
+}
+
+// Eventually polls cond every 20ms until it holds or d passes.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ConnectPacket returns the bytes of a CONNECT packet (version 4 or 5).
+func ConnectPacket(clientID string, version byte) []byte {
+	pk := packets.Packet{
+		FixedHeader:     packets.FixedHeader{Type: packets.Connect},
+		ProtocolVersion: version,
+		Connect: packets.ConnectParams{
+			ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 30, ClientIdentifier: clientID,
+		},
+	}
+	var b bytes.Buffer
+	if err := pk.ConnectEncode(&b); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
