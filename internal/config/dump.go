@@ -1,0 +1,41 @@
+package config
+
+import (
+	"sort"
+	"strings"
+)
+
+// Masked replaces secret values (node.cookie) in Dump.
+const Masked = "******"
+
+// Dump returns the effective configuration as `key = value` lines in file
+// syntax, one per schema key, sorted by key, the cookie masked. Values that
+// would not survive the file parser unquoted (empty, with " #", or quotes)
+// are quoted.
+func (c *Config) Dump() string {
+	lines := make([]string, 0, len(schema))
+	for i := range schema {
+		f := &schema[i]
+		v := f.get(c)
+		if f.secret {
+			v = Masked
+		}
+		lines = append(lines, f.key+" = "+quoteValue(v))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// quoteValue quotes a value only when the parser would read it differently.
+func quoteValue(v string) string {
+	plain := v != "" && strings.TrimSpace(v) == v && v[0] != '"' && v[0] != '\'' && v[0] != '#' &&
+		!strings.Contains(v, " #") && !strings.Contains(v, "\t#")
+	switch {
+	case plain:
+		return v
+	case !strings.Contains(v, `"`):
+		return `"` + v + `"`
+	default:
+		return "'" + v + "'"
+	}
+}

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// Options say where the release is and which environment applies.
+type Options struct {
+	Home   string   // release home; relative paths in the config resolve against it
+	EtcDir string   // folder of emqx.conf and cluster.conf; default Home/etc (relative: against Home)
+	Env    []string // environment as os.Environ gives it; nil means none
+}
+
+// Config file names, read in this order.
+const (
+	EmqxConfFile    = "emqx.conf"
+	ClusterConfFile = "cluster.conf"
+)
+
+// Load reads EtcDir/emqx.conf, then EtcDir/cluster.conf, then the EMQX_*
+// environment, and returns the validated configuration. On any problem it
+// returns nil and an *Errors holding every problem found.
+func Load(opts Options) (*Config, error) {
+	l, err := newLoader(opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{EmqxConfFile, ClusterConfFile} {
+		l.mergeFile(filepath.Join(l.etcDir, name))
+	}
+	l.mergeEnv(opts.Env)
+	c := l.build()
+	l.crossCheck(c)
+	if len(l.errs) > 0 {
+		sortErrors(l.errs, l.sources)
+		return nil, &Errors{List: l.errs}
+	}
+	return c, nil
+}
+
+// loader is the state of one Load: a fresh viper holding the layered values
+// and, beside it, where each value came from.
+type loader struct {
+	home, etcDir string
+	v            *viper.Viper
+	from         map[string]origin // key -> where its effective value was set; absent = default
+	sources      []string          // files in load order, for sorting errors
+	errs         []Error
+}
+
+func newLoader(opts Options) (*loader, error) {
+	if opts.Home == "" {
+		return nil, &Errors{List: []Error{{Msg: "release home is not set"}}}
+	}
+	home, err := filepath.Abs(opts.Home)
+	if err != nil {
+		return nil, &Errors{List: []Error{{Source: opts.Home, Msg: "cannot resolve release home: " + err.Error()}}}
+	}
+	etc := opts.EtcDir
+	if etc == "" {
+		etc = "etc"
+	}
+	l := &loader{
+		home:   home,
+		etcDir: resolvePath(home, etc),
+		v:      viper.NewWithOptions(viper.KeyDelimiter("::")),
+		from:   map[string]origin{},
+	}
+	for _, f := range schema {
+		l.v.SetDefault(f.key, f.def)
+	}
+	return l, nil
+}
+
+// mergeFile layers one file over what is there; within a file the last
+// occurrence of a key wins.
+func (l *loader) mergeFile(path string) {
+	l.sources = append(l.sources, path)
+	entries, errs := readFile(path)
+	l.errs = append(l.errs, errs...)
+	values := map[string]any{}
+	for _, e := range entries {
+		if lookup(e.key) == nil {
+			l.errs = append(l.errs, Error{Source: path, Line: e.line, Key: e.key, Value: shownValue(e.key, e.value), Msg: unknownKeyMsg(e.key, false)})
+			continue
+		}
+		values[e.key] = e.value
+		l.from[e.key] = origin{source: path, line: e.line}
+	}
+	if err := l.v.MergeConfigMap(values); err != nil {
+		l.errs = append(l.errs, Error{Source: path, Msg: err.Error()})
+	}
+}
+
+// mergeEnv layers the environment over the files. An empty value puts the
+// key back to its default.
+func (l *loader) mergeEnv(env []string) {
+	settings, errs := readEnv(env)
+	l.errs = append(l.errs, errs...)
+	for _, s := range settings {
+		if s.value == "" {
+			l.v.Set(s.key, lookup(s.key).def)
+			delete(l.from, s.key)
+			continue
+		}
+		l.v.Set(s.key, s.value)
+		l.from[s.key] = s.from
+	}
+}
+
+// build stores every key's effective value into a Config, collecting value errors.
+func (l *loader) build() *Config {
+	c := &Config{Home: l.home, EtcDir: l.etcDir}
+	for i := range schema {
+		f := &schema[i]
+		raw := l.v.GetString(f.key)
+		if err := f.set(c, raw, l.home); err != nil {
+			l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
+		}
+	}
+	_, c.Log.ToIsSet = l.from["log.to"]
+	return c
+}
+
+// raw returns the effective raw value of key and where it was set.
+func (l *loader) raw(key string) (string, origin) {
+	return l.v.GetString(key), l.from[key]
+}
+
+// sortErrors orders errors by source (files in load order, then env
+// variables by name, then the rest) and line, keeping the order of equals.
+func sortErrors(errs []Error, files []string) {
+	rank := func(e Error) int {
+		for i, f := range files {
+			if e.Source == f {
+				return i
+			}
+		}
+		if strings.HasPrefix(e.Source, "env ") {
+			return len(files)
+		}
+		return len(files) + 1
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra < rb
+		}
+		if a.Source != b.Source {
+			return a.Source < b.Source
+		}
+		return a.Line < b.Line
+	})
+}
+
+// AsErrors returns the problem list of an error returned by Load, or nil.
+func AsErrors(err error) []Error {
+	var es *Errors
+	if errors.As(err, &es) {
+		return es.List
+	}
+	return nil
+}

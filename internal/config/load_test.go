@@ -1,0 +1,481 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// defaults is every key's default, as Dump writes it; $HOME is the release home.
+var defaults = map[string]string{
+	"node.name":                                  "emqx@127.0.0.1",
+	"node.cookie":                                "emqxsecretcookie",
+	"node.data_dir":                              "$HOME/data",
+	"listener.tcp.external":                      "0.0.0.0:1883",
+	"listener.ssl.external":                      "off",
+	"listener.ssl.external.keyfile":              "",
+	"listener.ssl.external.certfile":             "",
+	"listener.ssl.external.cacertfile":           "",
+	"listener.ssl.external.verify":               "verify_none",
+	"listener.ssl.external.fail_if_no_peer_cert": "false",
+	"listener.ws.external":                       "off",
+	"listener.ws.external.mqtt_path":             "/mqtt",
+	"listener.wss.external":                      "off",
+	"listener.wss.external.keyfile":              "",
+	"listener.wss.external.certfile":             "",
+	"listener.wss.external.cacertfile":           "",
+	"listener.wss.external.verify":               "verify_none",
+	"listener.wss.external.fail_if_no_peer_cert": "false",
+	"allow_anonymous":                            "true",
+	"mqtt.max_packet_size":                       "1MB",
+	"mqtt.max_clientid_len":                      "65535",
+	"zone.external.idle_timeout":                 "15s",
+	"zone.external.max_inflight":                 "32",
+	"zone.external.max_mqueue_len":               "1000",
+	"broker.shared_subscription_strategy":        "random",
+	"log.to":                                     "file",
+	"log.level":                                  "warning",
+	"log.dir":                                    "$HOME/log",
+	"log.file":                                   "emqx.log",
+	"log.rotation.size":                          "10MB",
+	"log.rotation.count":                         "5",
+	"cluster.name":                               "emqxcl",
+	"cluster.discovery":                          "manual",
+	"cluster.autoheal":                           "on",
+	"cluster.autoclean":                          "24h",
+	"cluster.static.seeds":                       "",
+	"cluster.dns.name":                           "",
+	"cluster.dns.app":                            "emqx",
+	"cluster.dns.type":                           "a",
+	"cluster.dns.server":                         "",
+	"cluster.etcd.server":                        "",
+	"cluster.etcd.prefix":                        "emqxcl",
+	"cluster.etcd.node_ttl":                      "1m",
+	"cluster.etcd.ssl.keyfile":                   "",
+	"cluster.etcd.ssl.certfile":                  "",
+	"cluster.etcd.ssl.cacertfile":                "",
+	"cluster.k8s.apiserver":                      "",
+	"cluster.k8s.service_name":                   "",
+	"cluster.k8s.address_type":                   "ip",
+	"cluster.k8s.app_name":                       "emqx",
+	"cluster.k8s.namespace":                      "default",
+	"cluster.k8s.suffix":                         "pod.cluster.local",
+	"cluster.mcast.addr":                         "239.192.0.1",
+	"cluster.mcast.ports":                        "4369",
+	"cluster.mcast.iface":                        "0.0.0.0",
+	"cluster.mcast.ttl":                          "255",
+	"cluster.mcast.loop":                         "on",
+	"rpc.port_discovery":                         "stateless",
+	"rpc.tcp_server_port":                        "5369",
+	"rpc.driver":                                 "tcp",
+	"rpc.certfile":                               "",
+	"rpc.keyfile":                                "",
+	"rpc.cacertfile":                             "",
+}
+
+func TestDefaults(t *testing.T) {
+	r := newRelease(t, "", "# nothing\n")
+	c := r.mustLoad(t)
+	if len(defaults) != len(schema) {
+		t.Errorf("test lists %d keys, schema has %d", len(defaults), len(schema))
+	}
+	for _, f := range schema {
+		want, ok := defaults[f.key]
+		if !ok {
+			t.Errorf("key %s has no expected default in the test", f.key)
+			continue
+		}
+		want = strings.ReplaceAll(want, "$HOME", r.home)
+		if got := get(t, c, f.key); got != want {
+			t.Errorf("%s = %q, want %q", f.key, got, want)
+		}
+	}
+	// The typed view of the same defaults.
+	switch {
+	case c.Home != r.home || c.EtcDir != r.etc:
+		t.Errorf("home %q etc %q", c.Home, c.EtcDir)
+	case !c.Node.CookieIsDefault || c.Log.ToIsSet:
+		t.Errorf("CookieIsDefault %v ToIsSet %v", c.Node.CookieIsDefault, c.Log.ToIsSet)
+	case c.MQTT.MaxPacketSize != 1<<20 || c.Log.RotationSize != 10<<20:
+		t.Errorf("sizes %d %d", c.MQTT.MaxPacketSize, c.Log.RotationSize)
+	case c.Zone.IdleTimeout != 15*time.Second || c.Cluster.Autoclean != 24*time.Hour || c.Cluster.Etcd.NodeTTL != time.Minute:
+		t.Errorf("durations %v %v %v", c.Zone.IdleTimeout, c.Cluster.Autoclean, c.Cluster.Etcd.NodeTTL)
+	case !c.AllowAnonymous || !c.Cluster.Autoheal || !c.Cluster.Mcast.Loop || c.Listeners.SSL.VerifyPeer:
+		t.Errorf("bools %+v", c)
+	case len(c.Cluster.Mcast.Ports) != 1 || c.Cluster.Mcast.Ports[0] != 4369 || c.Cluster.Static.Seeds != nil:
+		t.Errorf("lists %v %v", c.Cluster.Mcast.Ports, c.Cluster.Static.Seeds)
+	case c.Listeners.TCP.Addr != "0.0.0.0:1883" || c.Listeners.SSL.Addr != "" || c.Listeners.WSPath != "/mqtt":
+		t.Errorf("listeners %+v", c.Listeners)
+	}
+}
+
+// goodValues: one key set to a valid value, and the value stored.
+var goodValues = []struct{ key, value, want string }{
+	{"node.name", "emqx1@10.0.0.1", "emqx1@10.0.0.1"},
+	{"node.name", "emqx@s1.emqx.io", "emqx@s1.emqx.io"},
+	{"node.name", "emqx@[::1]", "emqx@::1"},
+	{"node.cookie", "s3cret cookie", "s3cret cookie"},
+	{"node.data_dir", "/var/lib/emqx", "/var/lib/emqx"},
+	{"node.data_dir", "var/../data2", "$HOME/data2"},
+	{"listener.tcp.external", "1884", "0.0.0.0:1884"},
+	{"listener.tcp.external", "127.0.0.1:1884", "127.0.0.1:1884"},
+	{"listener.tcp.external", "[::1]:1884", "[::1]:1884"},
+	{"listener.tcp.external", "off", "off"},
+	{"listener.tcp.external", "false", "off"},
+	{"listener.ws.external", "8083", "0.0.0.0:8083"},
+	{"listener.ssl.external", "off", "off"}, // on: validate_test.go (needs TLS files)
+	{"listener.wss.external", "False", "off"},
+	{"listener.ws.external.mqtt_path", "/ws/mqtt", "/ws/mqtt"},
+	{"listener.ssl.external.verify", "verify_peer", "verify_peer"},
+	{"listener.ssl.external.fail_if_no_peer_cert", "true", "true"},
+	{"listener.wss.external.verify", "VERIFY_PEER", "verify_peer"},
+	{"listener.wss.external.fail_if_no_peer_cert", "On", "true"},
+	{"listener.ssl.external.keyfile", "etc/certs/key.pem", "$HOME/etc/certs/key.pem"},
+	{"allow_anonymous", "false", "false"},
+	{"allow_anonymous", "OFF", "false"},
+	{"allow_anonymous", "True", "true"},
+	{"mqtt.max_packet_size", "64", "64"},
+	{"mqtt.max_packet_size", "256MB", "256MB"},
+	{"mqtt.max_packet_size", "64kb", "64KB"},
+	{"mqtt.max_packet_size", "1024", "1KB"},
+	{"mqtt.max_clientid_len", "23", "23"},
+	{"zone.external.idle_timeout", "500ms", "500ms"},
+	{"zone.external.idle_timeout", "1h30m", "1h30m"},
+	{"zone.external.max_inflight", "65535", "65535"},
+	{"zone.external.max_mqueue_len", "1000000", "1000000"},
+	{"broker.shared_subscription_strategy", "hash_topic", "hash_topic"},
+	{"broker.shared_subscription_strategy", "local", "local"},
+	{"log.to", "both", "both"},
+	{"log.to", "console", "console"},
+	{"log.level", "debug", "debug"},
+	{"log.level", "Critical", "critical"},
+	{"log.dir", "/var/log/emqx", "/var/log/emqx"},
+	{"log.file", "node.log", "node.log"},
+	{"log.rotation.size", "1KB", "1KB"},
+	{"log.rotation.size", "1GB", "1GB"},
+	{"log.rotation.count", "1000", "1000"},
+	{"cluster.name", "my-cluster_1.prod", "my-cluster_1.prod"},
+	{"cluster.discovery", "mcast", "mcast"},
+	{"cluster.autoheal", "off", "off"},
+	{"cluster.autoclean", "off", "off"},
+	{"cluster.autoclean", "0", "off"},
+	{"cluster.autoclean", "5m", "5m"},
+	{"cluster.autoclean", "1w", "168h"},
+	{"cluster.autoclean", "1d", "24h"},
+	{"cluster.static.seeds", "emqx1@127.0.0.1,emqx2@127.0.0.1", "emqx1@127.0.0.1,emqx2@127.0.0.1"},
+	{"cluster.static.seeds", " emqx1@h1  emqx2@h2 ,, ", "emqx1@h1,emqx2@h2"},
+	{"cluster.dns.name", "emqx.example.com", "emqx.example.com"},
+	{"cluster.dns.app", "my_app-1", "my_app-1"},
+	{"cluster.dns.type", "srv", "srv"},
+	{"cluster.dns.type", "AAAA", "aaaa"},
+	{"cluster.dns.server", "127.0.0.1", "127.0.0.1:53"},
+	{"cluster.dns.server", "127.0.0.1:5353", "127.0.0.1:5353"},
+	{"cluster.dns.server", "[::1]:5353", "[::1]:5353"},
+	{"cluster.dns.server", "::1", "[::1]:53"},
+	{"cluster.etcd.server", "http://127.0.0.1:2379, https://e2:2379", "http://127.0.0.1:2379,https://e2:2379"},
+	{"cluster.etcd.prefix", "myprefix", "myprefix"},
+	{"cluster.etcd.node_ttl", "1s", "1s"},
+	{"cluster.etcd.node_ttl", "2m", "2m"},
+	{"cluster.k8s.apiserver", "https://10.0.0.1:6443", "https://10.0.0.1:6443"},
+	{"cluster.k8s.service_name", "emqx-headless", "emqx-headless"},
+	{"cluster.k8s.address_type", "hostname", "hostname"},
+	{"cluster.k8s.app_name", "emqx", "emqx"},
+	{"cluster.k8s.namespace", "prod", "prod"},
+	{"cluster.k8s.suffix", "svc.cluster.local", "svc.cluster.local"},
+	{"cluster.mcast.addr", "224.0.0.1", "224.0.0.1"},
+	{"cluster.mcast.ports", "4369,4370", "4369,4370"},
+	{"cluster.mcast.ports", "4369 4370", "4369,4370"},
+	{"cluster.mcast.iface", "192.168.1.10", "192.168.1.10"},
+	{"cluster.mcast.ttl", "0", "0"},
+	{"cluster.mcast.loop", "off", "off"},
+	{"rpc.port_discovery", "manual", "manual"},
+	{"rpc.tcp_server_port", "1", "1"},
+	{"rpc.tcp_server_port", "65535", "65535"},
+	{"rpc.driver", "tcp", "tcp"},
+	{"rpc.certfile", "/x/cert.pem", "/x/cert.pem"},
+}
+
+// TestGoodValues sets one key to a valid value and checks the stored value.
+func TestGoodValues(t *testing.T) {
+	for _, c := range goodValues {
+		t.Run(c.key+"="+c.value, func(t *testing.T) {
+			r := newRelease(t, c.key+" = "+c.value+"\n", "")
+			cfg := r.mustLoad(t)
+			want := strings.ReplaceAll(c.want, "$HOME", r.home)
+			if got := get(t, cfg, c.key); got != want {
+				t.Errorf("%s = %q, want %q", c.key, got, want)
+			}
+		})
+	}
+}
+
+// badValues: one key set to an invalid value, and what the error says.
+var badValues = []struct{ key, value, msg string }{
+	{"node.name", "emqx", "expected name@host"},
+	{"node.name", "emqx@bad_host", "expected name@host"},
+	{"node.name", "em qx@h", "expected name@host"},
+	{"node.cookie", `""`, "must not be empty"},
+	{"node.data_dir", `""`, "must be a path"},
+	{"listener.tcp.external", "65536", "from 1 to 65535"},
+	{"listener.tcp.external", "70000", "from 1 to 65535"},
+	{"listener.tcp.external", "on", "must be a port (1883)"},
+	{"listener.tcp.external", "localhost:1883", "not an IP address"},
+	{"listener.ssl.external", "abc", "must be a port"},
+	{"listener.ws.external", "1.2.3.4", "must be a port"},
+	{"listener.wss.external", "-1", "must be a port"},
+	{"listener.ws.external.mqtt_path", "mqtt", "must be a URL path starting with /"},
+	{"listener.ssl.external.verify", "verify_all", "must be one of verify_peer, verify_none"},
+	{"listener.ssl.external.fail_if_no_peer_cert", "yes", "must be on, off, true or false"},
+	{"listener.wss.external.verify", "none", "must be one of verify_peer, verify_none"},
+	{"listener.wss.external.fail_if_no_peer_cert", "1", "must be on, off, true or false"},
+	{"allow_anonymous", "maybe", "must be on, off, true or false"},
+	{"mqtt.max_packet_size", "63", "must be from 64 to 256MB"},
+	{"mqtt.max_packet_size", "257MB", "must be from 64 to 256MB"},
+	{"mqtt.max_packet_size", "1.5MB", "must be a byte size"},
+	{"mqtt.max_packet_size", "big", "must be a byte size"},
+	{"mqtt.max_clientid_len", "22", "from 23 to 65535"},
+	{"mqtt.max_clientid_len", "65536", "from 23 to 65535"},
+	{"mqtt.max_clientid_len", "ten", "must be an integer"},
+	{"zone.external.idle_timeout", "0", "must be greater than 0"},
+	{"zone.external.idle_timeout", "15", "must be a duration"},
+	{"zone.external.idle_timeout", "off", "must be a duration"},
+	{"zone.external.max_inflight", "0", "from 1 to 65535"},
+	{"zone.external.max_mqueue_len", "1000001", "from 1 to 1000000"},
+	{"broker.shared_subscription_strategy", "fastest", "must be one of random, round_robin, sticky, hash_clientid, hash_topic, local"},
+	{"log.to", "off", "must be one of file, console, both"},
+	{"log.level", "loud", "must be one of debug, info, notice, warning, error, critical"},
+	{"log.dir", `''`, "must be a path"},
+	{"log.file", "logs/emqx.log", "plain file name"},
+	{"log.file", `""`, "plain file name"},
+	{"log.rotation.size", "1023", "must be at least 1KB"},
+	{"log.rotation.size", "10XB", "must be a byte size"},
+	{"log.rotation.count", "0", "from 1 to 1000"},
+	{"log.rotation.count", "1001", "from 1 to 1000"},
+	{"cluster.name", "my cluster", "must be letters, digits"},
+	{"cluster.name", `""`, "must be letters, digits"},
+	{"cluster.discovery", "consul", "must be one of manual, static, dns, etcd, k8s, mcast"},
+	{"cluster.autoheal", "sometimes", "must be on, off, true or false"},
+	{"cluster.autoclean", "forever", "or 0 or off to disable"},
+	{"cluster.autoclean", "-5m", "must be a duration"},
+	{"cluster.static.seeds", "emqx1@127.0.0.1,emqx2", `invalid node name "emqx2"`},
+	{"cluster.dns.name", "bad_name.com", "must be a DNS name"},
+	{"cluster.dns.app", "my.app", "must match ^[0-9A-Za-z_-]+$"},
+	{"cluster.dns.type", "cname", "must be one of a, aaaa, srv"},
+	{"cluster.dns.server", "dns.google", "must be an IP address"},
+	{"cluster.dns.server", "1.1.1.1:99999", "from 1 to 65535"},
+	{"cluster.etcd.server", "127.0.0.1:2379", "must be an http:// or https:// URL"},
+	{"cluster.etcd.server", "http://a:2379,ftp://b", `"ftp://b" must be an http:// or https:// URL`},
+	{"cluster.etcd.prefix", `"a b"`, "without spaces"},
+	{"cluster.etcd.node_ttl", "500ms", "must be at least 1s"},
+	{"cluster.etcd.node_ttl", "0", "must be at least 1s"},
+	{"cluster.k8s.apiserver", "10.0.0.1:6443", "must be an http:// or https:// URL"},
+	{"cluster.k8s.service_name", "emqx_svc", "must be a DNS label"},
+	{"cluster.k8s.address_type", "ipv6", "must be one of ip, dns, hostname"},
+	{"cluster.k8s.app_name", "a@b", "must match"},
+	{"cluster.k8s.namespace", "-bad", "must be a DNS label"},
+	{"cluster.k8s.suffix", "a..b", "must be a DNS name"},
+	{"cluster.mcast.addr", "10.0.0.1", "IPv4 multicast address"},
+	{"cluster.mcast.addr", "ff02::1", "IPv4 multicast address"},
+	{"cluster.mcast.ports", "4369,0", "from 1 to 65535"},
+	{"cluster.mcast.ports", `","`, "must be a list of ports"},
+	{"cluster.mcast.iface", "eth0", "must be an IPv4 address"},
+	{"cluster.mcast.ttl", "256", "from 0 to 255"},
+	{"cluster.mcast.loop", "2", "must be on, off, true or false"},
+	{"rpc.port_discovery", "dynamic", "must be one of stateless, manual"},
+	{"rpc.tcp_server_port", "0", "from 1 to 65535"},
+	{"rpc.driver", "tls", "must be one of tcp, ssl"},
+}
+
+// TestBadValues sets one key to an invalid value: one error, at the right
+// line, naming the key and the value, saying what is allowed.
+func TestBadValues(t *testing.T) {
+	for _, c := range badValues {
+		t.Run(c.key+"="+c.value, func(t *testing.T) {
+			r := newRelease(t, "# first line\n\n"+c.key+" = "+c.value+"\n", "")
+			e := wantOneError(t, r.mustFail(t), c.msg)
+			if e.Source != r.emqxConf() || e.Line != 3 || e.Key != c.key {
+				t.Errorf("error at %s:%d key %q, want %s:3 key %q", e.Source, e.Line, e.Key, r.emqxConf(), c.key)
+			}
+			if v := strings.Trim(c.value, `"'`); e.Value != v {
+				t.Errorf("error value %q, want %q", e.Value, v)
+			}
+		})
+	}
+}
+
+func TestEveryKeyHasGoodAndBadCase(t *testing.T) {
+	// Keys whose only bad case is covered elsewhere (paths take any string;
+	// TLS files are checked in validate_test.go).
+	anyString := map[string]bool{
+		"listener.ssl.external.keyfile": true, "listener.ssl.external.certfile": true,
+		"listener.ssl.external.cacertfile": true, "listener.wss.external.keyfile": true,
+		"listener.wss.external.certfile": true, "listener.wss.external.cacertfile": true,
+		"cluster.etcd.ssl.keyfile": true, "cluster.etcd.ssl.certfile": true, "cluster.etcd.ssl.cacertfile": true,
+		"rpc.certfile": true, "rpc.keyfile": true, "rpc.cacertfile": true,
+	}
+	good, bad := map[string]bool{}, map[string]bool{}
+	for _, c := range goodValues {
+		good[c.key] = true
+	}
+	for _, c := range badValues {
+		bad[c.key] = true
+	}
+	for _, f := range schema {
+		if !good[f.key] && !anyString[f.key] {
+			t.Errorf("no good-value case for %s", f.key)
+		}
+		if !bad[f.key] && !anyString[f.key] {
+			t.Errorf("no bad-value case for %s", f.key)
+		}
+	}
+	// Guard: the schema is what the shipped files and Dump describe.
+	for _, f := range schema {
+		if strings.ToLower(f.key) != f.key || strings.ContainsAny(f.key, " =#") {
+			t.Errorf("bad schema key %q", f.key)
+		}
+		if f.def != "" {
+			c := &Config{}
+			c.Node.Name = "emqx@127.0.0.1"
+			if err := f.set(c, f.def, "/h"); err != nil {
+				t.Errorf("default of %s (%q) does not validate: %v", f.key, f.def, err)
+			}
+		}
+	}
+}
+
+func TestQuotesAndComments(t *testing.T) {
+	r := newRelease(t, `
+# comment
+node.cookie = "abc # def"   # trailing comment
+cluster.name = 'quoted'
+log.file = emqx.log # trailing
+  log.level   =   info
+`, "cluster.dns.app = \"app1\"\n")
+	c := r.mustLoad(t)
+	if c.Node.Cookie != "abc # def" || c.Cluster.Name != "quoted" || c.Log.File != "emqx.log" ||
+		c.Log.Level != "info" || c.Cluster.DNS.App != "app1" {
+		t.Errorf("got cookie %q name %q file %q level %q app %q", c.Node.Cookie, c.Cluster.Name, c.Log.File, c.Log.Level, c.Cluster.DNS.App)
+	}
+}
+
+func TestLastWins(t *testing.T) {
+	r := newRelease(t, "log.level = info\nlog.level = debug\ncluster.name = a\n", "cluster.name = b\n")
+	c := r.mustLoad(t)
+	if c.Log.Level != "debug" || c.Cluster.Name != "b" {
+		t.Errorf("level %q name %q", c.Log.Level, c.Cluster.Name)
+	}
+	// A bad value overridden later is not the effective value: no error.
+	r = newRelease(t, "log.level = loud\nlog.level = info\n", "")
+	r.mustLoad(t)
+}
+
+func TestUnknownKey(t *testing.T) {
+	r := newRelease(t, "", "cluster.discovery = static\ncluster.static.seed = \"a@b\"\n")
+	errs := r.mustFail(t)
+	// unknown key, plus the missing seeds it causes
+	if len(errs) != 2 {
+		t.Fatalf("got %d errors:\n%s", len(errs), errsText(errs))
+	}
+	want := r.clusterConf() + `:2: cluster.static.seed = "a@b": unknown key; did you mean cluster.static.seeds?`
+	if errs[1].Error() != want {
+		t.Errorf("got  %s\nwant %s", errs[1].Error(), want)
+	}
+	want = r.clusterConf() + `:1: cluster.discovery = "static": cluster.static.seeds is required when cluster.discovery = static`
+	if errs[0].Error() != want {
+		t.Errorf("got  %s\nwant %s", errs[0].Error(), want)
+	}
+
+	r = newRelease(t, "foo = bar\n", "")
+	e := wantOneError(t, r.mustFail(t), "foo", "unknown key")
+	if strings.Contains(e.Msg, "did you mean") {
+		t.Errorf("suggestion for a far key: %s", e.Msg)
+	}
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	r := newRelease(t, "node.name =\n", "")
+	e := wantOneError(t, r.mustFail(t), "node.name: missing value")
+	if e.Line != 1 || e.Source != r.emqxConf() {
+		t.Errorf("at %s:%d", e.Source, e.Line)
+	}
+	r = newRelease(t, "\nnode.name emqx@h\n", "")
+	e = wantOneError(t, r.mustFail(t), `"node.name emqx@h": expected key = value`)
+	if e.Line != 2 {
+		t.Errorf("line %d", e.Line)
+	}
+}
+
+func TestAllErrorsAtOnce(t *testing.T) {
+	r := newRelease(t, `node.name = emqx@127.0.0.1
+log.level = loud
+this line has no equals sign
+
+mqtt.max_packet_sise = 1MB
+`, "cluster.autoheal = maybe\n")
+	errs := r.mustFail(t, "EMQX_LOG__TO=nowhere")
+	want := []struct {
+		source string
+		line   int
+		key    string
+	}{
+		{r.emqxConf(), 2, "log.level"},
+		{r.emqxConf(), 3, ""},
+		{r.emqxConf(), 5, "mqtt.max_packet_sise"},
+		{r.clusterConf(), 1, "cluster.autoheal"},
+		{"env EMQX_LOG__TO", 0, "log.to"},
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(errs), len(want), errsText(errs))
+	}
+	for i, w := range want {
+		if e := errs[i]; e.Source != w.source || e.Line != w.line || e.Key != w.key {
+			t.Errorf("error %d = %s; want %s:%d key %q", i, e.Error(), w.source, w.line, w.key)
+		}
+	}
+	if !strings.Contains(errs[2].Msg, "did you mean mqtt.max_packet_size?") {
+		t.Errorf("no suggestion: %s", errs[2].Error())
+	}
+}
+
+func TestMissingFiles(t *testing.T) {
+	r := newRelease(t, "", "")
+	for _, name := range []string{EmqxConfFile, ClusterConfFile} {
+		t.Run(name, func(t *testing.T) {
+			r := newRelease(t, "", "")
+			p := filepath.Join(r.etc, name)
+			if err := removeFile(p); err != nil {
+				t.Fatal(err)
+			}
+			e := wantOneError(t, r.mustFail(t), p, "cannot read config file", "no such file")
+			if e.Source != p || e.Line != 0 {
+				t.Errorf("source %q line %d", e.Source, e.Line)
+			}
+		})
+	}
+	// Both missing: both reported.
+	if c, err := Load(Options{Home: t.TempDir()}); c != nil || len(AsErrors(err)) != 2 {
+		t.Fatalf("without files: %v", err)
+	}
+	_, err := Load(Options{Home: r.home, EtcDir: filepath.Join(r.home, "nope")})
+	if list := AsErrors(err); len(list) != 2 {
+		t.Errorf("got %v", err)
+	}
+	if _, err := Load(Options{}); err == nil {
+		t.Errorf("empty home accepted")
+	}
+}
+
+func TestEtcDirAndRelativeHome(t *testing.T) {
+	r := newRelease(t, "", "")
+	other := filepath.Join(r.home, "conf")
+	r.write(t, "conf/emqx.conf", "log.level = debug\n")
+	r.write(t, "conf/cluster.conf", "")
+	c, err := Load(Options{Home: r.home, EtcDir: "conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EtcDir != other || c.Log.Level != "debug" {
+		t.Errorf("etc %q level %q", c.EtcDir, c.Log.Level)
+	}
+}

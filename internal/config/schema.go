@@ -1,0 +1,238 @@
+package config
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"emqxgo/internal/nodename"
+)
+
+// DefaultCookie is the insecure default of node.cookie.
+const DefaultCookie = "emqxsecretcookie"
+
+// schema lists every key, in the order values are stored: node.name comes
+// first because cluster.dns.app and cluster.k8s.app_name default to its name
+// part.
+var schema = buildSchema()
+
+// schemaIndex maps a key to its schema entry.
+var schemaIndex = indexSchema(schema)
+
+func buildSchema() []field {
+	fields := []field{
+		{key: "node.name", def: nodename.Default,
+			set: func(c *Config, raw, _ string) error {
+				n, err := nodename.Parse(raw)
+				if err != nil {
+					return err
+				}
+				c.Node.Name = n.String()
+				return nil
+			},
+			get: func(c *Config) string { return c.Node.Name },
+		},
+		{key: "node.cookie", def: DefaultCookie, secret: true,
+			set: func(c *Config, raw, _ string) error {
+				if err := nonEmpty(raw); err != nil {
+					return err
+				}
+				c.Node.Cookie, c.Node.CookieIsDefault = raw, raw == DefaultCookie
+				return nil
+			},
+			get: func(c *Config) string { return c.Node.Cookie },
+		},
+		pathField("node.data_dir", "data", true, func(c *Config) *string { return &c.Node.DataDir }),
+
+		listenerField("listener.tcp.external", "0.0.0.0:1883", func(c *Config) *Listener { return &c.Listeners.TCP }),
+		listenerField("listener.ssl.external", "off", func(c *Config) *Listener { return &c.Listeners.SSL }),
+		listenerField("listener.ws.external", "off", func(c *Config) *Listener { return &c.Listeners.WS }),
+		strField("listener.ws.external.mqtt_path", "/mqtt", func(c *Config) *string { return &c.Listeners.WSPath }, checkMQTTPath),
+		listenerField("listener.wss.external", "off", func(c *Config) *Listener { return &c.Listeners.WSS }),
+
+		boolField("allow_anonymous", "true", func(c *Config) *bool { return &c.AllowAnonymous }),
+
+		sizeField("mqtt.max_packet_size", "1MB", 64, 256*mb, func(c *Config) *int64 { return &c.MQTT.MaxPacketSize }),
+		intField("mqtt.max_clientid_len", "65535", 23, 65535, func(c *Config) *int { return &c.MQTT.MaxClientIDLen }),
+
+		durField("zone.external.idle_timeout", "15s", time.Millisecond, false, func(c *Config) *time.Duration { return &c.Zone.IdleTimeout }),
+		intField("zone.external.max_inflight", "32", 1, 65535, func(c *Config) *int { return &c.Zone.MaxInflight }),
+		intField("zone.external.max_mqueue_len", "1000", 1, 1000000, func(c *Config) *int { return &c.Zone.MaxMqueueLen }),
+
+		enumField("broker.shared_subscription_strategy", "random",
+			[]string{"random", "round_robin", "sticky", "hash_clientid", "hash_topic", "local"},
+			func(c *Config) *string { return &c.Broker.SharedSubscriptionStrategy }),
+
+		enumField("log.to", "file", []string{"file", "console", "both"}, func(c *Config) *string { return &c.Log.To }),
+		enumField("log.level", "warning", []string{"debug", "info", "notice", "warning", "error", "critical"},
+			func(c *Config) *string { return &c.Log.Level }),
+		pathField("log.dir", "log", true, func(c *Config) *string { return &c.Log.Dir }),
+		strField("log.file", "emqx.log", func(c *Config) *string { return &c.Log.File }, checkLogFile),
+		sizeField("log.rotation.size", "10MB", kb, maxSize, func(c *Config) *int64 { return &c.Log.RotationSize }),
+		intField("log.rotation.count", "5", 1, 1000, func(c *Config) *int { return &c.Log.RotationCount }),
+
+		strField("cluster.name", "emqxcl", func(c *Config) *string { return &c.Cluster.Name }, checkClusterName),
+		enumField("cluster.discovery", "manual", []string{"manual", "static", "dns", "etcd", "k8s", "mcast"},
+			func(c *Config) *string { return &c.Cluster.Discovery }),
+		boolField("cluster.autoheal", "on", func(c *Config) *bool { return &c.Cluster.Autoheal }),
+		durField("cluster.autoclean", "24h", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Cluster.Autoclean }),
+
+		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, parseSeed),
+
+		optStrField("cluster.dns.name", func(c *Config) *string { return &c.Cluster.DNS.Name }, checkDNSName),
+		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }),
+		enumField("cluster.dns.type", "a", []string{"a", "aaaa", "srv"}, func(c *Config) *string { return &c.Cluster.DNS.Type }),
+		{key: "cluster.dns.server",
+			set: func(c *Config, raw, _ string) error {
+				if raw == "" {
+					c.Cluster.DNS.Server = ""
+					return nil
+				}
+				v, err := parseHostPortDefault(raw, 53)
+				c.Cluster.DNS.Server = v
+				return err
+			},
+			get: func(c *Config) string { return c.Cluster.DNS.Server },
+		},
+
+		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers },
+			func(s string) (string, error) { return s, checkURL(s) }),
+		strField("cluster.etcd.prefix", "emqxcl", func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, checkEtcdPrefix),
+		durField("cluster.etcd.node_ttl", "1m", time.Second, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
+		pathField("cluster.etcd.ssl.keyfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.KeyFile }),
+		pathField("cluster.etcd.ssl.certfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CertFile }),
+		pathField("cluster.etcd.ssl.cacertfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CACertFile }),
+
+		optStrField("cluster.k8s.apiserver", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, checkURL),
+		optStrField("cluster.k8s.service_name", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, checkDNSLabel),
+		enumField("cluster.k8s.address_type", "ip", []string{"ip", "dns", "hostname"}, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
+		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }),
+		strField("cluster.k8s.namespace", "default", func(c *Config) *string { return &c.Cluster.K8s.Namespace }, checkDNSLabel),
+		strField("cluster.k8s.suffix", "pod.cluster.local", func(c *Config) *string { return &c.Cluster.K8s.Suffix }, checkDNSName),
+
+		strField("cluster.mcast.addr", "239.192.0.1", func(c *Config) *string { return &c.Cluster.Mcast.Addr }, checkMulticast),
+		{key: "cluster.mcast.ports", def: "4369",
+			set: func(c *Config, raw, _ string) error {
+				ports, err := parsePortList(raw)
+				c.Cluster.Mcast.Ports = ports
+				return err
+			},
+			get: func(c *Config) string {
+				s := make([]string, len(c.Cluster.Mcast.Ports))
+				for i, p := range c.Cluster.Mcast.Ports {
+					s[i] = strconv.Itoa(p)
+				}
+				return strings.Join(s, ",")
+			},
+		},
+		strField("cluster.mcast.iface", "0.0.0.0", func(c *Config) *string { return &c.Cluster.Mcast.Iface },
+			func(s string) error { _, err := checkIPv4(s); return err }),
+		intField("cluster.mcast.ttl", "255", 0, 255, func(c *Config) *int { return &c.Cluster.Mcast.TTL }),
+		boolField("cluster.mcast.loop", "on", func(c *Config) *bool { return &c.Cluster.Mcast.Loop }),
+
+		enumField("rpc.port_discovery", "stateless", []string{"stateless", "manual"}, func(c *Config) *string { return &c.RPC.PortDiscovery }),
+		intField("rpc.tcp_server_port", "5369", 1, 65535, func(c *Config) *int { return &c.RPC.TCPServerPort }),
+		enumField("rpc.driver", "tcp", []string{"tcp", "ssl"}, func(c *Config) *string { return &c.RPC.Driver }),
+		pathField("rpc.certfile", "", false, func(c *Config) *string { return &c.RPC.CertFile }),
+		pathField("rpc.keyfile", "", false, func(c *Config) *string { return &c.RPC.KeyFile }),
+		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
+	}
+	fields = append(fields, listenerTLSFields("listener.ssl.external", func(c *Config) *Listener { return &c.Listeners.SSL })...)
+	return append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
+}
+
+func indexSchema(fields []field) map[string]*field {
+	m := make(map[string]*field, len(fields))
+	for i := range fields {
+		m[fields[i].key] = &fields[i]
+	}
+	return m
+}
+
+// lookup returns the schema entry of key, nil if unknown.
+func lookup(key string) *field { return schemaIndex[key] }
+
+// appNameField defaults to the name part of node.name (already stored).
+func appNameField(key string, p func(*Config) *string) field {
+	return field{key: key,
+		set: func(c *Config, raw, _ string) error {
+			if raw == "" {
+				raw, _, _ = strings.Cut(c.Node.Name, "@")
+				*p(c) = raw
+				return nil
+			}
+			if err := checkAppName(raw); err != nil {
+				return err
+			}
+			*p(c) = raw
+			return nil
+		},
+		get: func(c *Config) string { return *p(c) },
+	}
+}
+
+func parseSeed(s string) (string, error) {
+	n, err := nodename.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	return n.String(), nil
+}
+
+func parsePortList(raw string) ([]int, error) {
+	items := parseList(raw)
+	if len(items) == 0 {
+		return nil, errors.New("must be a list of ports from 1 to 65535, such as 4369,4370")
+	}
+	var bad []string
+	ports := make([]int, 0, len(items))
+	for _, it := range items {
+		n, err := parsePort(it)
+		if err != nil {
+			bad = append(bad, err.Error())
+			continue
+		}
+		ports = append(ports, n)
+	}
+	if len(bad) > 0 {
+		return nil, errors.New(strings.Join(bad, "; "))
+	}
+	return ports, nil
+}
+
+func checkMQTTPath(s string) error {
+	if !strings.HasPrefix(s, "/") || strings.ContainsAny(s, " \t?#") {
+		return errors.New("must be a URL path starting with / (e.g. /mqtt)")
+	}
+	return nil
+}
+
+func checkLogFile(s string) error {
+	if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`) {
+		return errors.New("must be a plain file name without '/' (e.g. emqx.log); set the folder with log.dir")
+	}
+	return nil
+}
+
+func checkClusterName(s string) error {
+	if !clusterRe.MatchString(s) {
+		return errors.New("must be letters, digits, '_', '.' or '-' (e.g. emqxcl)")
+	}
+	return nil
+}
+
+func checkEtcdPrefix(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t") {
+		return errors.New("must be a non-empty key prefix without spaces (e.g. emqxcl)")
+	}
+	return nil
+}
+
+func checkMulticast(s string) error {
+	ip, err := checkIPv4(s)
+	if err != nil || !ip.IsMulticast() {
+		return errors.New("must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255, e.g. 239.192.0.1)")
+	}
+	return nil
+}

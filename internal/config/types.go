@@ -1,0 +1,109 @@
+package config
+
+import "time"
+
+// Config is the effective, validated configuration of one node.
+// Paths are absolute (resolved against Home).
+type Config struct {
+	Home   string // release home: $EMQX_HOME or the folder above bin/
+	EtcDir string // folder holding emqx.conf and cluster.conf
+
+	Node           Node
+	Listeners      Listeners
+	AllowAnonymous bool
+	MQTT           MQTT
+	Zone           Zone
+	Broker         Broker
+	Log            Log
+	Cluster        Cluster
+	RPC            RPC
+}
+
+// Node holds node.* keys.
+type Node struct {
+	Name            string // validated by nodename.Parse
+	Cookie          string
+	CookieIsDefault bool   // true while the cookie is the insecure default
+	DataDir         string // absolute
+}
+
+// Listener is one MQTT listener; Addr "" means off. Addr is always host:port ("0.0.0.0:1883").
+type Listener struct {
+	Addr             string
+	KeyFile          string // TLS listeners only (absolute)
+	CertFile         string
+	CACertFile       string
+	VerifyPeer       bool // listener.ssl.external.verify = verify_peer
+	FailIfNoPeerCert bool
+}
+
+// Listeners holds listener.* keys.
+type Listeners struct {
+	TCP, SSL, WS, WSS Listener
+	WSPath            string // listener.ws.external.mqtt_path (default /mqtt), shared by ws and wss
+}
+
+// MQTT holds mqtt.* keys.
+type MQTT struct {
+	MaxPacketSize  int64 // bytes
+	MaxClientIDLen int
+}
+
+// Zone holds zone.external.* keys.
+type Zone struct {
+	IdleTimeout  time.Duration
+	MaxInflight  int
+	MaxMqueueLen int
+}
+
+// Broker holds broker.* keys.
+type Broker struct {
+	SharedSubscriptionStrategy string
+}
+
+// Log holds log.* keys.
+type Log struct {
+	To            string // file, console, both
+	ToIsSet       bool   // set explicitly in a file or the environment
+	Level         string // debug, info, notice, warning, error, critical
+	Dir           string // absolute
+	File          string
+	RotationSize  int64 // bytes
+	RotationCount int
+}
+
+// Cluster holds cluster.* keys.
+type Cluster struct {
+	Name      string
+	Discovery string // manual, static, dns, etcd, k8s, mcast
+	Autoheal  bool
+	Autoclean time.Duration // 0 = off
+	Static    struct{ Seeds []string }
+	DNS       struct {
+		Name, App, Type, Server string
+	}
+	Etcd struct {
+		Servers                       []string
+		Prefix                        string
+		NodeTTL                       time.Duration
+		KeyFile, CertFile, CACertFile string
+	}
+	K8s struct {
+		APIServer, ServiceName, AddressType, AppName, Namespace, Suffix string
+	}
+	Mcast struct {
+		Addr  string
+		Ports []int
+		Iface string
+		TTL   int
+		Loop  bool
+	}
+}
+
+// RPC holds rpc.* keys.
+type RPC struct {
+	PortDiscovery                 string // stateless or manual
+	TCPServerPort                 int
+	Driver                        string // tcp or ssl
+	CertFile, KeyFile, CACertFile string
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"net"
+	"os"
+)
+
+// Cross-key rules, checked after every key has its value. A value that failed
+// its own check is left at its zero value here, so it triggers no rule.
+
+func (l *loader) crossCheck(c *Config) {
+	l.checkDiscovery(c)
+	l.checkListeners(c)
+	l.checkRPC(c)
+}
+
+func (l *loader) checkDiscovery(c *Config) {
+	const d = "cluster.discovery"
+	when := func(need string, present bool) {
+		if !present {
+			raw, from := l.raw(d)
+			l.errs = append(l.errs, errAt(from, d, raw, need+" is required when "+d+" = "+c.Cluster.Discovery))
+		}
+	}
+	switch c.Cluster.Discovery {
+	case "static":
+		when("cluster.static.seeds", len(c.Cluster.Static.Seeds) > 0)
+	case "dns":
+		when("cluster.dns.name", c.Cluster.DNS.Name != "")
+	case "etcd":
+		when("cluster.etcd.server", len(c.Cluster.Etcd.Servers) > 0)
+		l.checkKeyPair("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile, "cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
+		l.checkFile("cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
+		l.checkFile("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile)
+		l.checkFile("cluster.etcd.ssl.cacertfile", c.Cluster.Etcd.CACertFile)
+	case "k8s":
+		when("cluster.k8s.apiserver", c.Cluster.K8s.APIServer != "")
+		when("cluster.k8s.service_name", c.Cluster.K8s.ServiceName != "")
+	}
+}
+
+// checkKeyPair: a client certificate needs its key and the other way round.
+func (l *loader) checkKeyPair(certKey, cert, keyKey, key string) {
+	switch {
+	case cert != "" && key == "":
+		raw, from := l.raw(certKey)
+		l.errs = append(l.errs, errAt(from, certKey, raw, keyKey+" is required when "+certKey+" is set"))
+	case key != "" && cert == "":
+		raw, from := l.raw(keyKey)
+		l.errs = append(l.errs, errAt(from, keyKey, raw, certKey+" is required when "+keyKey+" is set"))
+	}
+}
+
+func (l *loader) checkRPC(c *Config) {
+	if c.RPC.Driver != "ssl" {
+		return
+	}
+	l.requireFiles("rpc.driver", "rpc.driver = ssl", []fileKey{
+		{"rpc.certfile", c.RPC.CertFile}, {"rpc.keyfile", c.RPC.KeyFile}, {"rpc.cacertfile", c.RPC.CACertFile},
+	})
+}
+
+type fileKey struct{ key, path string }
+
+// requireFiles reports each missing key at the deciding key, and each given
+// file that cannot be read at its own key.
+func (l *loader) requireFiles(decider, cond string, files []fileKey) {
+	for _, f := range files {
+		if f.path == "" {
+			raw, from := l.raw(decider)
+			l.errs = append(l.errs, errAt(from, decider, raw, f.key+" is required when "+cond))
+			continue
+		}
+		l.checkFile(f.key, f.path)
+	}
+}
+
+// checkFile reports a configured file that is missing, a folder, or unreadable.
+func (l *loader) checkFile(key, path string) {
+	if path == "" {
+		return
+	}
+	msg := ""
+	if st, err := os.Stat(path); err != nil {
+		msg = osErrText(err)
+	} else if st.IsDir() {
+		msg = "is a directory"
+	} else if f, err := os.Open(path); err != nil {
+		msg = osErrText(err)
+	} else {
+		f.Close()
+	}
+	if msg != "" {
+		raw, from := l.raw(key)
+		l.errs = append(l.errs, errAt(from, key, raw, "cannot read file "+path+": "+msg))
+	}
+}
+
+func (l *loader) checkListeners(c *Config) {
+	type on struct{ key, addr string }
+	all := []on{
+		{"listener.tcp.external", c.Listeners.TCP.Addr},
+		{"listener.ssl.external", c.Listeners.SSL.Addr},
+		{"listener.ws.external", c.Listeners.WS.Addr},
+		{"listener.wss.external", c.Listeners.WSS.Addr},
+	}
+	for _, t := range []struct {
+		key string
+		ln  *Listener
+	}{{"listener.ssl.external", &c.Listeners.SSL}, {"listener.wss.external", &c.Listeners.WSS}} {
+		if t.ln.Addr == "" {
+			continue
+		}
+		l.requireFiles(t.key, t.key+" is on", []fileKey{
+			{t.key + ".keyfile", t.ln.KeyFile}, {t.key + ".certfile", t.ln.CertFile},
+		})
+		l.checkFile(t.key+".cacertfile", t.ln.CACertFile)
+	}
+	for i, a := range all {
+		if a.addr == "" {
+			continue
+		}
+		for _, b := range all[:i] {
+			if b.addr != "" && addrsClash(a.addr, b.addr) {
+				raw, from := l.raw(a.key)
+				l.errs = append(l.errs, errAt(from, a.key, raw,
+					"port already used by "+b.key+" ("+b.addr+"); give each listener its own port"))
+				break
+			}
+		}
+	}
+}
+
+// addrsClash: same port, and the same host or one of them a wildcard address.
+func addrsClash(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
