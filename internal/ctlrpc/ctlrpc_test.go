@@ -1,0 +1,91 @@
+package ctlrpc
+
+import (
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestAtom(t *testing.T) {
+	for in, want := range map[string]string{
+		"emqx@localhost":  "emqx@localhost",
+		"emqx@127.0.0.1":  "'emqx@127.0.0.1'",
+		"emqx@s1.emqx.io": "'emqx@s1.emqx.io'",
+		"Emqx@host":       "'Emqx@host'",
+		"emqx-1@host":     "'emqx-1@host'",
+		"emqx_1@host":     "emqx_1@host",
+		"it's":            `'it\'s'`,
+		"":                "''",
+	} {
+		if got := Atom(in); got != want {
+			t.Errorf("Atom(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestStatusLine(t *testing.T) {
+	s := ClusterStatus{Running: []string{"emqx@s2.emqx.io", "emqx@s1.emqx.io"}}
+	if got, want := s.Line(), "Cluster status: [{running_nodes,['emqx@s1.emqx.io','emqx@s2.emqx.io']}]"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	s = ClusterStatus{Running: []string{"emqx1@127.0.0.1"}, Stopped: []string{"emqx2@127.0.0.1"}}
+	if got, want := s.Line(), "Cluster status: [{running_nodes,['emqx1@127.0.0.1']},{stopped_nodes,['emqx2@127.0.0.1']}]"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	b, _ := json.Marshal(ClusterStatus{Running: []string{"b", "a"}}.Sorted())
+	if string(b) != `{"running_nodes":["a","b"],"stopped_nodes":[]}` {
+		t.Errorf("json %s", b)
+	}
+	if got := Reason("node_down", "emqx2@127.0.0.1"); got != "{node_down,'emqx2@127.0.0.1'}" {
+		t.Errorf("reason %s", got)
+	}
+}
+
+type echo struct{}
+
+func (echo) Handle(r Request) Response { return Response{Node: r.Op + ":" + r.Node} }
+
+func TestServerClient(t *testing.T) {
+	p := filepath.Join(t.TempDir(), SocketName)
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(ln, echo{}, zap.NewNop())
+	s.Start()
+	defer s.Close()
+	c := Client{Path: p}
+	r, err := c.Call(Request{Op: OpJoin, Node: "x@h"})
+	if err != nil || r.Node != "cluster_join:x@h" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// Garbage and oversized requests get an answer or a close, never a hang or crash.
+	conn, err := net.Dial("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = conn.Write([]byte("not json\n"))
+	buf := make([]byte, 100)
+	n, _ := conn.Read(buf)
+	if !strings.Contains(string(buf[:n]), "bad_request") {
+		t.Fatalf("garbage answered %q", buf[:n])
+	}
+	conn.Close()
+	conn, _ = net.Dial("unix", p)
+	_, _ = conn.Write([]byte(strings.Repeat("x", maxRequest+10)))
+	n, _ = conn.Read(buf)
+	if n != 0 {
+		t.Fatalf("oversized request answered %q", buf[:n])
+	}
+	conn.Close()
+	if _, err := (&Client{Path: filepath.Join(t.TempDir(), "none.sock")}).Ping(); err == nil {
+		t.Fatal("ping of a missing socket succeeded")
+	}
+}
