@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +43,15 @@ func TestMQTTThroughNode(t *testing.T) {
 	c.Close()
 	pub.Pub(t, "sensors/after", 1, []byte("still"))
 	sub.Expect(t, "sensors/after", []byte("still"))
+	_ = pub.Disconnect(&paho.Disconnect{})
+	n.must(0, "ok\n", "emqx", "stop")
+	// Client disconnects and bad connections never log a WARN with an empty message.
+	b, _ := os.ReadFile(n.logFile())
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Split(l, "\t"); len(f) >= 3 && f[1] == "WARN" && strings.TrimSpace(f[2]) == "" {
+			t.Fatalf("WARN with an empty message in the log: %q", l)
+		}
+	}
 }
 
 // TestStopWhileClientsChurn: `emqx stop` under connect/disconnect load is
