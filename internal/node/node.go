@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"emqxgo/internal/broker"
+	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/nodename"
@@ -28,12 +29,13 @@ const nameFile = "node_name"
 
 // Node is one running EMQX node.
 type Node struct {
-	cfg    *config.Config
-	log    *zap.Logger
-	name   nodename.Name
-	broker *broker.Broker
-	ctl    *ctlrpc.Server
-	sock   string
+	cfg     *config.Config
+	log     *zap.Logger
+	name    nodename.Name
+	broker  *broker.Broker
+	cluster *cluster.Cluster
+	ctl     *ctlrpc.Server
+	sock    string
 
 	stopOnce sync.Once
 	stopReq  chan struct{}
@@ -53,7 +55,15 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, name: name, broker: b, sock: sock, stopReq: make(chan struct{})}, nil
+	cc, err := clusterConfig(cfg, name, log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := cluster.New(cc)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, sock: sock, stopReq: make(chan struct{})}, nil
 }
 
 // SocketPath is where emqx_ctl finds a node of this configuration.
@@ -81,6 +91,14 @@ func (n *Node) Start() error {
 	if err := n.broker.Start(); err != nil {
 		_ = ln.Close()
 		_ = os.Remove(n.sock)
+		return err
+	}
+	if err := n.cluster.Start(nil); err != nil {
+		_ = ln.Close()
+		_ = os.Remove(n.sock)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.broker.Stop(ctx)
+		cancel()
 		return err
 	}
 	n.ctl = ctlrpc.NewServer(ln, n, n.log)
@@ -134,6 +152,7 @@ func (n *Node) StopRequested() <-chan struct{} { return n.stopReq }
 // Stop stops the ctl socket and the broker, within ctx.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() { close(n.stopReq) })
+	n.cluster.Stop() // not a leave: peers list this node as stopped
 	err := n.broker.Stop(ctx)
 	if n.ctl != nil {
 		n.ctl.Close()
@@ -157,37 +176,31 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 	case ctlrpc.OpStop:
 		n.stopOnce.Do(func() { close(n.stopReq) })
 	case ctlrpc.OpClusterStatus:
-		resp.Cluster = n.clusterStatus()
-	case ctlrpc.OpJoin, ctlrpc.OpForceLeave:
-		target, err := n.target(req.Node)
+	case ctlrpc.OpJoin, ctlrpc.OpLeave, ctlrpc.OpForceLeave:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		var err error
+		switch req.Op {
+		case ctlrpc.OpJoin:
+			err = n.cluster.Join(ctx, req.Node)
+		case ctlrpc.OpLeave:
+			err = n.cluster.Leave(ctx)
+		default:
+			err = n.cluster.ForceLeave(ctx, req.Node)
+		}
+		cancel()
 		switch {
+		case errors.Is(err, cluster.ErrIgnored):
+			resp.Ignored = true
 		case err != nil:
 			resp.Error = err.Error()
-		case target == self:
-			resp.Ignored = true
-		case req.Op == ctlrpc.OpJoin:
-			// Membership lands with the cluster layer; until then say so plainly.
-			resp.Error = ctlrpc.Reason("clustering_not_available", target)
-		default:
-			resp.Error = "node_not_in_cluster"
+			n.log.Warn("cluster command failed", zap.String("op", req.Op), zap.String("node", req.Node), zap.Error(err))
 		}
-		resp.Cluster = n.clusterStatus()
-	case ctlrpc.OpLeave:
-		resp.Error = "node_not_in_cluster"
 	default:
 		resp.Error = "unknown_command"
 	}
-	return resp
-}
-
-func (n *Node) target(s string) (string, error) {
-	t := nodename.Qualify(strings.TrimSpace(s), n.name)
-	if _, err := nodename.Parse(t); err != nil {
-		return "", errors.New(ctlrpc.Reason("invalid_node_name", t))
+	if req.Op != ctlrpc.OpPing && req.Op != ctlrpc.OpStatus && req.Op != ctlrpc.OpStop {
+		st := n.cluster.Status()
+		resp.Cluster = &ctlrpc.ClusterStatus{Running: st.Running, Stopped: st.Stopped}
 	}
-	return t, nil
-}
-
-func (n *Node) clusterStatus() *ctlrpc.ClusterStatus {
-	return &ctlrpc.ClusterStatus{Running: []string{n.name.String()}, Stopped: []string{}}
+	return resp
 }

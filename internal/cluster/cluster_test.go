@@ -1,0 +1,290 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"emqxgo/internal/nodename"
+	"emqxgo/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// memberlist and serf leave a few timers' goroutines winding down after Shutdown.
+		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"),
+	)
+}
+
+// subnet gives each test its own 127.0.N.x range so tests run in parallel.
+var subnet atomic.Int32
+
+func init() { subnet.Store(40) }
+
+type tnode struct {
+	t    *testing.T
+	c    *Cluster
+	cfg  Config
+	stop bool
+}
+
+func testConfig(t *testing.T, name, dataDir string) Config {
+	n, err := nodename.Parse(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Name: n, Cookie: "secret", ClusterName: "emqxcl", DataDir: dataDir, Autoheal: true,
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(n.Name), ProbeInterval: 200 * time.Millisecond}
+}
+
+// trio returns configs for three nodes emqx1..3 on a fresh loopback range.
+func trio(t *testing.T) []Config {
+	net := subnet.Add(1)
+	var cs []Config
+	for i := 1; i <= 3; i++ {
+		cs = append(cs, testConfig(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, net, i), t.TempDir()))
+	}
+	return cs
+}
+
+func startNode(t *testing.T, cfg Config) *tnode {
+	t.Helper()
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(nil); err != nil {
+		t.Fatal(err)
+	}
+	n := &tnode{t: t, c: c, cfg: cfg}
+	t.Cleanup(n.halt)
+	return n
+}
+
+func (n *tnode) halt() {
+	if !n.stop {
+		n.stop = true
+		n.c.Stop()
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func (n *tnode) waitStatus(running, stopped []string, within time.Duration) {
+	n.t.Helper()
+	var last Status
+	testutil.Eventually(n.t, within, fmt.Sprintf("%s sees running=%v stopped=%v", n.c.self, running, stopped), func() bool {
+		last = n.c.Status()
+		return slices.Equal(last.Running, running) && slices.Equal(last.Stopped, stopped)
+	})
+}
+
+func names(cs ...Config) []string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, c.Name.String())
+	}
+	slices.Sort(s)
+	return s
+}
+
+func TestJoinLeaveForceLeave(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	a, b, c := startNode(t, cs[0]), startNode(t, cs[1]), startNode(t, cs[2])
+	if err := b.c.Join(ctx(t), cs[0].Name.String()); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	if err := c.c.Join(ctx(t), cs[0].Name.Name); err != nil { // no @: own host... differs, so use full name below
+		if ReasonOf(err) != ReasonNodeDown {
+			t.Fatalf("join by short name: %v", err)
+		}
+		if err := c.c.Join(ctx(t), cs[1].Name.String()); err != nil {
+			t.Fatalf("join via b: %v", err)
+		}
+	}
+	all := names(cs...)
+	for _, n := range []*tnode{a, b, c} {
+		n.waitStatus(all, nil, 10*time.Second)
+	}
+	if err := c.c.Join(ctx(t), cs[0].Name.String()); ReasonOf(err) != ReasonAlreadyInCluster {
+		t.Fatalf("join a member: %v", err)
+	}
+	if err := a.c.Join(ctx(t), cs[0].Name.String()); err != ErrIgnored {
+		t.Fatalf("join self: %v", err)
+	}
+	// leave: peers drop c, c runs standalone.
+	if err := c.c.Leave(ctx(t)); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	c.waitStatus(names(cs[2]), nil, time.Second)
+	if err := c.c.Leave(ctx(t)); ReasonOf(err) != ReasonNotInCluster {
+		t.Fatalf("second leave: %v", err)
+	}
+	// join again in the same process.
+	if err := c.c.Join(ctx(t), cs[1].Name.String()); err != nil {
+		t.Fatalf("rejoin: %v", err)
+	}
+	a.waitStatus(all, nil, 10*time.Second)
+	// force-leave of a running node.
+	if err := a.c.ForceLeave(ctx(t), cs[2].Name.String()); err != nil {
+		t.Fatalf("force-leave running: %v", err)
+	}
+	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	b.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	c.waitStatus(names(cs[2]), nil, 10*time.Second)
+	if err := a.c.ForceLeave(ctx(t), cs[2].Name.String()); ReasonOf(err) != ReasonNotInCluster {
+		t.Fatalf("force-leave non-member: %v", err)
+	}
+	if err := a.c.ForceLeave(ctx(t), cs[0].Name.String()); err != ErrIgnored {
+		t.Fatalf("force-leave self: %v", err)
+	}
+}
+
+// formed starts the trio and joins b and c to a.
+func formed(t *testing.T, cs []Config) []*tnode {
+	t.Helper()
+	ns := []*tnode{startNode(t, cs[0]), startNode(t, cs[1]), startNode(t, cs[2])}
+	for _, n := range ns[1:] {
+		if err := n.c.Join(ctx(t), cs[0].Name.String()); err != nil {
+			t.Fatalf("%s join: %v", n.c.self, err)
+		}
+	}
+	for _, n := range ns {
+		n.waitStatus(names(cs...), nil, 10*time.Second)
+	}
+	return ns
+}
+
+func TestStopIsNotLeaveAndRestartRejoins(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	ns := formed(t, cs)
+	ns[2].halt()
+	start := time.Now()
+	ns[0].waitStatus(names(cs[0], cs[1]), names(cs[2]), 10*time.Second)
+	ns[1].waitStatus(names(cs[0], cs[1]), names(cs[2]), 10*time.Second)
+	t.Logf("stopped node shown as stopped after %s", time.Since(start))
+	// Restart with the same data dir: it rejoins with no command.
+	start = time.Now()
+	c := startNode(t, cs[2])
+	for _, n := range []*tnode{ns[0], ns[1], c} {
+		n.waitStatus(names(cs...), nil, 15*time.Second)
+	}
+	t.Logf("restarted node running again after %s", time.Since(start))
+	// Restart the whole cluster: every node comes back by itself.
+	for _, n := range []*tnode{ns[0], ns[1], c} {
+		n.halt()
+	}
+	var again []*tnode
+	for _, cfg := range cs {
+		again = append(again, startNode(t, cfg))
+	}
+	for _, n := range again {
+		n.waitStatus(names(cs...), nil, 20*time.Second)
+	}
+}
+
+func TestForceLeaveStoppedIsSticky(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	ns := formed(t, cs)
+	ns[2].halt()
+	ns[0].waitStatus(names(cs[0], cs[1]), names(cs[2]), 10*time.Second)
+	ns[1].waitStatus(names(cs[0], cs[1]), names(cs[2]), 10*time.Second)
+	if err := ns[1].c.ForceLeave(ctx(t), cs[2].Name.String()); err != nil {
+		t.Fatalf("force-leave stopped: %v", err)
+	}
+	ns[0].waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	ns[1].waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	// The removed node restarts with its stale record: refused, runs standalone.
+	c := startNode(t, cs[2])
+	c.waitStatus(names(cs[2]), nil, 15*time.Second)
+	testutil.Eventually(t, 10*time.Second, "stale record dropped", func() bool {
+		c.c.mu.Lock()
+		defer c.c.mu.Unlock()
+		return len(c.c.rec.Members) == 0
+	})
+	ns[0].waitStatus(names(cs[0], cs[1]), nil, time.Second)
+	// It may join again explicitly.
+	if err := c.c.Join(ctx(t), cs[0].Name.String()); err != nil {
+		t.Fatalf("join after force-leave: %v", err)
+	}
+	ns[1].waitStatus(names(cs...), nil, 10*time.Second)
+}
+
+func TestAutoclean(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	for i := range cs {
+		cs[i].Autoclean = 2 * time.Second
+	}
+	ns := formed(t, cs)
+	ns[2].halt()
+	ns[0].waitStatus(names(cs[0], cs[1]), names(cs[2]), 10*time.Second)
+	start := time.Now()
+	ns[0].waitStatus(names(cs[0], cs[1]), nil, 15*time.Second)
+	ns[1].waitStatus(names(cs[0], cs[1]), nil, 5*time.Second)
+	t.Logf("stopped node autocleaned after %s (autoclean 2s)", time.Since(start))
+}
+
+func TestJoinAnotherClusterLeavesTheOld(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	a, b, c := startNode(t, cs[0]), startNode(t, cs[1]), startNode(t, cs[2])
+	if err := b.c.Join(ctx(t), cs[0].Name.String()); err != nil {
+		t.Fatal(err)
+	}
+	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	// b moves to c's cluster: a sees b leave (not stop).
+	if err := b.c.Join(ctx(t), cs[2].Name.String()); err != nil {
+		t.Fatalf("join other cluster: %v", err)
+	}
+	a.waitStatus(names(cs[0]), nil, 10*time.Second)
+	c.waitStatus(names(cs[1], cs[2]), nil, 10*time.Second)
+	b.waitStatus(names(cs[1], cs[2]), nil, 10*time.Second)
+}
+
+func TestJoinRefusals(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	cs[1].Cookie = "another-cookie"
+	cs[2].ClusterName = "othercl"
+	a, b, c := startNode(t, cs[0]), startNode(t, cs[1]), startNode(t, cs[2])
+	for _, tc := range []struct {
+		from   *tnode
+		to     string
+		reason string
+	}{
+		{a, cs[1].Name.String(), ReasonBadCookie},
+		{b, cs[0].Name.String(), ReasonBadCookie},
+		{a, cs[2].Name.String(), ReasonClusterNameMismatch},
+		{c, cs[0].Name.String(), ReasonClusterNameMismatch},
+		{a, fmt.Sprintf("emqx9@%s", cs[0].Name.Host), ReasonNodeDown},
+		{a, "bad name", ReasonInvalidNodeName},
+	} {
+		err := tc.from.c.Join(ctx(t), tc.to)
+		if ReasonOf(err) != tc.reason {
+			t.Fatalf("%s join %s: %v, want %s", tc.from.c.self, tc.to, err, tc.reason)
+		}
+		want := "{" + tc.reason + ","
+		if got := err.Error(); len(got) < len(want) || got[:len(want)] != want {
+			t.Fatalf("error text %q", got)
+		}
+	}
+	for _, n := range []*tnode{a, b, c} {
+		n.waitStatus([]string{n.c.self}, nil, time.Second)
+	}
+}

@@ -1,0 +1,141 @@
+package cluster
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// protoVersion is the link protocol version sent in the handshake.
+const protoVersion = 1
+
+// handshakeTimeout bounds the whole handshake on both sides.
+const handshakeTimeout = 5 * time.Second
+
+// Intents a dialer states in its hello.
+const (
+	wantJoin   = "join"   // an operator's join: admitted on cookie and cluster name alone
+	wantMember = "member" // a member's link or rejoin: the acceptor must still list the dialer
+)
+
+// hello is what the acceptor learned about the dialer.
+type hello struct {
+	node, cluster, want string
+	epoch               int64
+}
+
+func nonce() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func writeFrame(c net.Conn, f *frame) error {
+	b, err := appendFrame(nil, f)
+	if err != nil {
+		return err
+	}
+	_, err = c.Write(b)
+	return err
+}
+
+// dialHandshake runs the dialer's side. It returns the acceptor's name and
+// start epoch, or an *Error whose reason says why the peer cannot be used.
+func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (int64, error) {
+	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	fail := func(reason string, err error) (int64, error) {
+		return 0, &Error{Reason: reason, Node: peer, Err: err}
+	}
+	n1 := nonce()
+	if err := writeFrame(c, &frame{Type: frameHello, Ver: protoVersion, Node: ls.self, Clust: ls.clusterName, Nonce: n1, Want: want, Epoch: ls.epoch}); err != nil {
+		return fail(ReasonNodeDown, err)
+	}
+	ch, err := readFrame(r)
+	if err != nil {
+		return fail(ReasonNodeDown, err)
+	}
+	if ch.Type == frameRefuse {
+		return fail(ch.Err, errors.New("refused by peer"))
+	}
+	if ch.Type != frameChallenge {
+		return fail(ReasonProtocol, fmt.Errorf("expected challenge, got frame type %d", ch.Type))
+	}
+	if !hmac.Equal(ch.Proof, proof(ls.key, "acceptor", ch.Nonce, n1, ch.Node, ls.self)) {
+		ls.logOnce("bad_cookie:"+peer, "peer does not share our cookie; refusing it", peer, c.RemoteAddr())
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: ReasonBadCookie})
+		return fail(ReasonBadCookie, nil)
+	}
+	if ch.Node != peer {
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: ReasonNodeNameMismatch})
+		return fail(ReasonNodeNameMismatch, fmt.Errorf("address answered as %s", ch.Node))
+	}
+	if err := writeFrame(c, &frame{Type: frameProof, Proof: proof(ls.key, "dialer", n1, ch.Nonce, ls.self, peer)}); err != nil {
+		return fail(ReasonNodeDown, err)
+	}
+	w, err := readFrame(r)
+	if err != nil {
+		return fail(ReasonNodeDown, err)
+	}
+	switch w.Type {
+	case frameWelcome:
+		return ch.Epoch, nil
+	case frameRefuse:
+		if w.Err == ReasonBadCookie {
+			ls.logOnce("bad_cookie:"+peer, "peer refused our cookie", peer, c.RemoteAddr())
+		}
+		return fail(w.Err, errors.New("refused by peer"))
+	}
+	return fail(ReasonProtocol, fmt.Errorf("expected welcome, got frame type %d", w.Type))
+}
+
+// acceptHandshake runs the acceptor's side.
+func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
+	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer c.SetDeadline(time.Time{})
+	h, err := readFrame(r)
+	if err != nil {
+		return hello{}, fmt.Errorf("read hello: %w", err)
+	}
+	if h.Type != frameHello || h.Node == "" || len(h.Nonce) < 16 {
+		return hello{}, fmt.Errorf("expected hello, got frame type %d", h.Type)
+	}
+	refuse := func(reason string) (hello, error) {
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: reason})
+		return hello{}, &Error{Reason: reason, Node: h.Node}
+	}
+	if h.Ver != protoVersion {
+		return refuse(ReasonProtocol)
+	}
+	n2 := nonce()
+	if err := writeFrame(c, &frame{Type: frameChallenge, Ver: protoVersion, Node: ls.self, Clust: ls.clusterName, Nonce: n2, Epoch: ls.epoch,
+		Proof: proof(ls.key, "acceptor", n2, h.Nonce, ls.self, h.Node)}); err != nil {
+		return hello{}, err
+	}
+	p, err := readFrame(r)
+	if err != nil {
+		return hello{}, fmt.Errorf("read proof: %w", err)
+	}
+	if p.Type == frameRefuse { // the dialer found our proof wrong
+		return hello{}, &Error{Reason: p.Err, Node: h.Node}
+	}
+	if p.Type != frameProof || !hmac.Equal(p.Proof, proof(ls.key, "dialer", h.Nonce, n2, h.Node, ls.self)) {
+		ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
+		return refuse(ReasonBadCookie)
+	}
+	if h.Clust != ls.clusterName {
+		ls.logOnce("cluster_name:"+h.Node, "node of another cluster.name ("+h.Clust+") tried to connect; refused", h.Node, c.RemoteAddr())
+		return refuse(ReasonClusterNameMismatch)
+	}
+	if err := ls.admit(h.Node, h.Want); err != nil {
+		return refuse(ReasonOf(err))
+	}
+	if err := writeFrame(c, &frame{Type: frameWelcome}); err != nil {
+		return hello{}, err
+	}
+	return hello{node: h.Node, cluster: h.Clust, want: h.Want, epoch: h.Epoch}, nil
+}

@@ -1,0 +1,369 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ErrLinkClosed is returned for calls on a link that went away.
+var ErrLinkClosed = errors.New("peer link closed")
+
+// sendQueue bounds frames waiting to be written on one link; a full queue
+// blocks the sender (back-pressure) instead of growing memory.
+const sendQueue = 1024
+
+// LinkHandler receives what peers send.
+type LinkHandler interface {
+	// Request answers a call; it runs in its own goroutine.
+	Request(peer, op string, body []byte) ([]byte, error)
+	// Notify handles a one-way message, in arrival order per link.
+	Notify(peer, op string, body []byte)
+	// LinkUp and LinkDown report a peer's link coming and going.
+	LinkUp(peer string)
+	LinkDown(peer string)
+}
+
+// Links owns the peer links of one node: the listener, the handshakes, and
+// one live link per peer.
+type Links struct {
+	self        string
+	clusterName string
+	key         []byte
+	epoch       int64
+	log         *zap.Logger
+	serverTLS   *tls.Config
+	clientTLS   func(peerHost string) *tls.Config
+	admit       func(peer, want string) error
+	h           LinkHandler
+	logged      *logFilter
+	localAddr   *net.TCPAddr // source address of dials: the node's own IP
+
+	ln     net.Listener
+	mu     sync.Mutex
+	links  map[string]*link
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type link struct {
+	ls     *Links
+	peer   string
+	conn   net.Conn
+	dialer bool // this node dialed
+	out    chan []byte
+	done   chan struct{}
+	once   sync.Once
+
+	nextID  atomic.Uint64
+	mu      sync.Mutex
+	pending map[uint64]chan *frame
+}
+
+// logOnce logs a handshake problem once per key and window.
+func (ls *Links) logOnce(key, msg, peer string, addr net.Addr) {
+	if ls.logged.first(key) {
+		ls.log.Warn(msg, zap.String("peer", peer), zap.Stringer("remote", addr))
+	}
+}
+
+// serve accepts links until the listener closes.
+func (ls *Links) serve() {
+	defer ls.wg.Done()
+	for {
+		c, err := ls.ln.Accept()
+		if err != nil {
+			return
+		}
+		ls.wg.Add(1)
+		go func() {
+			defer ls.wg.Done()
+			ls.accept(c)
+		}()
+	}
+}
+
+func (ls *Links) accept(c net.Conn) {
+	if ls.serverTLS != nil {
+		c = tls.Server(c, ls.serverTLS)
+	}
+	r := bufio.NewReaderSize(c, 32<<10)
+	h, err := ls.acceptHandshake(c, r)
+	if err != nil {
+		switch {
+		case ReasonOf(err) != "": // refusals were logged where decided
+		case errors.Is(err, io.EOF):
+			// a port probe (see probeDown) or a scanner: nothing to say
+			ls.log.Debug("connection closed before the handshake", zap.Stringer("remote", c.RemoteAddr()))
+		default:
+			ls.logOnce("handshake:"+c.RemoteAddr().String(), "peer link handshake failed: "+err.Error(), "", c.RemoteAddr())
+		}
+		_ = c.Close()
+		return
+	}
+	ls.add(h.node, c, r, false)
+}
+
+// Dial connects to peer at addr and runs the handshake with intent want.
+func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
+	d := net.Dialer{Timeout: 3 * time.Second}
+	if ls.localAddr != nil {
+		d.LocalAddr = ls.localAddr
+	}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return &Error{Reason: ReasonNodeDown, Node: peer, Err: err}
+	}
+	if ls.clientTLS != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		c = tls.Client(c, ls.clientTLS(host))
+	}
+	r := bufio.NewReaderSize(c, 32<<10)
+	if _, err := ls.dialHandshake(c, r, peer, want); err != nil {
+		_ = c.Close()
+		return err
+	}
+	if ls.add(peer, c, r, true) == nil {
+		return &Error{Reason: ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
+	}
+	return nil
+}
+
+// add registers a handshaken connection. With two links to one peer (both
+// dialed at once) both sides keep the one dialed by the smaller name.
+func (ls *Links) add(peer string, c net.Conn, r *bufio.Reader, dialer bool) *link {
+	l := &link{ls: ls, peer: peer, conn: c, dialer: dialer, out: make(chan []byte, sendQueue),
+		done: make(chan struct{}), pending: map[uint64]chan *frame{}}
+	ls.mu.Lock()
+	if ls.closed {
+		ls.mu.Unlock()
+		_ = c.Close()
+		return nil
+	}
+	old := ls.links[peer]
+	if old != nil {
+		preferNew := dialer == (ls.self < peer)
+		if !preferNew {
+			ls.mu.Unlock()
+			_ = c.Close()
+			return old
+		}
+	}
+	ls.links[peer] = l
+	ls.wg.Add(2)
+	ls.mu.Unlock()
+	if old != nil {
+		old.close(nil)
+	}
+	go l.writeLoop()
+	go l.readLoop(r)
+	ls.h.LinkUp(peer)
+	return l
+}
+
+// get returns the live link to peer, or nil.
+func (ls *Links) get(peer string) *link {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.links[peer]
+}
+
+// Has reports whether a link to peer is up.
+func (ls *Links) Has(peer string) bool { return ls.get(peer) != nil }
+
+// Drop closes the link to peer, if any.
+func (ls *Links) Drop(peer string) {
+	if l := ls.get(peer); l != nil {
+		l.close(nil)
+	}
+}
+
+// DropAll closes every link except keep's.
+func (ls *Links) DropAll(keep string) {
+	ls.mu.Lock()
+	var all []*link
+	for p, l := range ls.links {
+		if p != keep {
+			all = append(all, l)
+		}
+	}
+	ls.mu.Unlock()
+	for _, l := range all {
+		l.close(nil)
+	}
+}
+
+// Close stops accepting, closes every link and waits for their goroutines.
+func (ls *Links) Close() {
+	ls.mu.Lock()
+	ls.closed = true
+	ls.mu.Unlock()
+	if ls.ln != nil {
+		_ = ls.ln.Close()
+	}
+	ls.DropAll("")
+	ls.wg.Wait()
+}
+
+// Call sends a request to peer over its link and waits for the answer.
+func (ls *Links) Call(ctx context.Context, peer, op string, body []byte) ([]byte, error) {
+	l := ls.get(peer)
+	if l == nil {
+		return nil, &Error{Reason: ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
+	}
+	return l.call(ctx, op, body)
+}
+
+// Notify sends a one-way message; it blocks while the link's queue is full.
+func (ls *Links) Notify(ctx context.Context, peer, op string, body []byte) error {
+	l := ls.get(peer)
+	if l == nil {
+		return ErrLinkClosed
+	}
+	return l.send(ctx, &frame{Type: frameNotify, Op: op, Body: body})
+}
+
+func (l *link) send(ctx context.Context, f *frame) error {
+	b, err := appendFrame(nil, f)
+	if err != nil {
+		return err
+	}
+	select {
+	case l.out <- b:
+		return nil
+	case <-l.done:
+		return ErrLinkClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *link) call(ctx context.Context, op string, body []byte) ([]byte, error) {
+	id := l.nextID.Add(1)
+	ch := make(chan *frame, 1)
+	l.mu.Lock()
+	l.pending[id] = ch
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, id)
+		l.mu.Unlock()
+	}()
+	if err := l.send(ctx, &frame{Type: frameRequest, ID: id, Op: op, Body: body}); err != nil {
+		return nil, err
+	}
+	select {
+	case f := <-ch:
+		if f.Err != "" {
+			return nil, &Error{Reason: f.Err, Node: l.peer}
+		}
+		return f.Body, nil
+	case <-l.done:
+		return nil, ErrLinkClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *link) writeLoop() {
+	defer l.ls.wg.Done()
+	w := bufio.NewWriterSize(l.conn, 64<<10)
+	for {
+		select {
+		case b := <-l.out:
+			if _, err := w.Write(b); err != nil {
+				l.close(err)
+				return
+			}
+			// Batch whatever else is queued into the same flush.
+			for more := true; more; {
+				select {
+				case b := <-l.out:
+					if _, err := w.Write(b); err != nil {
+						l.close(err)
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			if err := w.Flush(); err != nil {
+				l.close(err)
+				return
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (l *link) readLoop(r *bufio.Reader) {
+	defer l.ls.wg.Done()
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			l.close(err)
+			return
+		}
+		switch f.Type {
+		case frameRequest:
+			l.ls.wg.Add(1)
+			go func() {
+				defer l.ls.wg.Done()
+				resp := &frame{Type: frameResponse, ID: f.ID}
+				body, err := l.ls.h.Request(l.peer, f.Op, f.Body)
+				if err != nil {
+					resp.Err = ReasonOf(err)
+					if resp.Err == "" {
+						resp.Err = err.Error()
+					}
+				}
+				resp.Body = body
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = l.send(ctx, resp)
+			}()
+		case frameResponse:
+			l.mu.Lock()
+			ch := l.pending[f.ID]
+			l.mu.Unlock()
+			if ch != nil {
+				ch <- f
+			}
+		case frameNotify:
+			l.ls.h.Notify(l.peer, f.Op, f.Body)
+		default:
+			l.close(errors.New("unexpected handshake frame on an open link"))
+			return
+		}
+	}
+}
+
+// close ends the link once; err non-nil means it broke (logged at debug:
+// membership decides what a lost peer means).
+func (l *link) close(err error) {
+	l.once.Do(func() {
+		close(l.done)
+		_ = l.conn.Close()
+		l.ls.mu.Lock()
+		current := l.ls.links[l.peer] == l
+		if current {
+			delete(l.ls.links, l.peer)
+		}
+		l.ls.mu.Unlock()
+		if err != nil {
+			l.ls.log.Debug("peer link closed", zap.String("peer", l.peer), zap.Error(err))
+		}
+		if current {
+			l.ls.h.LinkDown(l.peer)
+		}
+	})
+}

@@ -1,0 +1,224 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/serf/serf"
+	"go.uber.org/zap"
+
+	"emqxgo/internal/nodename"
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// target qualifies and validates a node name typed by an operator.
+func (c *Cluster) target(s string) (string, error) {
+	name := nodename.Qualify(strings.TrimSpace(s), c.cfg.Name)
+	if _, err := nodename.Parse(name); err != nil {
+		return "", &Error{Reason: ReasonInvalidNodeName, Node: name, Err: err}
+	}
+	return name, nil
+}
+
+// Join makes this node a member of target's cluster, leaving its current
+// cluster first. MQTT clients of this node are not touched.
+func (c *Cluster) Join(ctx context.Context, target string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	name, err := c.target(target)
+	if err != nil {
+		return err
+	}
+	if name == c.self {
+		return ErrIgnored
+	}
+	st := c.Status()
+	if slices.Contains(st.Running, name) {
+		return &Error{Reason: ReasonAlreadyInCluster, Node: name}
+	}
+	gossip, rpc, err := c.peerAddrs(name)
+	if err != nil {
+		return err
+	}
+	// Checks cookie, cluster name and reachability before anything changes here.
+	if err := c.links.Dial(ctx, name, rpc, wantJoin); err != nil {
+		return err
+	}
+	if len(st.Running) > 1 || len(st.Stopped) > 0 {
+		c.log.Info("leaving the current cluster to join another", zap.String("target", name))
+		if err := c.leaveCurrent(name); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	s := c.serf
+	c.mu.Unlock()
+	if _, err := s.Join([]string{gossip}, true); err != nil {
+		c.links.Drop(name)
+		return &Error{Reason: ReasonNodeDown, Node: name, Err: err}
+	}
+	c.mu.Lock()
+	c.joined, c.left = true, false
+	if c.rec.Members[name] == nil {
+		c.rec.Members[name] = &member{Gossip: gossip, RPC: rpc}
+	}
+	c.saveLocked()
+	c.mu.Unlock()
+	c.log.Info("joined the cluster", zap.String("via", name))
+	return nil
+}
+
+// Leave leaves the cluster; peers remove this node. It needs a running peer.
+func (c *Cluster) Leave(ctx context.Context) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	if len(c.Status().Running) < 2 {
+		return &Error{Reason: ReasonNotInCluster}
+	}
+	if err := c.leaveCurrent(""); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.left = true
+	c.mu.Unlock()
+	c.log.Info("left the cluster")
+	return nil
+}
+
+// leaveCurrent leaves (announcing it when peers run), forgets the record and
+// starts a fresh standalone serf. The link to keep, if any, survives.
+func (c *Cluster) leaveCurrent(keep string) error {
+	c.mu.Lock()
+	old := c.serf
+	c.serf = nil // events of the old instance are ignored from here on
+	c.mu.Unlock()
+	if old != nil {
+		if old.NumNodes() > 1 {
+			if err := old.Leave(); err != nil {
+				c.log.Warn("leave broadcast incomplete", zap.Error(err))
+			}
+		}
+		_ = old.Shutdown()
+	}
+	c.links.DropAll(keep)
+	s, err := c.newSerf()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.Members = map[string]*member{}
+	c.down = map[string]bool{}
+	c.retry = map[string]*attempts{}
+	c.saveLocked()
+	if err != nil {
+		c.log.Error("cannot restart membership after leaving", zap.Error(err))
+		return err
+	}
+	c.serf = s
+	return nil
+}
+
+// ForceLeave removes another node: a running one is told to leave, a
+// stopped one is dropped from membership everywhere.
+func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	name, err := c.target(target)
+	if err != nil {
+		return err
+	}
+	if name == c.self {
+		return ErrIgnored
+	}
+	st := c.Status()
+	switch {
+	case slices.Contains(st.Running, name):
+		if !c.links.Has(name) {
+			_, rpc, err := c.peerAddrs(name)
+			if err == nil {
+				err = c.links.Dial(ctx, name, rpc, wantMember)
+			}
+			if ReasonOf(err) == ReasonNodeDown {
+				// Gossip has not noticed yet, but nothing answers: it is stopped.
+				c.forget(name)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := c.links.Call(ctx, name, opLeave, []byte(c.self)); err != nil {
+			return &Error{Reason: ReasonNodeDown, Node: name, Err: err}
+		}
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			st := c.Status()
+			if !slices.Contains(st.Running, name) && !slices.Contains(st.Stopped, name) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return &Error{Reason: ReasonNodeDown, Node: name, Err: errors.New("did not leave within 15s")}
+			}
+		}
+	case slices.Contains(st.Stopped, name):
+		c.forget(name)
+		return nil
+	}
+	return &Error{Reason: ReasonNotInCluster}
+}
+
+// forget drops a stopped member here and tells every member to do the same.
+func (c *Cluster) forget(name string) {
+	c.mu.Lock()
+	s := c.serf
+	delete(c.rec.Members, name)
+	delete(c.down, name)
+	delete(c.retry, name)
+	c.saveLocked()
+	c.mu.Unlock()
+	if s != nil {
+		_ = s.RemoveFailedNodePrune(name)
+		if err := s.UserEvent(eventForget, []byte(name), false); err != nil {
+			c.log.Warn("cannot broadcast removal", zap.String("node", name), zap.Error(err))
+		}
+	}
+	c.links.Drop(name)
+	c.log.Info("removed node from the cluster", zap.String("node", name))
+}
+
+const (
+	opLeave     = "leave"  // request: the caller force-leaves us
+	eventForget = "forget" // serf user event: payload is a removed node's name
+)
+
+func (c *Cluster) saveLocked() {
+	if err := c.rec.save(); err != nil {
+		c.log.Error("cannot persist the member record", zap.String("file", c.rec.path), zap.Error(err))
+	}
+}
+
+// admit decides whether a dialer that passed the cookie and cluster-name
+// checks may open a link: a join is always admitted; a member link only
+// while this node still counts the dialer as a member (force-leave is sticky).
+func (c *Cluster) admit(peer, want string) error {
+	if want == wantJoin {
+		return nil
+	}
+	c.mu.Lock()
+	s := c.serf
+	_, inRecord := c.rec.Members[peer]
+	c.mu.Unlock()
+	if inRecord {
+		return nil
+	}
+	if s != nil {
+		for _, m := range s.Members() {
+			if m.Name == peer && m.Status != serf.StatusLeft {
+				return nil
+			}
+		}
+	}
+	return &Error{Reason: ReasonNotMember, Node: peer}
+}
