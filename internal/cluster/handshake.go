@@ -121,6 +121,9 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
 		return hello{}, fmt.Errorf("read proof: %w", err)
 	}
 	if p.Type == frameRefuse { // the dialer found our proof wrong
+		if p.Err == ReasonBadCookie {
+			ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
+		}
 		return hello{}, &Error{Reason: p.Err, Node: h.Node}
 	}
 	if p.Type != frameProof || !hmac.Equal(p.Proof, proof(ls.key, "dialer", h.Nonce, n2, h.Node, ls.self)) {
