@@ -55,13 +55,16 @@ type Cluster struct {
 
 	opMu sync.Mutex // serialises Join, Leave, ForceLeave, autoclean
 
-	mu     sync.Mutex
-	serf   *serf.Serf
-	rec    *record
-	down   map[string]bool      // peers whose link broke and whose RPC port refuses
-	retry  map[string]*attempts // dial / rejoin schedule per peer
-	joined bool                 // this run has been in a cluster (serf join or a member joined us)
-	left   bool                 // `cluster leave` ran: autocluster stays off
+	mu   sync.Mutex
+	serf *serf.Serf
+	rec  *record
+	down map[string]bool // peers whose link broke and whose RPC port refuses
+	// forgotten: force-left nodes that gossip may still think alive; hidden,
+	// refused and pruned until gossip has them as left (or they join again).
+	forgotten map[string]bool
+	retry     map[string]*attempts // dial / rejoin schedule per peer
+	joined    bool                 // this run has been in a cluster (serf join or a member joined us)
+	left      bool                 // `cluster leave` ran: autocluster stays off
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -79,7 +82,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("node name %s: cannot resolve host: %w", cfg.Name, err)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Log.Named("cluster"), self: cfg.Name.String(), epoch: time.Now().UnixNano(),
-		ip: ip, down: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
+		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
 	c.filter = newLogFilter(c.log.Named("serf"))
 	return c, nil
 }
@@ -213,6 +216,7 @@ func (c *Cluster) newSerf() (*serf.Serf, error) {
 		ml.ProbeInterval = c.cfg.ProbeInterval
 	}
 	conf.MemberlistConfig = ml
+	conf.Merge = mergeGate{c}
 	events := make(chan serf.Event, 1024)
 	conf.EventCh = events
 	var s *serf.Serf
@@ -259,10 +263,7 @@ func (c *Cluster) Status() Status {
 	for n := range c.rec.Members {
 		known[n] = true
 	}
-	down := make(map[string]bool, len(c.down))
-	for n := range c.down {
-		down[n] = true
-	}
+	down, forgotten := copySet(c.down), copySet(c.forgotten)
 	c.mu.Unlock()
 	st := Status{Running: []string{c.self}}
 	seen := map[string]bool{c.self: true}
@@ -272,6 +273,9 @@ func (c *Cluster) Status() Status {
 				continue
 			}
 			seen[m.Name] = true
+			if forgotten[m.Name] {
+				continue
+			}
 			if m.Status == serf.StatusFailed || down[m.Name] {
 				st.Stopped = append(st.Stopped, m.Name)
 			} else {
@@ -287,4 +291,26 @@ func (c *Cluster) Status() Status {
 	sortStrings(st.Running)
 	sortStrings(st.Stopped)
 	return st
+}
+
+func copySet(m map[string]bool) map[string]bool {
+	r := make(map[string]bool, len(m))
+	for k, v := range m {
+		r[k] = v
+	}
+	return r
+}
+
+// mergeGate refuses gossip merges that would bring back a force-left node.
+type mergeGate struct{ c *Cluster }
+
+func (g mergeGate) NotifyMerge(members []*serf.Member) error {
+	g.c.mu.Lock()
+	defer g.c.mu.Unlock()
+	for _, m := range members {
+		if g.c.forgotten[m.Name] {
+			return fmt.Errorf("merge refused: %s was removed by force-leave", m.Name)
+		}
+	}
+	return nil
 }

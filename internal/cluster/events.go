@@ -26,7 +26,7 @@ func (c *Cluster) eventLoop(s *serf.Serf, events chan serf.Event) {
 }
 
 func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
-	var drop []string
+	var drop, prune []string
 	c.mu.Lock()
 	if c.serf != s {
 		c.mu.Unlock()
@@ -36,6 +36,15 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 	case serf.MemberEvent:
 		for _, m := range ev.Members {
 			if m.Name == c.self {
+				continue
+			}
+			if c.forgotten[m.Name] {
+				switch ev.Type {
+				case serf.EventMemberFailed:
+					prune = append(prune, m.Name)
+				case serf.EventMemberLeave, serf.EventMemberReap:
+					delete(c.forgotten, m.Name) // gossip agrees now; the record keeps it out
+				}
 				continue
 			}
 			switch ev.Type {
@@ -63,19 +72,27 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 		}
 		c.saveLocked()
 	case serf.UserEvent:
-		if ev.Name == eventForget {
-			if name := string(ev.Payload); name != c.self && c.rec.Members[name] != nil {
-				delete(c.rec.Members, name)
-				delete(c.down, name)
-				c.saveLocked()
-				drop = append(drop, name)
-				c.log.Info("node removed from the cluster by force-leave", zap.String("node", name))
-			}
+		name := string(ev.Payload)
+		switch {
+		case name == c.self:
+		case ev.Name == eventForget && !c.forgotten[name]:
+			c.forgotten[name] = true
+			delete(c.rec.Members, name)
+			delete(c.down, name)
+			c.saveLocked()
+			drop = append(drop, name)
+			prune = append(prune, name)
+			c.log.Info("node removed from the cluster by force-leave", zap.String("node", name))
+		case ev.Name == eventUnforget:
+			delete(c.forgotten, name)
 		}
 	}
 	c.mu.Unlock()
 	for _, n := range drop {
 		c.links.Drop(n)
+	}
+	for _, n := range prune {
+		_ = s.RemoveFailedNodePrune(n)
 	}
 }
 
@@ -155,8 +172,12 @@ func (c *Cluster) probeDown(peer string) {
 		return
 	}
 	c.mu.Lock()
-	if c.rec.Members[peer] != nil && c.links.get(peer) == nil {
+	if r := c.rec.Members[peer]; r != nil && c.links.get(peer) == nil {
 		c.down[peer] = true
+		if r.StoppedAt.IsZero() {
+			r.StoppedAt = time.Now() // autoclean counts from here
+			c.saveLocked()
+		}
 		c.log.Warn("node stopped (its RPC port refuses connections)", zap.String("node", peer))
 	}
 	c.mu.Unlock()

@@ -88,7 +88,7 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 		return nil, fmt.Errorf("%w: header announces %d bytes (limit %d)", ErrFrameTooLarge, n, MaxFrame)
 	}
 	if n == 0 {
-		return nil, errors.New("malformed frame: empty")
+		return nil, &malformedError{"empty"}
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
@@ -100,15 +100,20 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 func decodeFrame(body []byte) (f *frame, err error) {
 	defer func() { // the decoder must never take the node down
 		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("malformed frame: %v", r)
+			f, err = nil, &malformedError{fmt.Sprint(r)}
 		}
 	}()
 	f = &frame{}
 	if err := decode(body, f); err != nil {
-		return nil, fmt.Errorf("malformed frame: %w", err)
+		return nil, &malformedError{err.Error()}
 	}
 	if f.Type < frameHello || f.Type > frameNotify {
-		return nil, fmt.Errorf("malformed frame: unknown type %d", f.Type)
+		return nil, &malformedError{fmt.Sprintf("unknown type %d", f.Type)}
 	}
 	return f, nil
 }
+
+// malformedError is a frame that does not decode.
+type malformedError struct{ why string }
+
+func (e *malformedError) Error() string { return "malformed frame: " + e.why }

@@ -359,7 +359,11 @@ func (l *link) close(err error) {
 			delete(l.ls.links, l.peer)
 		}
 		l.ls.mu.Unlock()
-		if err != nil {
+		var malformed *malformedError
+		switch {
+		case errors.Is(err, ErrFrameTooLarge) || errors.As(err, &malformed):
+			l.ls.log.Warn("peer sent a bad frame; link closed", zap.String("peer", l.peer), zap.Error(err))
+		case err != nil:
 			l.ls.log.Debug("peer link closed", zap.String("peer", l.peer), zap.Error(err))
 		}
 		if current {

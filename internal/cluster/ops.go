@@ -45,6 +45,7 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	if err != nil {
 		return err
 	}
+	c.unforget(name, false)
 	// Checks cookie, cluster name and reachability before anything changes here.
 	if err := c.links.Dial(ctx, name, rpc, wantJoin); err != nil {
 		return err
@@ -176,6 +177,7 @@ func (c *Cluster) forget(name string) {
 	delete(c.rec.Members, name)
 	delete(c.down, name)
 	delete(c.retry, name)
+	c.forgotten[name] = true
 	c.saveLocked()
 	c.mu.Unlock()
 	if s != nil {
@@ -189,9 +191,23 @@ func (c *Cluster) forget(name string) {
 }
 
 const (
-	opLeave     = "leave"  // request: the caller force-leaves us
-	eventForget = "forget" // serf user event: payload is a removed node's name
+	opLeave       = "leave"    // request: the caller force-leaves us
+	eventForget   = "forget"   // serf user event: payload is a removed node's name
+	eventUnforget = "unforget" // serf user event: a removed node was let in by an explicit join
 )
+
+// unforget lets a force-left node in again (an explicit join); broadcast
+// tells the other members.
+func (c *Cluster) unforget(name string, broadcast bool) {
+	c.mu.Lock()
+	was := c.forgotten[name]
+	delete(c.forgotten, name)
+	s := c.serf
+	c.mu.Unlock()
+	if was && broadcast && s != nil {
+		_ = s.UserEvent(eventUnforget, []byte(name), false)
+	}
+}
 
 func (c *Cluster) saveLocked() {
 	if err := c.rec.save(); err != nil {
@@ -204,12 +220,17 @@ func (c *Cluster) saveLocked() {
 // while this node still counts the dialer as a member (force-leave is sticky).
 func (c *Cluster) admit(peer, want string) error {
 	if want == wantJoin {
+		c.unforget(peer, true)
 		return nil
 	}
 	c.mu.Lock()
 	s := c.serf
 	_, inRecord := c.rec.Members[peer]
+	forgotten := c.forgotten[peer]
 	c.mu.Unlock()
+	if forgotten {
+		return &Error{Reason: ReasonNotMember, Node: peer}
+	}
 	if inRecord {
 		return nil
 	}

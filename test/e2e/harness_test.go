@@ -68,9 +68,17 @@ func newNode(t *testing.T, extra ...string) *node {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f == "emqx.conf" {
-			b = append(b, []byte("\nlistener.tcp.external = 127.0.0.1:0\n"+strings.Join(extra, "\n")+"\n")...)
+		// cluster.* and rpc.* lines go to cluster.conf, which is read last.
+		var lines []string
+		for _, l := range extra {
+			if isCluster := strings.HasPrefix(l, "cluster.") || strings.HasPrefix(l, "rpc."); isCluster == (f == "cluster.conf") {
+				lines = append(lines, l)
+			}
 		}
+		if f == "emqx.conf" {
+			lines = append([]string{"listener.tcp.external = 127.0.0.1:0"}, lines...)
+		}
+		b = append(b, []byte("\n"+strings.Join(lines, "\n")+"\n")...)
 		if err := os.WriteFile(filepath.Join(etc, f), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
