@@ -62,9 +62,12 @@ type Cluster struct {
 	// forgotten: force-left nodes that gossip may still think alive; hidden,
 	// refused and pruned until gossip has them as left (or they join again).
 	forgotten map[string]bool
-	retry     map[string]*attempts // dial / rejoin schedule per peer
-	joined    bool                 // this run has been in a cluster (serf join or a member joined us)
-	left      bool                 // `cluster leave` ran: autocluster stays off
+	// blocked: peers that refused our rejoin (they removed us); their gossip
+	// is refused until an explicit join, so the removed node stays out.
+	blocked map[string]bool
+	retry   map[string]*attempts // dial / rejoin schedule per peer
+	joined  bool                 // this run has been in a cluster (serf join or a member joined us)
+	left    bool                 // `cluster leave` ran: autocluster stays off
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -82,7 +85,7 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("node name %s: cannot resolve host: %w", cfg.Name, err)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Log.Named("cluster"), self: cfg.Name.String(), epoch: time.Now().UnixNano(),
-		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
+		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, blocked: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
 	c.filter = newLogFilter(c.log.Named("serf"))
 	return c, nil
 }
@@ -310,6 +313,9 @@ func (g mergeGate) NotifyMerge(members []*serf.Member) error {
 	for _, m := range members {
 		if g.c.forgotten[m.Name] {
 			return fmt.Errorf("merge refused: %s was removed by force-leave", m.Name)
+		}
+		if g.c.blocked[m.Name] {
+			return fmt.Errorf("merge refused: %s removed this node from its cluster", m.Name)
 		}
 	}
 	return nil

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -10,7 +12,8 @@ import (
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/testutil"
@@ -40,8 +43,18 @@ func testConfig(t *testing.T, name, dataDir string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// memberlist may log from its goroutines after the test ends, so no zaptest
+	// logger: warnings are kept and printed if the test fails.
+	core, logs := observer.New(zapcore.WarnLevel)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, e := range logs.All() {
+				t.Logf("%s %s %s %v", n.Name, e.Level, e.Message, e.ContextMap())
+			}
+		}
+	})
 	return Config{Name: n, Cookie: "secret", ClusterName: "emqxcl", DataDir: dataDir, Autoheal: true,
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(n.Name), ProbeInterval: 200 * time.Millisecond}
+		Log: zap.New(core), ProbeInterval: 200 * time.Millisecond}
 }
 
 // trio returns configs for three nodes emqx1..3 on a fresh loopback range.
@@ -284,7 +297,66 @@ func TestJoinRefusals(t *testing.T) {
 			t.Fatalf("error text %q", got)
 		}
 	}
+	// Gossip itself refuses them too: another key, another label.
+	for _, from := range []*tnode{b, c} {
+		if _, err := from.c.serf.Join([]string{net.JoinHostPort(cs[0].Name.Host, "4371")}, true); err == nil {
+			t.Fatalf("%s: gossip join across cookie/cluster.name succeeded", from.c.self)
+		}
+	}
 	for _, n := range []*tnode{a, b, c} {
 		n.waitStatus([]string{n.c.self}, nil, time.Second)
+	}
+}
+
+// TestTLSLinks: rpc.driver = ssl; nodes with the CA join over TLS, a node
+// speaking plain TCP cannot.
+func TestTLSLinks(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	certs := testutil.WriteCerts(t, t.TempDir(), cs[0].Name.Host, cs[1].Name.Host)
+	cert, err := tls.LoadX509KeyPair(certs.CertFile, certs.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		cs[i].ServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: certs.Pool, ClientAuth: tls.RequireAndVerifyClientCert}
+		cs[i].ClientTLS = func(host string) *tls.Config {
+			return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: certs.Pool, ServerName: host}
+		}
+	}
+	a, b, c := startNode(t, cs[0]), startNode(t, cs[1]), startNode(t, cs[2])
+	if err := b.c.Join(ctx(t), cs[0].Name.String()); err != nil {
+		t.Fatalf("join over TLS: %v", err)
+	}
+	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
+	if err := c.c.Join(ctx(t), cs[0].Name.String()); err == nil {
+		t.Fatal("plain-TCP node joined a TLS cluster")
+	}
+	a.waitStatus(names(cs[0], cs[1]), nil, time.Second)
+}
+
+// TestOneLinkPerPeerAndReconnect: every pair has exactly one link, and a
+// broken link comes back by itself.
+func TestOneLinkPerPeerAndReconnect(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	ns := formed(t, cs)
+	linkCount := func(n *tnode) int {
+		n.c.links.mu.Lock()
+		defer n.c.links.mu.Unlock()
+		return len(n.c.links.links)
+	}
+	for _, n := range ns {
+		testutil.Eventually(t, 10*time.Second, n.c.self+" has a link to each peer", func() bool { return linkCount(n) == 2 })
+	}
+	ns[0].c.links.Drop(cs[1].Name.String())
+	testutil.Eventually(t, 10*time.Second, "link re-established", func() bool {
+		return ns[0].c.links.Has(cs[1].Name.String()) && ns[1].c.links.Has(cs[0].Name.String())
+	})
+	for _, n := range ns {
+		if got := linkCount(n); got != 2 {
+			t.Fatalf("%s has %d links, want 2", n.c.self, got)
+		}
+		n.waitStatus(names(cs...), nil, time.Second)
 	}
 }

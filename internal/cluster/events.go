@@ -305,6 +305,7 @@ func (c *Cluster) rejoinStopped() {
 		case ReasonOf(err) == ReasonNotMember:
 			c.mu.Lock()
 			delete(c.rec.Members, p.name)
+			c.blocked[p.name] = true
 			c.saveLocked()
 			alone := len(c.rec.Members) == 0
 			c.mu.Unlock()

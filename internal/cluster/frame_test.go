@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"emqxgo/internal/testutil"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -143,4 +146,38 @@ func TestBadCookieLoggedOnce(t *testing.T) {
 	if n := lb.FilterMessageSnippet("cookie").Len(); n != 1 {
 		t.Fatalf("dialer logged the bad cookie %d times, want 1", n)
 	}
+}
+
+// TestBadFrameOnOpenLink: after a valid handshake, a malformed and an
+// oversized frame each close that link with a warning; the node stays up.
+func TestBadFrameOnOpenLink(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	cs[0].Log = zap.New(core)
+	a := startNode(t, cs[0])
+	_, rpc, _ := a.c.peerAddrs(cs[0].Name.String())
+	var huge [4]byte
+	binary.BigEndian.PutUint32(huge[:], MaxFrame+1)
+	for i, junk := range [][]byte{{0, 0, 0, 3, 0xc1, 0xc1, 0xc1}, huge[:]} {
+		fake := &Links{self: fmt.Sprintf("emqx%d@%s", 7+i, cs[0].Name.Host), clusterName: "emqxcl", key: linkKey("secret"), logged: newLogFilter(zap.NewNop()), log: zap.NewNop()}
+		c, err := net.Dial("tcp", rpc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		if _, err := fake.dialHandshake(c, r, cs[0].Name.String(), wantJoin); err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		_, _ = c.Write(junk)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("link not closed: %v", err)
+		}
+		c.Close()
+	}
+	testutil.Eventually(t, 5*time.Second, "two bad-frame warnings", func() bool {
+		return logs.FilterMessageSnippet("bad frame").Len() == 2
+	})
+	a.waitStatus(names(cs[0]), nil, time.Second)
 }

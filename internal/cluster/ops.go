@@ -46,6 +46,9 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 		return err
 	}
 	c.unforget(name, false)
+	c.mu.Lock()
+	c.blocked = map[string]bool{} // an explicit join overrides earlier refusals
+	c.mu.Unlock()
 	// Checks cookie, cluster name and reachability before anything changes here.
 	if err := c.links.Dial(ctx, name, rpc, wantJoin); err != nil {
 		return err
@@ -221,6 +224,9 @@ func (c *Cluster) saveLocked() {
 func (c *Cluster) admit(peer, want string) error {
 	if want == wantJoin {
 		c.unforget(peer, true)
+		c.mu.Lock()
+		delete(c.blocked, peer)
+		c.mu.Unlock()
 		return nil
 	}
 	c.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/testutil"
 )
 
 func TestLevels(t *testing.T) {
@@ -63,10 +64,12 @@ func TestRotationBySize(t *testing.T) {
 		return n, entries
 	}
 	// lumberjack removes old backups in the background after a rotation.
-	backups, entries := count()
-	for deadline := time.Now().Add(5 * time.Second); backups > 2 && time.Now().Before(deadline); backups, entries = count() {
-		time.Sleep(20 * time.Millisecond)
-	}
+	var backups int
+	var entries []os.DirEntry
+	testutil.Eventually(t, 5*time.Second, "old backups removed", func() bool {
+		backups, entries = count()
+		return backups <= 2
+	})
 	if backups != 2 {
 		t.Fatalf("%d backups in %v, want 2 (log.rotation.count)", backups, entries)
 	}

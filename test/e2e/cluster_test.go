@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -216,4 +217,54 @@ func TestClusterAutoclean(t *testing.T) {
 	n1.waitStatus(statusLine(names(n1), n2.name), 10*time.Second)
 	took := n1.waitStatus(statusLine(names(n1)), 20*time.Second)
 	t.Logf("stopped node removed by autoclean (3s) after a further %s", took)
+}
+
+// TestStatusWhileJoinHangs: a join to a peer that accepts but never answers
+// does not block `cluster status`.
+func TestStatusWhileJoinHangs(t *testing.T) {
+	t.Parallel()
+	ms := trio(t)
+	n1, n2 := ms[0], ms[1]
+	n1.start()
+	// A silent listener where n2's RPC port would be.
+	host := strings.SplitN(n2.name, "@", 2)[1]
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "5372"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+			accepted <- struct{}{}
+		}
+	}()
+	done := make(chan string, 1)
+	go func() {
+		_, e, _ := n1.ctl("cluster", "join", n2.name)
+		done <- e
+	}()
+	select { // the join is now waiting in its handshake
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("join never dialed the peer")
+	}
+	start := time.Now()
+	n1.must(0, statusLine(names(n1)), "emqx_ctl", "cluster", "status")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("cluster status took %s while a join hung", took)
+	}
+	select {
+	case e := <-done:
+		if e != "Failed to join the cluster: {node_down,'"+n2.name+"'}\n" {
+			t.Fatalf("hung join ended with %q", e)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("join did not give up on a silent peer")
+	}
 }

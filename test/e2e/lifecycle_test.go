@@ -52,7 +52,7 @@ func TestLifecycleAndCtl(t *testing.T) {
 		{[]string{"cluster", "leave"}, "Failed to leave the cluster: node_not_in_cluster\n"},
 		{[]string{"leave"}, "Failed to leave the cluster: node_not_in_cluster\n"},
 		{[]string{"cluster", "force-leave", "emqx2@127.0.0.1"}, "Failed to remove the node from cluster: node_not_in_cluster\n"},
-		{[]string{"cluster", "join", "emqx2"}, "Failed to join the cluster: {clustering_not_available,'emqx2@127.0.0.1'}\n"},
+		{[]string{"cluster", "join", "emqx2"}, "Failed to join the cluster: {node_down,'emqx2@127.0.0.1'}\n"},
 		{[]string{"cluster", "join", "bad name"}, "Failed to join the cluster: {invalid_node_name,'bad name@127.0.0.1'}\n"},
 	} {
 		if e := n.must(1, "", "emqx_ctl", c.args...); e != c.err {
