@@ -87,6 +87,9 @@ func New(cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, log: cfg.Log.Named("cluster"), self: cfg.Name.String(), epoch: time.Now().UnixNano(),
 		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, blocked: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
 	c.filter = newLogFilter(c.log.Named("serf"))
+	c.links = &Links{self: c.self, clusterName: cfg.ClusterName, key: linkKey(cfg.Cookie), epoch: c.epoch,
+		log: c.log, serverTLS: cfg.ServerTLS, clientTLS: cfg.ClientTLS, admit: c.admit,
+		logged: c.filter, links: map[string]*link{}, localAddr: &net.TCPAddr{IP: ip}}
 	return c, nil
 }
 
@@ -158,10 +161,7 @@ func (c *Cluster) Start(h LinkHandler) error {
 	if err != nil {
 		return portError("cluster RPC", rpcAddr, c.cfg.Name, err)
 	}
-	c.links = &Links{self: c.self, clusterName: c.cfg.ClusterName, key: linkKey(c.cfg.Cookie), epoch: c.epoch,
-		log: c.log, serverTLS: c.cfg.ServerTLS, clientTLS: c.cfg.ClientTLS, admit: c.admit,
-		h: &handler{c: c, next: h}, logged: c.filter, ln: ln, links: map[string]*link{},
-		localAddr: &net.TCPAddr{IP: c.ip}}
+	c.links.h, c.links.ln = &handler{c: c, next: h}, ln
 	s, err := c.newSerf()
 	if err != nil {
 		_ = ln.Close()
@@ -250,6 +250,12 @@ func (c *Cluster) Stop() {
 	}
 	c.wg.Wait()
 }
+
+// Self is this node's name.
+func (c *Cluster) Self() string { return c.self }
+
+// Links is the node's peer links, for the MQTT side of the cluster.
+func (c *Cluster) Links() *Links { return c.links }
 
 // Left reports whether `cluster leave` ran in this process.
 func (c *Cluster) Left() bool {

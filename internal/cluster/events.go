@@ -26,7 +26,7 @@ func (c *Cluster) eventLoop(s *serf.Serf, events chan serf.Event) {
 }
 
 func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
-	var drop, prune []string
+	var drop, prune, gone []string
 	c.mu.Lock()
 	if c.serf != s {
 		c.mu.Unlock()
@@ -62,12 +62,14 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 				}
 				c.log.Warn("node stopped or unreachable", zap.String("node", m.Name))
 				drop = append(drop, m.Name)
+				gone = append(gone, m.Name)
 			case serf.EventMemberLeave, serf.EventMemberReap:
 				delete(c.rec.Members, m.Name)
 				delete(c.down, m.Name)
 				delete(c.retry, m.Name)
 				c.log.Info("node removed from the cluster", zap.String("node", m.Name), zap.String("event", ev.Type.String()))
 				drop = append(drop, m.Name)
+				gone = append(gone, m.Name)
 			}
 		}
 		c.saveLocked()
@@ -82,6 +84,7 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 			c.saveLocked()
 			drop = append(drop, name)
 			prune = append(prune, name)
+			gone = append(gone, name)
 			c.log.Info("node removed from the cluster by force-leave", zap.String("node", name))
 		case ev.Name == eventUnforget:
 			delete(c.forgotten, name)
@@ -93,6 +96,9 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 	}
 	for _, n := range prune {
 		_ = s.RemoveFailedNodePrune(n)
+	}
+	for _, n := range gone {
+		c.links.h.PeerGone(n)
 	}
 }
 
@@ -131,13 +137,19 @@ func (h *handler) Notify(peer, op string, body []byte) {
 	}
 }
 
-func (h *handler) LinkUp(peer string) {
+func (h *handler) LinkUp(peer string, epoch int64) {
 	h.c.mu.Lock()
 	delete(h.c.down, peer)
 	delete(h.c.retry, peer)
 	h.c.mu.Unlock()
 	if h.next != nil {
-		h.next.LinkUp(peer)
+		h.next.LinkUp(peer, epoch)
+	}
+}
+
+func (h *handler) PeerGone(peer string) {
+	if h.next != nil {
+		h.next.PeerGone(peer)
 	}
 }
 
@@ -179,6 +191,9 @@ func (c *Cluster) probeDown(peer string) {
 			c.saveLocked()
 		}
 		c.log.Warn("node stopped (its RPC port refuses connections)", zap.String("node", peer))
+		c.mu.Unlock()
+		c.links.h.PeerGone(peer)
+		return
 	}
 	c.mu.Unlock()
 }

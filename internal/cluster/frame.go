@@ -51,17 +51,25 @@ var mh = func() *codec.MsgpackHandle {
 // ErrFrameTooLarge is returned when a frame header announces more than MaxFrame.
 var ErrFrameTooLarge = errors.New("frame too large")
 
-// encode marshals v with msgpack.
-func encode(v any) ([]byte, error) {
+// Encode marshals v with the msgpack handle of the peer links; bodies of
+// requests and notifications use it.
+func Encode(v any) ([]byte, error) {
 	var b []byte
 	err := codec.NewEncoderBytes(&b, mh).Encode(v)
 	return b, err
 }
 
-// decode unmarshals msgpack b into v.
-func decode(b []byte, v any) error {
+// Decode unmarshals msgpack b into v; malformed input is an error, never a panic.
+func Decode(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &malformedError{fmt.Sprint(r)}
+		}
+	}()
 	return codec.NewDecoderBytes(b, mh).Decode(v)
 }
+
+var encode, decode = Encode, Decode
 
 // appendFrame appends the wire form of f to dst.
 func appendFrame(dst []byte, f *frame) ([]byte, error) {

@@ -27,9 +27,13 @@ type LinkHandler interface {
 	Request(peer, op string, body []byte) ([]byte, error)
 	// Notify handles a one-way message, in arrival order per link.
 	Notify(peer, op string, body []byte)
-	// LinkUp and LinkDown report a peer's link coming and going.
-	LinkUp(peer string)
+	// LinkUp and LinkDown report a peer's link coming and going; epoch is
+	// the peer's start time, so a restarted peer is told from a reconnect.
+	LinkUp(peer string, epoch int64)
 	LinkDown(peer string)
+	// PeerGone reports a peer that membership now lists as stopped or that
+	// left the cluster: its routes go at once.
+	PeerGone(peer string)
 }
 
 // Links owns the peer links of one node: the listener, the handshakes, and
@@ -109,7 +113,7 @@ func (ls *Links) accept(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	ls.add(h.node, c, r, false)
+	ls.add(h.node, h.epoch, c, r, false)
 }
 
 // Dial connects to peer at addr and runs the handshake with intent want.
@@ -127,11 +131,12 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 		c = tls.Client(c, ls.clientTLS(host))
 	}
 	r := bufio.NewReaderSize(c, 32<<10)
-	if _, err := ls.dialHandshake(c, r, peer, want); err != nil {
+	epoch, err := ls.dialHandshake(c, r, peer, want)
+	if err != nil {
 		_ = c.Close()
 		return err
 	}
-	if ls.add(peer, c, r, true) == nil {
+	if ls.add(peer, epoch, c, r, true) == nil {
 		return &Error{Reason: ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
 	}
 	return nil
@@ -139,7 +144,7 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 
 // add registers a handshaken connection. With two links to one peer (both
 // dialed at once) both sides keep the one dialed by the smaller name.
-func (ls *Links) add(peer string, c net.Conn, r *bufio.Reader, dialer bool) *link {
+func (ls *Links) add(peer string, epoch int64, c net.Conn, r *bufio.Reader, dialer bool) *link {
 	l := &link{ls: ls, peer: peer, conn: c, dialer: dialer, out: make(chan []byte, sendQueue),
 		done: make(chan struct{}), pending: map[uint64]chan *frame{}}
 	ls.mu.Lock()
@@ -165,7 +170,7 @@ func (ls *Links) add(peer string, c net.Conn, r *bufio.Reader, dialer bool) *lin
 	}
 	go l.writeLoop()
 	go l.readLoop(r)
-	ls.h.LinkUp(peer)
+	ls.h.LinkUp(peer, epoch)
 	return l
 }
 
@@ -174,6 +179,17 @@ func (ls *Links) get(peer string) *link {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return ls.links[peer]
+}
+
+// Peers lists the peers with a live link.
+func (ls *Links) Peers() []string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	out := make([]string, 0, len(ls.links))
+	for p := range ls.links {
+		out = append(out, p)
+	}
+	return out
 }
 
 // Has reports whether a link to peer is up.

@@ -109,6 +109,11 @@ func (c *Cluster) leaveCurrent(keep string) error {
 		}
 		_ = old.Shutdown()
 	}
+	for _, p := range c.links.Peers() {
+		if p != keep {
+			c.links.h.PeerGone(p)
+		}
+	}
 	c.links.DropAll(keep)
 	s, err := c.newSerf()
 	c.mu.Lock()
@@ -190,6 +195,7 @@ func (c *Cluster) forget(name string) {
 		}
 	}
 	c.links.Drop(name)
+	c.links.h.PeerGone(name)
 	c.log.Info("removed node from the cluster", zap.String("node", name))
 }
 

@@ -17,6 +17,7 @@ import (
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/fabric"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/version"
 )
@@ -34,6 +35,7 @@ type Node struct {
 	name    nodename.Name
 	broker  *broker.Broker
 	cluster *cluster.Cluster
+	fabric  *fabric.Fabric
 	ctl     *ctlrpc.Server
 	sock    string
 
@@ -63,7 +65,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, sock: sock, stopReq: make(chan struct{})}, nil
+	fb, err := fabric.New(cl, b.Server(), cfg.Broker.SharedSubscriptionStrategy, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, fabric: fb, sock: sock, stopReq: make(chan struct{})}, nil
 }
 
 // SocketPath is where emqx_ctl finds a node of this configuration.
@@ -73,6 +79,12 @@ func SocketPath(cfg *config.Config) string {
 
 // Name is the node's name.
 func (n *Node) Name() nodename.Name { return n.name }
+
+// Cluster is the node's membership and peer links.
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
+
+// Fabric is the MQTT side of the cluster.
+func (n *Node) Fabric() *fabric.Fabric { return n.fabric }
 
 // Broker is the node's MQTT broker.
 func (n *Node) Broker() *broker.Broker { return n.broker }
@@ -93,7 +105,7 @@ func (n *Node) Start() error {
 		_ = os.Remove(n.sock)
 		return err
 	}
-	if err := n.cluster.Start(nil); err != nil {
+	if err := n.cluster.Start(n.fabric); err != nil {
 		_ = ln.Close()
 		_ = os.Remove(n.sock)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -153,6 +165,7 @@ func (n *Node) StopRequested() <-chan struct{} { return n.stopReq }
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() { close(n.stopReq) })
 	n.cluster.Stop() // not a leave: peers list this node as stopped
+	n.fabric.Stop()
 	err := n.broker.Stop(ctx)
 	if n.ctl != nil {
 		n.ctl.Close()

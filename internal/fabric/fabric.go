@@ -1,0 +1,142 @@
+package fabric
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"go.uber.org/zap"
+
+	"emqxgo/internal/cluster"
+)
+
+// reservedPrefix marks the inline clients that inject other nodes' messages.
+const reservedPrefix = "$cluster:"
+
+// Fabric joins one node's mochi server to its peers.
+type Fabric struct {
+	self     string
+	epoch    int64
+	srv      *mqtt.Server
+	links    *cluster.Links
+	log      *zap.Logger
+	routes   *routes
+	retained *retainer
+	picker   *picker
+
+	decisions sync.Map // publishing client id -> map[shared filter]client chosen on this node
+	injecting sync.Map // inline client id -> map[shared filter]client this node serves
+
+	mu  sync.Mutex
+	out map[string]*outbox
+	in  map[string]*inbound
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New builds the fabric over the cluster's links and adds its hook to srv
+// (before srv serves). Pass it to cluster.Start as the link handler.
+func New(c *cluster.Cluster, srv *mqtt.Server, strategy string, log *zap.Logger) (*Fabric, error) {
+	self := c.Self()
+	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, links: c.Links(), log: log.Named("fabric"),
+		picker: &picker{strategy: strategy, self: self},
+		out:    map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
+	f.routes = newRoutes(f)
+	f.retained = &retainer{f: f, versions: map[string]version{}}
+	if err := srv.AddHook(&hook{f: f}, nil); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stop ends the fabric's goroutines.
+func (f *Fabric) Stop() {
+	close(f.stop)
+	f.wg.Wait()
+}
+
+// Request implements cluster.LinkHandler.
+func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
+	if op != opTakeover {
+		return nil, errors.New("unknown request " + op)
+	}
+	var req takeoverReq
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	return encode(f.release(&req))
+}
+
+// Notify implements cluster.LinkHandler; it runs on the link's read path.
+func (f *Fabric) Notify(peer, op string, body []byte) {
+	switch op {
+	case opRoutes:
+		var u routeUpdate
+		if err := decode(body, &u); err == nil {
+			f.routes.apply(peer, &u)
+		}
+	case opForward:
+		var b fwdBatch
+		if err := decode(body, &b); err == nil {
+			f.receive(peer, &b)
+		}
+	case opAck:
+		var a fwdAck
+		if err := decode(body, &a); err == nil && a.Epoch == f.epoch {
+			f.outbox(peer).ack(a.Seq)
+		}
+	default:
+		f.log.Debug("unknown notify", zap.String("peer", peer), zap.String("op", op))
+	}
+}
+
+// LinkUp implements cluster.LinkHandler: full route set and retained sync
+// to the peer, then resend what it has not acknowledged.
+func (f *Fabric) LinkUp(peer string, epoch int64) {
+	select {
+	case <-f.stop:
+		return
+	default:
+	}
+	f.routes.sendFull(peer)
+	o := f.outbox(peer)
+	o.linkUp(epoch)
+	f.retained.sync(peer)
+}
+
+// LinkDown implements cluster.LinkHandler: routes stay until membership
+// says the peer is gone, so a link that comes back loses nothing.
+func (f *Fabric) LinkDown(string) {}
+
+// PeerGone implements cluster.LinkHandler: the peer's routes go at once.
+func (f *Fabric) PeerGone(peer string) { f.routes.drop(peer) }
+
+var (
+	encode = cluster.Encode
+	decode = cluster.Decode
+)
+
+// RouteNodes lists the nodes (other than this one) whose routes match
+// topic, plus those holding shared members for it.
+func (f *Fabric) RouteNodes(topic string) []string {
+	subs := f.routes.index.Subscribers(topic)
+	var out []string
+	seen := map[string]bool{}
+	for k := range subs.Subscriptions {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, members := range subs.Shared {
+		for k := range members {
+			if n, _ := splitKey(k); !seen[n] && n != f.self {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}

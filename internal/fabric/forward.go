@@ -1,0 +1,256 @@
+package fabric
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"go.uber.org/zap"
+)
+
+// Bounds of one peer's outbox. QoS 0 beyond queueCap is dropped; QoS 1/2
+// (and retained replication) are kept up to keepCap, queued plus awaiting
+// acknowledgement. A publisher is never blocked by a slow peer.
+const (
+	queueCap = 65536
+	keepCap  = 262144
+	batchMax = 512
+)
+
+// outbox is what this node still has to send one peer, and what the peer
+// has not acknowledged yet.
+type outbox struct {
+	f    *Fabric
+	peer string
+	wake chan struct{}
+
+	mu        sync.Mutex
+	queue     []*message // not sent yet
+	pending   []*message // sent, QoS>0 or store, awaiting ack; seq ascending
+	resendIdx int        // pending[resendIdx:] must be (re)sent on the current link
+	seq       uint64
+	epoch     int64 // the peer's start time, from its link handshake
+	dropped   uint64
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func reliable(m *message) bool { return m.QoS > 0 || m.TS != 0 }
+
+// put enqueues a copy of m (each peer numbers its own) without blocking.
+func (o *outbox) put(m *message) {
+	c := *m
+	m = &c
+	o.mu.Lock()
+	full := (!reliable(m) && len(o.queue) >= queueCap) || len(o.queue)+len(o.pending) >= keepCap
+	if full {
+		o.dropped++
+		n := o.dropped
+		o.mu.Unlock()
+		if n == 1 || n%10000 == 0 {
+			o.f.log.Warn("peer is not keeping up; messages to it dropped", zap.String("peer", o.peer), zap.Uint64("dropped", n))
+		}
+		return
+	}
+	o.queue = append(o.queue, m)
+	o.mu.Unlock()
+	o.signal()
+}
+
+// linkUp: resend what the peer has not acknowledged, unless it restarted.
+func (o *outbox) linkUp(epoch int64) {
+	o.mu.Lock()
+	if o.epoch != 0 && epoch != o.epoch {
+		o.pending, o.resendIdx = nil, 0 // a new incarnation: it has no use for them
+	}
+	o.epoch = epoch
+	o.resendIdx = 0
+	o.mu.Unlock()
+	o.signal()
+}
+
+// ack drops everything up to seq.
+func (o *outbox) ack(seq uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := 0
+	for k < len(o.pending) && o.pending[k].Seq <= seq {
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	o.pending = append(o.pending[:0:0], o.pending[k:]...)
+	o.resendIdx = max(0, o.resendIdx-k)
+}
+
+// next takes the next batch: resends first, then new messages.
+func (o *outbox) next() []*message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.resendIdx < len(o.pending) {
+		end := min(len(o.pending), o.resendIdx+batchMax)
+		b := append([]*message(nil), o.pending[o.resendIdx:end]...)
+		o.resendIdx = end
+		return b
+	}
+	n := min(len(o.queue), batchMax)
+	if n == 0 {
+		return nil
+	}
+	b := o.queue[:n:n]
+	o.queue = append(o.queue[:0:0], o.queue[n:]...)
+	for _, m := range b {
+		if reliable(m) {
+			o.seq++
+			m.Seq = o.seq
+			o.pending = append(o.pending, m)
+		}
+	}
+	o.resendIdx = len(o.pending)
+	return b
+}
+
+// run sends batches while the link is up.
+func (o *outbox) run() {
+	defer o.f.wg.Done()
+	for {
+		select {
+		case <-o.wake:
+		case <-o.f.stop:
+			return
+		}
+		for o.f.links.Has(o.peer) {
+			b := o.next()
+			if len(b) == 0 {
+				break
+			}
+			body, err := encode(&fwdBatch{Epoch: o.f.epoch, Msgs: b})
+			if err != nil {
+				o.f.log.Error("cannot encode a forward batch", zap.Error(err))
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err = o.f.links.Notify(ctx, o.peer, opForward, body)
+			cancel()
+			if err != nil {
+				break // reliable ones are in pending: resent when the link is back
+			}
+		}
+	}
+}
+
+// inbound is the receiving state for one origin peer.
+type inbound struct {
+	mu      sync.Mutex
+	epoch   int64
+	lastSeq uint64
+	client  *mqtt.Client // inline client that injects this peer's messages
+	ackWake chan struct{}
+}
+
+// receive injects a batch for local subscribers, skipping what a resend
+// repeats, and schedules the acknowledgement.
+func (f *Fabric) receive(peer string, b *fwdBatch) {
+	in := f.inbound(peer)
+	in.mu.Lock()
+	if b.Epoch != in.epoch {
+		in.epoch, in.lastSeq = b.Epoch, 0
+	}
+	acked := false
+	for _, m := range b.Msgs {
+		if m.Seq != 0 {
+			acked = true
+			if m.Seq <= in.lastSeq {
+				continue // already delivered before the link broke
+			}
+			in.lastSeq = m.Seq
+		}
+		if m.TS != 0 {
+			f.retained.store(m)
+			continue
+		}
+		f.inject(in.client, m)
+	}
+	in.mu.Unlock()
+	if acked {
+		select {
+		case in.ackWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// inject delivers m to this node's subscribers through the origin's inline
+// client; Groups says which shared groups this node serves for it.
+func (f *Fabric) inject(cl *mqtt.Client, m *message) {
+	pk := m.toPacket(false) // retained state travels separately (retained.go)
+	if m.Groups != nil {
+		f.injecting.Store(cl.ID, m.Groups)
+		defer f.injecting.Delete(cl.ID)
+	} else {
+		f.injecting.Store(cl.ID, noGroups)
+		defer f.injecting.Delete(cl.ID)
+	}
+	if err := f.srv.InjectPacket(cl, pk); err != nil {
+		f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
+	}
+}
+
+var noGroups = map[string]string{}
+
+// inbound returns (creating) the receiving state of a peer.
+func (f *Fabric) inbound(peer string) *inbound {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := f.in[peer]
+	if in == nil {
+		cl := f.srv.NewClient(nil, "cluster", reservedPrefix+peer, true)
+		cl.Properties.ProtocolVersion = 5 // so message expiry of stored copies is honoured
+		in = &inbound{client: cl, ackWake: make(chan struct{}, 1)}
+		f.in[peer] = in
+		f.wg.Add(1)
+		go f.acker(peer, in)
+	}
+	return in
+}
+
+// acker sends the latest cumulative acknowledgement to a peer, off the
+// link's read path so that two busy peers never wait on each other.
+func (f *Fabric) acker(peer string, in *inbound) {
+	defer f.wg.Done()
+	for {
+		select {
+		case <-in.ackWake:
+		case <-f.stop:
+			return
+		}
+		in.mu.Lock()
+		a := fwdAck{Epoch: in.epoch, Seq: in.lastSeq}
+		in.mu.Unlock()
+		body, _ := encode(&a)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = f.links.Notify(ctx, peer, opAck, body)
+		cancel()
+	}
+}
+
+// outbox returns (creating) the outbox of a peer.
+func (f *Fabric) outbox(peer string) *outbox {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.out[peer]
+	if o == nil {
+		o = &outbox{f: f, peer: peer, wake: make(chan struct{}, 1)}
+		f.out[peer] = o
+		f.wg.Add(1)
+		go o.run()
+	}
+	return o
+}

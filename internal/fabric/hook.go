@@ -1,0 +1,207 @@
+package fabric
+
+import (
+	"bytes"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// hook connects mochi's events to the fabric.
+type hook struct {
+	mqtt.HookBase
+	f *Fabric
+}
+
+func (h *hook) ID() string { return "emqx-cluster-fabric" }
+
+var provided = []byte{
+	mqtt.OnSubscribe, mqtt.OnUnsubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
+	mqtt.OnPublish, mqtt.OnPublished, mqtt.OnSelectSubscribers, mqtt.OnRetainMessage,
+	mqtt.OnWill, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnClientExpired, mqtt.OnDisconnect,
+}
+
+func (h *hook) Provides(b byte) bool { return bytes.IndexByte(provided, b) >= 0 }
+
+func fromPeer(cl *mqtt.Client) bool {
+	return cl.Net.Inline && strings.HasPrefix(cl.ID, reservedPrefix)
+}
+
+// queueFilter rewrites $queue/t (EMQX's shared subscription without a group)
+// as $share/$queue/t, which mochi understands.
+func queueFilter(f string) string {
+	if rest, ok := strings.CutPrefix(f, "$queue/"); ok {
+		return "$share/$queue/" + rest
+	}
+	return f
+}
+
+func (h *hook) OnSubscribe(_ *mqtt.Client, pk packets.Packet) packets.Packet {
+	for i := range pk.Filters {
+		pk.Filters[i].Filter = queueFilter(pk.Filters[i].Filter)
+	}
+	return pk
+}
+
+func (h *hook) OnUnsubscribe(_ *mqtt.Client, pk packets.Packet) packets.Packet {
+	for i := range pk.Filters {
+		pk.Filters[i].Filter = queueFilter(pk.Filters[i].Filter)
+	}
+	return pk
+}
+
+func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	for i, f := range pk.Filters {
+		if i < len(codes) && codes[i] < 0x80 {
+			h.f.routes.add(f.Filter, cl.ID)
+		}
+	}
+}
+
+func (h *hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	for _, f := range pk.Filters {
+		h.f.routes.remove(f.Filter, cl.ID)
+	}
+}
+
+// OnClientExpired: mochi leaves an expired session's subscriptions in its
+// index; unsubscribing also withdraws our routes.
+func (h *hook) OnClientExpired(cl *mqtt.Client) { h.f.srv.UnsubscribeClient(cl) }
+
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.f.decisions.Delete(cl.ID) }
+
+// OnSessionEstablish runs before CONNACK: take the client id over cluster-wide.
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if cl.Net.Inline {
+		return
+	}
+	h.f.claim(cl, pk)
+}
+
+// OnPublish forwards a client's publish to the peers that want it and
+// decides which node serves each matching shared group.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if fromPeer(cl) {
+		return pk, nil
+	}
+	h.f.dispatch(cl.ID, pk)
+	return pk, nil
+}
+
+func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) { h.f.decisions.Delete(cl.ID) }
+
+// OnSelectSubscribers keeps only the shared groups this node serves for
+// the message, with the member chosen cluster-wide.
+func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
+	var chosen map[string]string
+	if v, ok := h.f.injecting.Load(pk.Origin); ok {
+		chosen = v.(map[string]string)
+	} else if v, ok := h.f.decisions.Load(pk.Origin); ok {
+		chosen = v.(map[string]string)
+	} else {
+		return subs // not a message the fabric saw: mochi decides
+	}
+	for filter, members := range subs.Shared {
+		client, ok := chosen[filter]
+		if !ok {
+			continue // served by another node
+		}
+		sub, ok := members[client]
+		if !ok {
+			for c, s := range members { // the chosen member left meanwhile: any local one
+				client, sub = c, s
+				break
+			}
+		}
+		if cur, ok := subs.SharedSelected[client]; ok {
+			sub = cur.Merge(sub)
+		}
+		subs.SharedSelected[client] = sub
+	}
+	subs.Shared = map[string]map[string]packets.Subscription{} // nothing left for mochi to pick
+	return subs
+}
+
+func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
+	if cl.Net.Inline && fromPeer(cl) {
+		return
+	}
+	h.f.retained.local(pk)
+}
+
+// OnWill forwards an immediate will (wills bypass OnPublish); delayed wills
+// go when mochi sends them (OnWillSent).
+func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if will.WillDelayInterval == 0 {
+		h.f.dispatch(cl.ID, willPacket(cl, will))
+	}
+	return will, nil
+}
+
+func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		h.f.dispatch(cl.ID, pk)
+	}
+	h.f.decisions.Delete(cl.ID)
+}
+
+func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
+	return packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: w.Qos, Retain: w.Retain},
+		TopicName:   w.TopicName, Payload: w.Payload, Origin: cl.ID, Created: time.Now().Unix(),
+		Properties: packets.Properties{User: w.User},
+	}
+}
+
+// dispatch: one index lookup finds the peers with plain routes and every
+// shared group's members; each matching peer gets the message once.
+func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
+	if strings.HasPrefix(pk.TopicName, "$SYS") {
+		return
+	}
+	subs := f.routes.index.Subscribers(pk.TopicName)
+	if len(subs.Subscriptions) == 0 && len(subs.Shared) == 0 {
+		return
+	}
+	var perPeer map[string]map[string]string
+	if len(subs.Shared) > 0 {
+		local := map[string]string{}
+		for filter, members := range subs.Shared {
+			node, client := splitKey(f.picker.pick(filter, members, pk.TopicName, publisher))
+			if node == f.self {
+				local[filter] = client
+				continue
+			}
+			if perPeer == nil {
+				perPeer = map[string]map[string]string{}
+			}
+			if perPeer[node] == nil {
+				perPeer[node] = map[string]string{}
+			}
+			perPeer[node][filter] = client
+		}
+		f.decisions.Store(publisher, local)
+	}
+	m := fromPacket(pk, time.Now())
+	if m == nil {
+		return
+	}
+	m.From = publisher
+	for peer := range subs.Subscriptions {
+		m.Groups = perPeer[peer] // put copies m
+		delete(perPeer, peer)
+		f.outbox(peer).put(m)
+	}
+	for peer, g := range perPeer {
+		m.Groups = g
+		f.outbox(peer).put(m)
+	}
+}

@@ -1,0 +1,173 @@
+package fabric
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+)
+
+// keySep joins node and client in the cluster index key of a shared member.
+const keySep = "\x00"
+
+func memberKey(node, client string) string { return node + keySep + client }
+
+func splitKey(k string) (node, client string) {
+	node, client, _ = strings.Cut(k, keySep)
+	return
+}
+
+func isShared(filter string) bool {
+	return len(filter) > 7 && strings.EqualFold(filter[:7], "$share/")
+}
+
+// routes is this node's subscription table and the cluster index.
+type routes struct {
+	f  *Fabric
+	mu sync.Mutex // routeMu: local changes and their announcement stay in order
+
+	local map[string]map[string]struct{} // filter -> local client ids
+	index *mqtt.TopicsIndex              // remote plain routes by node; shared members of all nodes by node|client
+	peer  map[string]map[route]struct{}  // what each peer advertised, to drop it at once
+}
+
+func newRoutes(f *Fabric) *routes {
+	return &routes{f: f, local: map[string]map[string]struct{}{}, index: mqtt.NewTopicsIndex(), peer: map[string]map[route]struct{}{}}
+}
+
+// add records a local subscription and announces what changed.
+func (r *routes) add(filter, client string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := r.local[filter]
+	if set == nil {
+		set = map[string]struct{}{}
+		r.local[filter] = set
+	}
+	if _, ok := set[client]; ok {
+		return
+	}
+	set[client] = struct{}{}
+	switch {
+	case isShared(filter):
+		r.index.Subscribe(memberKey(r.f.self, client), packets.Subscription{Filter: filter})
+		r.announce(routeUpdate{Add: []route{{Filter: filter, Client: client}}})
+	case len(set) == 1:
+		r.announce(routeUpdate{Add: []route{{Filter: filter}}})
+	}
+}
+
+// remove drops a local subscription and announces what changed.
+func (r *routes) remove(filter, client string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := r.local[filter]
+	if _, ok := set[client]; !ok {
+		return
+	}
+	delete(set, client)
+	if len(set) == 0 {
+		delete(r.local, filter)
+	}
+	switch {
+	case isShared(filter):
+		r.index.Unsubscribe(filter, memberKey(r.f.self, client))
+		r.announce(routeUpdate{Del: []route{{Filter: filter, Client: client}}})
+	case len(set) == 0:
+		r.announce(routeUpdate{Del: []route{{Filter: filter}}})
+	}
+}
+
+// announce sends an update to every linked peer (routeMu held).
+func (r *routes) announce(u routeUpdate) {
+	b, err := encode(&u)
+	if err != nil {
+		return
+	}
+	for _, p := range r.f.links.Peers() {
+		r.send(p, b)
+	}
+}
+
+func (r *routes) send(peer string, b []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.f.links.Notify(ctx, peer, opRoutes, b); err != nil {
+		r.f.log.Debug("route update not sent; the full set follows when the link is back", zap.String("peer", peer), zap.Error(err))
+	}
+}
+
+// sendFull sends the whole local table to a peer whose link just came up.
+func (r *routes) sendFull(peer string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := routeUpdate{Full: true}
+	for filter, set := range r.local {
+		if isShared(filter) {
+			for c := range set {
+				u.Add = append(u.Add, route{Filter: filter, Client: c})
+			}
+		} else {
+			u.Add = append(u.Add, route{Filter: filter})
+		}
+	}
+	if b, err := encode(&u); err == nil {
+		r.send(peer, b)
+	}
+}
+
+// apply takes a peer's update into the cluster index.
+func (r *routes) apply(peer string, u *routeUpdate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if u.Full {
+		r.dropLocked(peer)
+	}
+	set := r.peer[peer]
+	if set == nil {
+		set = map[route]struct{}{}
+		r.peer[peer] = set
+	}
+	for _, rt := range u.Del {
+		if _, ok := set[rt]; ok {
+			delete(set, rt)
+			r.index.Unsubscribe(rt.Filter, r.key(peer, rt))
+		}
+	}
+	for _, rt := range u.Add {
+		set[rt] = struct{}{}
+		r.index.Subscribe(r.key(peer, rt), packets.Subscription{Filter: rt.Filter})
+	}
+}
+
+func (r *routes) key(peer string, rt route) string {
+	if rt.Client != "" {
+		return memberKey(peer, rt.Client)
+	}
+	return peer
+}
+
+// drop forgets every route of a peer (it stopped or left).
+func (r *routes) drop(peer string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropLocked(peer)
+}
+
+func (r *routes) dropLocked(peer string) {
+	for rt := range r.peer[peer] {
+		r.index.Unsubscribe(rt.Filter, r.key(peer, rt))
+	}
+	delete(r.peer, peer)
+}
+
+// hasPeerRoutes reports whether a peer advertised anything (tests, status).
+func (r *routes) count(peer string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.peer[peer])
+}

@@ -1,0 +1,137 @@
+package fabric
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+)
+
+type takeoverReq struct {
+	ClientID string `codec:"c"`
+	Clean    bool   `codec:"cl,omitempty"` // the new connection starts clean: just drop the old session
+}
+
+type subscription struct {
+	Filter string `codec:"f"`
+	QoS    byte   `codec:"q,omitempty"`
+	NL     bool   `codec:"nl,omitempty"`
+	RAP    bool   `codec:"rap,omitempty"`
+	RH     byte   `codec:"rh,omitempty"`
+	ID     int    `codec:"id,omitempty"`
+}
+
+type inflight struct {
+	ID  uint16   `codec:"i"`
+	Msg *message `codec:"m"`
+}
+
+type takeoverResp struct {
+	Found    bool           `codec:"f,omitempty"`
+	Session  bool           `codec:"s,omitempty"` // a session follows
+	Version  byte           `codec:"v,omitempty"`
+	Subs     []subscription `codec:"subs,omitempty"`
+	Inflight []inflight     `codec:"inf,omitempty"`
+}
+
+// takeoverTimeout bounds how long a CONNECT waits for the other nodes.
+const takeoverTimeout = 3 * time.Second
+
+// claim runs before CONNACK: every linked peer that holds this client id
+// disconnects it (0x8E) and hands over the session unless the new
+// connection starts clean. The session is installed as a placeholder that
+// mochi's own takeover then resumes (SessionPresent).
+func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
+	peers := f.links.Peers()
+	if len(peers) == 0 {
+		return
+	}
+	req, _ := encode(&takeoverReq{ClientID: cl.ID, Clean: pk.Connect.Clean})
+	ctx, cancel := context.WithTimeout(context.Background(), takeoverTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	var found *takeoverResp
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		go func(p string) {
+			defer wg.Done()
+			b, err := f.links.Call(ctx, p, opTakeover, req)
+			if err != nil {
+				f.log.Debug("takeover call failed", zap.String("peer", p), zap.String("client", cl.ID), zap.Error(err))
+				return
+			}
+			var r takeoverResp
+			if decode(b, &r) != nil || !r.Found {
+				return
+			}
+			mu.Lock()
+			if found == nil || (r.Session && !found.Session) {
+				found = &r
+			}
+			mu.Unlock()
+			f.log.Info("client session taken over from another node", zap.String("client", cl.ID), zap.String("from", p))
+		}(p)
+	}
+	wg.Wait()
+	if found == nil || !found.Session || pk.Connect.Clean {
+		return
+	}
+	if _, local := f.srv.Clients.Get(cl.ID); local {
+		return // a local session exists too; mochi resumes that one
+	}
+	ph := f.srv.NewClient(nil, "cluster", cl.ID, false)
+	ph.Properties.ProtocolVersion = found.Version
+	ph.Properties.Clean = false
+	for _, s := range found.Subs {
+		sub := packets.Subscription{Filter: s.Filter, Qos: s.QoS, NoLocal: s.NL, RetainAsPublished: s.RAP, RetainHandling: s.RH, Identifier: s.ID}
+		ph.State.Subscriptions.Add(s.Filter, sub)
+		f.routes.add(s.Filter, cl.ID) // inherited: mochi fires no OnSubscribed for these
+	}
+	for _, in := range found.Inflight {
+		p := in.Msg.toPacket(false)
+		p.PacketID = in.ID
+		p.FixedHeader.Dup = true
+		ph.State.Inflight.Set(p)
+	}
+	f.srv.Clients.Add(ph)
+}
+
+// release answers a peer's takeover: disconnect our client with that id
+// and give its session away.
+func (f *Fabric) release(req *takeoverReq) *takeoverResp {
+	cl, ok := f.srv.Clients.Get(req.ClientID)
+	if !ok || cl.Net.Inline {
+		return &takeoverResp{}
+	}
+	resp := &takeoverResp{Found: true}
+	if !cl.Closed() {
+		if cl.Properties.ProtocolVersion == 5 {
+			_ = f.srv.DisconnectClient(cl, packets.ErrSessionTakenOver)
+		} else {
+			cl.Stop(packets.ErrSessionTakenOver)
+		}
+	}
+	keep := !req.Clean && !(cl.Properties.Clean && cl.Properties.ProtocolVersion < 5) // as mochi's own takeover
+	if keep {
+		resp.Session, resp.Version = true, cl.Properties.ProtocolVersion
+		for _, s := range cl.State.Subscriptions.GetAll() {
+			resp.Subs = append(resp.Subs, subscription{Filter: s.Filter, QoS: s.Qos, NL: s.NoLocal, RAP: s.RetainAsPublished, RH: s.RetainHandling, ID: s.Identifier})
+		}
+		for _, p := range cl.State.Inflight.GetAll(false) {
+			if p.FixedHeader.Type != packets.Publish {
+				continue // our side of an inbound QoS 2 flow: nothing to resend
+			}
+			if m := fromPacket(p, time.Now()); m != nil {
+				resp.Inflight = append(resp.Inflight, inflight{ID: p.PacketID, Msg: m})
+			}
+		}
+	}
+	f.srv.UnsubscribeClient(cl) // fires OnUnsubscribed: our routes for it go
+	cl.ClearInflights()
+	f.srv.Clients.Delete(cl.ID)
+	return resp
+}

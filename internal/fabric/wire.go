@@ -1,0 +1,115 @@
+package fabric
+
+import (
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Peer link operations.
+const (
+	opRoutes   = "routes"   // notify: routeUpdate
+	opForward  = "fwd"      // notify: fwdBatch
+	opAck      = "fwd_ack"  // notify: fwdAck
+	opRetain   = "retain"   // notify: retainBatch
+	opTakeover = "takeover" // request: takeoverReq -> takeoverResp
+)
+
+// route is one advertised subscription. Client is set for shared
+// subscriptions only (each member is advertised); plain filters are
+// advertised once per node.
+type route struct {
+	Filter string `codec:"f"`
+	Client string `codec:"c,omitempty"`
+}
+
+type routeUpdate struct {
+	Full bool    `codec:"full,omitempty"` // replaces everything the sender advertised before
+	Add  []route `codec:"add,omitempty"`
+	Del  []route `codec:"del,omitempty"`
+}
+
+// message is a PUBLISH as it crosses a link.
+type message struct {
+	Seq     uint64      `codec:"q,omitempty"` // per sender epoch, QoS 1/2 only
+	Topic   string      `codec:"t"`
+	Payload []byte      `codec:"p"`
+	QoS     byte        `codec:"o,omitempty"`
+	Retain  bool        `codec:"r,omitempty"`
+	Expiry  uint32      `codec:"e,omitempty"` // remaining message expiry interval, seconds
+	PFI     byte        `codec:"pf,omitempty"`
+	HasPFI  bool        `codec:"hp,omitempty"`
+	CT      string      `codec:"ct,omitempty"`
+	Resp    string      `codec:"rt,omitempty"`
+	Corr    []byte      `codec:"cd,omitempty"`
+	User    [][2]string `codec:"u,omitempty"`
+	From    string      `codec:"fr,omitempty"` // publishing client id
+	// Groups: shared filter -> member client chosen on this peer.
+	Groups map[string]string `codec:"g,omitempty"`
+	// TS and Node version a retained message (newest wins).
+	TS   int64  `codec:"ts,omitempty"`
+	Node string `codec:"n,omitempty"`
+}
+
+type fwdBatch struct {
+	Epoch int64      `codec:"e"` // sender's start time: seqs restart with it
+	Msgs  []*message `codec:"m"`
+}
+
+type fwdAck struct {
+	Epoch int64  `codec:"e"`
+	Seq   uint64 `codec:"q"` // every seq up to this one was delivered
+}
+
+type retainBatch struct {
+	Full bool       `codec:"full,omitempty"`
+	Msgs []*message `codec:"m"`
+}
+
+// fromPacket captures what must survive the hop. It returns nil for a
+// message whose expiry has run out.
+func fromPacket(pk packets.Packet, now time.Time) *message {
+	m := &message{Topic: pk.TopicName, Payload: pk.Payload, QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain, From: pk.Origin}
+	p := pk.Properties
+	if pk.Expiry > 0 {
+		left := pk.Expiry - now.Unix()
+		if left <= 0 {
+			return nil
+		}
+		m.Expiry = uint32(left)
+	} else if p.MessageExpiryInterval > 0 {
+		m.Expiry = p.MessageExpiryInterval
+	}
+	if p.PayloadFormatFlag {
+		m.PFI, m.HasPFI = p.PayloadFormat, true
+	}
+	m.CT, m.Resp, m.Corr = p.ContentType, p.ResponseTopic, p.CorrelationData
+	for _, u := range p.User {
+		m.User = append(m.User, [2]string{u.Key, u.Val})
+	}
+	return m
+}
+
+// toPacket rebuilds a PUBLISH for injection (retain flag as given).
+func (m *message) toPacket(retain bool) packets.Packet {
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: m.QoS, Retain: retain},
+		TopicName:   m.Topic,
+		Payload:     m.Payload,
+		Created:     time.Now().Unix(),
+	}
+	if m.QoS > 0 {
+		pk.PacketID = 1 // PublishValidate wants one; inline clients never ack
+	}
+	p := &pk.Properties
+	p.MessageExpiryInterval = m.Expiry
+	p.PayloadFormat, p.PayloadFormatFlag = m.PFI, m.HasPFI
+	p.ContentType, p.ResponseTopic, p.CorrelationData = m.CT, m.Resp, m.Corr
+	for _, u := range m.User {
+		p.User = append(p.User, packets.UserProperty{Key: u[0], Val: u[1]})
+	}
+	if m.Expiry > 0 {
+		pk.Expiry = pk.Created + int64(m.Expiry)
+	}
+	return pk
+}
