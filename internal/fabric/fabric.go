@@ -110,8 +110,17 @@ func (f *Fabric) LinkUp(peer string, epoch int64) {
 // says the peer is gone, so a link that comes back loses nothing.
 func (f *Fabric) LinkDown(string) {}
 
-// PeerGone implements cluster.LinkHandler: the peer's routes go at once.
-func (f *Fabric) PeerGone(peer string) { f.routes.drop(peer) }
+// PeerGone implements cluster.LinkHandler: the peer's routes go at once,
+// and shared-group messages it was chosen for go to another member.
+func (f *Fabric) PeerGone(peer string) {
+	f.routes.drop(peer)
+	f.mu.Lock()
+	o := f.out[peer]
+	f.mu.Unlock()
+	if o != nil {
+		f.regroup(o.takeGroups())
+	}
+}
 
 var (
 	encode = cluster.Encode

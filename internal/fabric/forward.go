@@ -191,19 +191,47 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 // client; Groups says which shared groups this node serves for it.
 func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 	pk := m.toPacket(false) // retained state travels separately (retained.go)
-	if m.Groups != nil {
-		f.injecting.Store(cl.ID, m.Groups)
-		defer f.injecting.Delete(cl.ID)
-	} else {
-		f.injecting.Store(cl.ID, noGroups)
-		defer f.injecting.Delete(cl.ID)
-	}
+	f.injecting.Store(cl.ID, &choice{groups: m.Groups, sharedOnly: m.SharedOnly})
+	defer f.injecting.Delete(cl.ID)
 	if err := f.srv.InjectPacket(cl, pk); err != nil {
 		f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
 	}
 }
 
-var noGroups = map[string]string{}
+// choice is what OnSelectSubscribers applies to one message: the shared
+// groups this node serves (filter -> member) and whether only those.
+type choice struct {
+	groups     map[string]string
+	sharedOnly bool
+}
+
+// takeGroups removes the shared-group messages from the outbox of a peer
+// that went away, so they can go to another member.
+func (o *outbox) takeGroups() []*message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*message
+	keep := func(ms []*message) []*message {
+		kept := ms[:0:0]
+		for _, m := range ms {
+			if len(m.Groups) > 0 {
+				out = append(out, m)
+				if m.SharedOnly {
+					continue
+				}
+				c := *m
+				c.Groups = nil
+				m = &c
+			}
+			kept = append(kept, m)
+		}
+		return kept
+	}
+	o.pending = keep(o.pending)
+	o.queue = keep(o.queue)
+	o.resendIdx = min(o.resendIdx, len(o.pending))
+	return out
+}
 
 // inbound returns (creating) the receiving state of a peer.
 func (f *Fabric) inbound(peer string) *inbound {

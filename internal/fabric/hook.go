@@ -103,7 +103,11 @@ func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) { h.f.decisions.De
 func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
 	var chosen map[string]string
 	if v, ok := h.f.injecting.Load(pk.Origin); ok {
-		chosen = v.(map[string]string)
+		c := v.(*choice)
+		chosen = c.groups
+		if c.sharedOnly {
+			subs.Subscriptions = map[string]packets.Subscription{}
+		}
 	} else if v, ok := h.f.decisions.Load(pk.Origin); ok {
 		chosen = v.(map[string]string)
 	} else {
@@ -203,5 +207,27 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 	for peer, g := range perPeer {
 		m.Groups = g
 		f.outbox(peer).put(m)
+	}
+}
+
+// regroup sends the shared-group messages that a vanished peer was chosen
+// for to another member of each group (QoS 1/2: at least once).
+func (f *Fabric) regroup(msgs []*message) {
+	for _, m := range msgs {
+		subs := f.routes.index.Subscribers(m.Topic)
+		for filter := range m.Groups {
+			members := subs.Shared[filter]
+			if len(members) == 0 {
+				continue
+			}
+			node, client := splitKey(f.picker.pick(filter, members, m.Topic, m.From))
+			c := *m
+			c.Groups, c.SharedOnly, c.Seq = map[string]string{filter: client}, true, 0
+			if node == f.self {
+				f.inject(f.inbound(f.self).client, &c)
+			} else {
+				f.outbox(node).put(&c)
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 
@@ -91,10 +92,14 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 		ph.State.Subscriptions.Add(s.Filter, sub)
 		f.routes.add(s.Filter, cl.ID) // inherited: mochi fires no OnSubscribed for these
 	}
-	for _, in := range found.Inflight {
+	// mochi resends inflights sorted by uint16(Created) seconds; spread the
+	// creation times one second apart so the queued order survives.
+	base := time.Now().Unix() - int64(len(found.Inflight))
+	for i, in := range found.Inflight {
 		p := in.Msg.toPacket(false)
 		p.PacketID = in.ID
 		p.FixedHeader.Dup = true
+		p.Created = base + int64(i)
 		ph.State.Inflight.Set(p)
 	}
 	f.srv.Clients.Add(ph)
@@ -121,7 +126,14 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 		for _, s := range cl.State.Subscriptions.GetAll() {
 			resp.Subs = append(resp.Subs, subscription{Filter: s.Filter, QoS: s.Qos, NL: s.NoLocal, RAP: s.RetainAsPublished, RH: s.RetainHandling, ID: s.Identifier})
 		}
-		for _, p := range cl.State.Inflight.GetAll(false) {
+		all := cl.State.Inflight.GetAll(false)
+		sort.SliceStable(all, func(i, j int) bool { // queued order: creation time, then packet id
+			if all[i].Created != all[j].Created {
+				return all[i].Created < all[j].Created
+			}
+			return all[i].PacketID < all[j].PacketID
+		})
+		for _, p := range all {
 			if p.FixedHeader.Type != packets.Publish {
 				continue // our side of an inbound QoS 2 flow: nothing to resend
 			}

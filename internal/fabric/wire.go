@@ -46,6 +46,9 @@ type message struct {
 	From    string      `codec:"fr,omitempty"` // publishing client id
 	// Groups: shared filter -> member client chosen on this peer.
 	Groups map[string]string `codec:"g,omitempty"`
+	// SharedOnly: deliver to Groups only (a group message re-sent after
+	// the node first chosen went away; plain subscribers had it already).
+	SharedOnly bool `codec:"so,omitempty"`
 	// TS and Node version a retained message (newest wins).
 	TS   int64  `codec:"ts,omitempty"`
 	Node string `codec:"n,omitempty"`

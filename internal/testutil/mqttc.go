@@ -35,7 +35,7 @@ func DialV5(t testing.TB, addr, clientID string) *V5 {
 }
 
 // TryDialV5 connects and returns the error instead of failing the test; the
-// caller disconnects.
+// caller disconnects. clean=false asks for a session kept 5 minutes.
 func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -59,7 +59,12 @@ func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ca, err := v.Connect(ctx, &paho.Connect{ClientID: clientID, CleanStart: clean, KeepAlive: 30})
+	cp := &paho.Connect{ClientID: clientID, CleanStart: clean, KeepAlive: 30}
+	if !clean { // a persistent session: keep it for 5 minutes after disconnect
+		expiry := uint32(300)
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
+	ca, err := v.Connect(ctx, cp)
 	v.Connack = ca
 	if err != nil {
 		_ = conn.Close()
