@@ -88,14 +88,12 @@ type collector struct {
 	got map[string][]string // payload -> receiving clients
 }
 
-func (c *collector) add(client string, v *testutil.V5) {
-	go func() {
-		for m := range v.Msgs {
-			c.mu.Lock()
-			c.got[string(m.Payload)] = append(c.got[string(m.Payload)], client)
-			c.mu.Unlock()
-		}
-	}()
+func (c *collector) add(t *testing.T, client string, v *testutil.V5) {
+	v.Each(t, func(m *paho.Publish) {
+		c.mu.Lock()
+		c.got[string(m.Payload)] = append(c.got[string(m.Payload)], client)
+		c.mu.Unlock()
+	})
 }
 
 func (c *collector) snapshot() map[string][]string {
@@ -124,7 +122,7 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 						filter = "$queue/jobs/+" // EMQX's group-less form: its own group
 					}
 					v.Sub(t, filter, 1)
-					col.add(id, v)
+					col.add(t, id, v)
 					members = append(members, v)
 				}
 			}

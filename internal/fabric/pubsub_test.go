@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -106,4 +107,35 @@ func TestRouteWithdrawnAndStoppedNodeDropped(t *testing.T) {
 	waitRoute(t, a, "w/t", c)
 	c.halt()
 	testutil.Eventually(t, 10*time.Second, "stopped node's routes dropped on a", func() bool { return len(a.n.Fabric().RouteNodes("w/t")) == 0 })
+}
+
+// TestExpiredSessionLeavesNoRoute: a persistent session that expires takes
+// its routes with it.
+func TestExpiredSessionLeavesNoRoute(t *testing.T) {
+	t.Parallel()
+	ns := cluster(t, 2)
+	a, b := ns[0], ns[1]
+	conn, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: "short"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	expiry := uint32(1)
+	if _, err := cl.Connect(ctx, &paho.Connect{ClientID: "short", KeepAlive: 30, Properties: &paho.ConnectProperties{SessionExpiryInterval: &expiry}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "ghost/#", QoS: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, a, "ghost/x", b)
+	_ = cl.Disconnect(&paho.Disconnect{})
+	// Offline but not expired yet: the route stays (messages queue for it).
+	if len(a.n.Fabric().RouteNodes("ghost/x")) != 1 {
+		t.Fatal("route dropped while the session lives")
+	}
+	testutil.Eventually(t, 10*time.Second, "route gone after the session expired", func() bool {
+		return len(a.n.Fabric().RouteNodes("ghost/x")) == 0
+	})
 }

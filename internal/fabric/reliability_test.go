@@ -29,17 +29,20 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 	waitRoute(t, a, "stream", b)
 	const total = 10000
 	seen := make([]atomic.Int32, total)
-	var got, dups atomic.Int64
-	go func() {
-		for m := range sub.Msgs {
-			i := binary.BigEndian.Uint32(m.Payload)
-			if seen[i].Add(1) > 1 {
-				dups.Add(1)
-			} else {
-				got.Add(1)
-			}
+	var got, dups, outOfOrder atomic.Int64
+	last := int64(-1)
+	sub.Each(t, func(m *paho.Publish) {
+		i := binary.BigEndian.Uint32(m.Payload)
+		if seen[i].Add(1) > 1 {
+			dups.Add(1)
+		} else {
+			got.Add(1)
 		}
-	}()
+		if int64(i) < last {
+			outOfOrder.Add(1)
+		}
+		last = int64(i)
+	})
 	pub := testutil.DialV5(t, a.addr, "stream-pub")
 	cuts := 0
 	for i := 0; i < total; i++ {
@@ -53,8 +56,8 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 	}
 	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("all %d messages after %d link cuts", total, cuts), func() bool { return got.Load() == total })
 	time.Sleep(200 * time.Millisecond) // late duplicates would show now
-	if d := dups.Load(); d != 0 {
-		t.Fatalf("%d duplicates", d)
+	if d, o := dups.Load(), outOfOrder.Load(); d != 0 || o != 0 {
+		t.Fatalf("%d duplicates, %d out of order", d, o)
 	}
 	t.Logf("%d QoS 1 messages across %d link cuts: all delivered, none duplicated", total, cuts)
 }
@@ -86,13 +89,8 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 	waitRoute(t, a, "load/x", b, c)
 	testutil.Eventually(t, 5*time.Second, "slow subscriber's route", func() bool { return true })
 	var gotB, gotC atomic.Int64
-	count := func(v *testutil.V5, n *atomic.Int64) {
-		for range v.Msgs {
-			n.Add(1)
-		}
-	}
-	go count(fastB, &gotB)
-	go count(fastC, &gotC)
+	fastB.Each(t, func(*paho.Publish) { gotB.Add(1) })
+	fastC.Each(t, func(*paho.Publish) { gotC.Add(1) })
 	pub := testutil.DialV5(t, a.addr, "loadpub")
 	const total = 20000
 	payload := bytes.Repeat([]byte("x"), 1024)

@@ -139,3 +139,18 @@ func ConnectPacket(clientID string, version byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// Each calls fn for every message received, in a goroutine that ends with the test.
+func (v *V5) Each(t testing.TB, fn func(*paho.Publish)) {
+	ctx := t.Context()
+	go func() {
+		for {
+			select {
+			case m := <-v.Msgs:
+				fn(m)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
