@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,16 +14,7 @@ import (
 	"emqxgo/internal/testutil"
 )
 
-// subnet gives each cluster test its own 127.0.N.x addresses, so that tests
-// run in parallel without port clashes (ports come from the name suffix).
-var subnet atomic.Int32
-
-func init() { subnet.Store(100) }
-
-type member struct {
-	*node
-	name string
-}
+type member struct{ *node }
 
 // trio makes three node homes emqx1..3@127.0.N.1..3, each with extra config.
 func trio(t *testing.T, extra ...func(i int) []string) []*member {
@@ -33,11 +23,11 @@ func trio(t *testing.T, extra ...func(i int) []string) []*member {
 	var ms []*member
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("emqx%d@127.0.%d.%d", i, net, i)
-		lines := []string{"node.name = " + name, fmt.Sprintf("listener.tcp.external = 127.0.%d.%d:0", net, i)}
+		lines := []string{"node.name = " + name}
 		for _, e := range extra {
 			lines = append(lines, e(i)...)
 		}
-		ms = append(ms, &member{node: newNode(t, lines...), name: name})
+		ms = append(ms, &member{node: newNode(t, lines...)})
 	}
 	return ms
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,11 +54,28 @@ type node struct {
 	t    *testing.T
 	home string
 	env  []string
+	name string
 }
 
-// newNode makes a home whose MQTT listener binds 127.0.0.1:0 and appends extra config lines.
+// subnet gives each test its own 127.0.N.x addresses: cluster ports come from
+// the node name, so parallel tests must not share a host.
+var subnet atomic.Int32
+
+func init() { subnet.Store(100) }
+
+// newNode makes a home for node emqx@127.0.N.1 (a fresh N) whose MQTT
+// listener binds port 0, and appends extra config lines (a node.name line
+// among them replaces the default).
 func newNode(t *testing.T, extra ...string) *node {
 	t.Helper()
+	name := fmt.Sprintf("emqx@127.0.%d.1", subnet.Add(1))
+	for _, l := range extra {
+		if v, ok := strings.CutPrefix(l, "node.name = "); ok {
+			name = v
+		}
+	}
+	host := name[strings.IndexByte(name, '@')+1:]
+	extra = append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0"}, extra...)
 	home := t.TempDir()
 	etc := filepath.Join(home, "etc")
 	if err := os.MkdirAll(etc, 0o755); err != nil {
@@ -75,15 +93,12 @@ func newNode(t *testing.T, extra ...string) *node {
 				lines = append(lines, l)
 			}
 		}
-		if f == "emqx.conf" {
-			lines = append([]string{"listener.tcp.external = 127.0.0.1:0"}, lines...)
-		}
 		b = append(b, []byte("\n"+strings.Join(lines, "\n")+"\n")...)
 		if err := os.WriteFile(filepath.Join(etc, f), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n := &node{t: t, home: home, env: []string{"EMQX_HOME=" + home, "EMQX_WAIT_FOR_START=60"}}
+	n := &node{t: t, home: home, env: []string{"EMQX_HOME=" + home, "EMQX_WAIT_FOR_START=60"}, name: name}
 	t.Cleanup(func() {
 		// Leave no node behind, whatever the test did.
 		if _, _, code := n.emqx("ping"); code == 0 {

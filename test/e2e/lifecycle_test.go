@@ -14,14 +14,14 @@ import (
 	"emqxgo/internal/testutil"
 )
 
-const notResponding = "Node 'emqx@127.0.0.1' not responding to pings.\n"
+func (n *node) notResponding() string { return "Node '" + n.name + "' not responding to pings.\n" }
 
 func TestLifecycleAndCtl(t *testing.T) {
 	t.Parallel()
 	n := newNode(t)
 	// Node down: every command says so on stderr, exit 1.
 	for _, c := range [][]string{{"emqx", "ping"}, {"emqx", "stop"}, {"emqx", "pid"}, {"emqx_ctl", "status"}, {"emqx_ctl", "cluster", "status"}} {
-		if e := n.must(1, "", c[0], c[1:]...); e != notResponding {
+		if e := n.must(1, "", c[0], c[1:]...); e != n.notResponding() {
 			t.Fatalf("%v while down: stderr %q", c, e)
 		}
 	}
@@ -36,24 +36,25 @@ func TestLifecycleAndCtl(t *testing.T) {
 	n.must(0, "pong\n", "emqx", "ping")
 	info := n.info()
 	n.must(0, fmt.Sprintf("%d\n", info.Pid), "emqx", "pid")
-	status := "Node 'emqx@127.0.0.1' " + testVersion + " is started\n"
+	status := "Node '" + n.name + "' " + testVersion + " is started\n"
 	n.must(0, status, "emqx_ctl", "status")
 	n.must(0, status, "emqx", "ctl", "status")
-	line := "Cluster status: [{running_nodes,['emqx@127.0.0.1']}]\n"
+	line := "Cluster status: [{running_nodes,['" + n.name + "']}]\n"
 	n.must(0, line, "emqx_ctl", "cluster", "status")
-	n.must(0, `{"running_nodes":["emqx@127.0.0.1"],"stopped_nodes":[]}`+"\n", "emqx_ctl", "cluster", "status", "--json")
-	n.must(0, "Ignore.\n", "emqx_ctl", "cluster", "join", "emqx@127.0.0.1")
+	n.must(0, `{"running_nodes":["`+n.name+`"],"stopped_nodes":[]}`+"\n", "emqx_ctl", "cluster", "status", "--json")
+	n.must(0, "Ignore.\n", "emqx_ctl", "cluster", "join", n.name)
 	n.must(0, "Ignore.\n", "emqx_ctl", "join", "emqx") // seed alias; no @ means own host
-	n.must(0, "Ignore.\n", "emqx_ctl", "cluster", "force-leave", "emqx@127.0.0.1")
+	n.must(0, "Ignore.\n", "emqx_ctl", "cluster", "force-leave", n.name)
+	host := n.name[len("emqx@"):]
 	for _, c := range []struct {
 		args []string
 		err  string
 	}{
 		{[]string{"cluster", "leave"}, "Failed to leave the cluster: node_not_in_cluster\n"},
 		{[]string{"leave"}, "Failed to leave the cluster: node_not_in_cluster\n"},
-		{[]string{"cluster", "force-leave", "emqx2@127.0.0.1"}, "Failed to remove the node from cluster: node_not_in_cluster\n"},
-		{[]string{"cluster", "join", "emqx2"}, "Failed to join the cluster: {node_down,'emqx2@127.0.0.1'}\n"},
-		{[]string{"cluster", "join", "bad name"}, "Failed to join the cluster: {invalid_node_name,'bad name@127.0.0.1'}\n"},
+		{[]string{"cluster", "force-leave", "emqx2@" + host}, "Failed to remove the node from cluster: node_not_in_cluster\n"},
+		{[]string{"cluster", "join", "emqx2"}, "Failed to join the cluster: {node_down,'emqx2@" + host + "'}\n"},
+		{[]string{"cluster", "join", "bad name"}, "Failed to join the cluster: {invalid_node_name,'bad name@" + host + "'}\n"},
 	} {
 		if e := n.must(1, "", "emqx_ctl", c.args...); e != c.err {
 			t.Fatalf("emqx_ctl %v: stderr %q, want %q", c.args, e, c.err)
@@ -69,7 +70,7 @@ func TestLifecycleAndCtl(t *testing.T) {
 	if alive(info.Pid) {
 		t.Fatalf("process %d still running after stop", info.Pid)
 	}
-	if e := n.must(1, "", "emqx", "ping"); e != notResponding {
+	if e := n.must(1, "", "emqx", "ping"); e != n.notResponding() {
 		t.Fatalf("ping after stop: %q", e)
 	}
 	if _, err := os.Stat(filepath.Join(n.home, "data", "emqx_ctl.sock")); !os.IsNotExist(err) {
@@ -135,8 +136,8 @@ func TestCheckConfig(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, "node.cookie = s3cret-cookie")
 	o, _, code := n.emqx("check_config")
-	if code != 0 || !strings.Contains(o, "node.name = emqx@127.0.0.1") || strings.Contains(o, "s3cret-cookie") ||
-		!strings.Contains(o, "listener.tcp.external = 127.0.0.1:0") {
+	if code != 0 || !strings.Contains(o, "node.name = "+n.name) || strings.Contains(o, "s3cret-cookie") ||
+		!strings.Contains(o, "listener.tcp.external = "+n.name[len("emqx@"):]+":0") {
 		t.Fatalf("check_config exit %d:\n%s", code, o)
 	}
 	if _, e, _ := n.emqx("check_config"); strings.Contains(e, "Default (insecure)") {
@@ -194,12 +195,14 @@ func TestRenamedNodeIsLogged(t *testing.T) {
 	n := newNode(t)
 	n.start()
 	n.must(0, "ok\n", "emqx", "stop")
-	n.env = append(n.env, "EMQX_NODE_NAME=emqx9@127.0.0.1")
+	old := n.name
+	n.name = strings.Replace(old, "emqx@", "emqx9@", 1)
+	n.env = append(n.env, "EMQX_NODE_NAME="+n.name)
 	n.start()
-	n.must(0, "Node 'emqx9@127.0.0.1' "+testVersion+" is started\n", "emqx_ctl", "status")
+	n.must(0, "Node '"+n.name+"' "+testVersion+" is started\n", "emqx_ctl", "status")
 	n.must(0, "ok\n", "emqx", "stop")
 	b, _ := os.ReadFile(n.logFile())
-	if !strings.Contains(string(b), "node name changed") || !strings.Contains(string(b), `"old_node": "emqx@127.0.0.1"`) {
+	if !strings.Contains(string(b), "node name changed") || !strings.Contains(string(b), `"old_node": "`+old+`"`) {
 		t.Fatalf("log lacks the rename warning:\n%s", b)
 	}
 }
