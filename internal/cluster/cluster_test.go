@@ -19,12 +19,7 @@ import (
 	"emqxgo/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// memberlist and serf leave a few timers' goroutines winding down after Shutdown.
-		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"),
-	)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreSerf()...) }
 
 // subnet gives each test its own 127.0.N.x range so tests run in parallel.
 var subnet atomic.Int32

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/serf/serf"
 	"go.uber.org/zap"
 
 	"emqxgo/internal/nodename"
@@ -226,7 +225,10 @@ func (c *Cluster) saveLocked() {
 
 // admit decides whether a dialer that passed the cookie and cluster-name
 // checks may open a link: a join is always admitted; a member link only
-// while this node still counts the dialer as a member (force-leave is sticky).
+// while this node's record still lists the dialer. The record, not gossip,
+// decides: force-leave removes a node from every record, so a removed node
+// that restarts with stale state is refused (sticky) even while gossip has
+// not caught up.
 func (c *Cluster) admit(peer, want string) error {
 	if want == wantJoin {
 		c.unforget(peer, true)
@@ -236,22 +238,9 @@ func (c *Cluster) admit(peer, want string) error {
 		return nil
 	}
 	c.mu.Lock()
-	s := c.serf
-	_, inRecord := c.rec.Members[peer]
-	forgotten := c.forgotten[peer]
-	c.mu.Unlock()
-	if forgotten {
-		return &Error{Reason: ReasonNotMember, Node: peer}
-	}
-	if inRecord {
+	defer c.mu.Unlock()
+	if _, ok := c.rec.Members[peer]; ok && !c.forgotten[peer] {
 		return nil
-	}
-	if s != nil {
-		for _, m := range s.Members() {
-			if m.Name == peer && m.Status != serf.StatusLeft {
-				return nil
-			}
-		}
 	}
 	return &Error{Reason: ReasonNotMember, Node: peer}
 }

@@ -14,9 +14,7 @@ import (
 	"emqxgo/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreSerf()...) }
 
 func TestCrossNodePubSubAllQoS(t *testing.T) {
 	t.Parallel()

@@ -54,7 +54,17 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 			cuts++
 		}
 	}
-	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("all %d messages after %d link cuts", total, cuts), func() bool { return got.Load() == total })
+	for deadline := time.Now().Add(60 * time.Second); got.Load() != total; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			var missing []int
+			for i := range seen {
+				if seen[i].Load() == 0 && len(missing) < 20 {
+					missing = append(missing, i)
+				}
+			}
+			t.Fatalf("after %d link cuts, %d of %d delivered; first missing %v", cuts, got.Load(), total, missing)
+		}
+	}
 	time.Sleep(200 * time.Millisecond) // late duplicates would show now
 	if d, o := dups.Load(), outOfOrder.Load(); d != 0 || o != 0 {
 		t.Fatalf("%d duplicates, %d out of order", d, o)

@@ -33,10 +33,20 @@ type routes struct {
 	local map[string]map[string]struct{} // filter -> local client ids
 	index *mqtt.TopicsIndex              // remote plain routes by node; shared members of all nodes by node|client
 	peer  map[string]map[route]struct{}  // what each peer advertised, to drop it at once
+	outq  map[string]*routeQueue         // updates waiting to be sent, per peer
+}
+
+// routeQueue holds encoded updates for one peer; a goroutine sends them, so
+// nobody holds routeMu while a link is slow.
+type routeQueue struct {
+	mu      sync.Mutex
+	pending [][]byte
+	wake    chan struct{}
 }
 
 func newRoutes(f *Fabric) *routes {
-	return &routes{f: f, local: map[string]map[string]struct{}{}, index: mqtt.NewTopicsIndex(), peer: map[string]map[route]struct{}{}}
+	return &routes{f: f, local: map[string]map[string]struct{}{}, index: mqtt.NewTopicsIndex(),
+		peer: map[string]map[route]struct{}{}, outq: map[string]*routeQueue{}}
 }
 
 // add records a local subscription and announces what changed.
@@ -82,26 +92,67 @@ func (r *routes) remove(filter, client string) {
 	}
 }
 
-// announce sends an update to every linked peer (routeMu held).
+// announce queues an update for every linked peer (routeMu held).
 func (r *routes) announce(u routeUpdate) {
 	b, err := encode(&u)
 	if err != nil {
 		return
 	}
 	for _, p := range r.f.links.Peers() {
-		r.send(p, b)
+		r.queue(p, b, false)
 	}
 }
 
-func (r *routes) send(peer string, b []byte) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.f.links.Notify(ctx, peer, opRoutes, b); err != nil {
-		r.f.log.Debug("route update not sent; the full set follows when the link is back", zap.String("peer", peer), zap.Error(err))
+// queue adds an update to a peer's queue; reset drops what is queued first
+// (a full set supersedes it). routeMu held.
+func (r *routes) queue(peer string, b []byte, reset bool) {
+	q := r.outq[peer]
+	if q == nil {
+		q = &routeQueue{wake: make(chan struct{}, 1)}
+		r.outq[peer] = q
+		r.f.wg.Add(1)
+		go r.sender(peer, q)
+	}
+	q.mu.Lock()
+	if reset {
+		q.pending = nil
+	}
+	q.pending = append(q.pending, b)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
 	}
 }
 
-// sendFull sends the whole local table to a peer whose link just came up.
+func (r *routes) sender(peer string, q *routeQueue) {
+	defer r.f.wg.Done()
+	for {
+		select {
+		case <-q.wake:
+		case <-r.f.stop:
+			return
+		}
+		for {
+			q.mu.Lock()
+			if len(q.pending) == 0 {
+				q.mu.Unlock()
+				break
+			}
+			b := q.pending[0]
+			q.pending = q.pending[1:]
+			q.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := r.f.links.Notify(ctx, peer, opRoutes, b)
+			cancel()
+			if err != nil {
+				r.f.log.Debug("route update not sent; the full set follows when the link is back", zap.String("peer", peer), zap.Error(err))
+			}
+		}
+	}
+}
+
+// sendFull queues the whole local table for a peer whose link just came up.
 func (r *routes) sendFull(peer string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -116,7 +167,7 @@ func (r *routes) sendFull(peer string) {
 		}
 	}
 	if b, err := encode(&u); err == nil {
-		r.send(peer, b)
+		r.queue(peer, b, true)
 	}
 }
 

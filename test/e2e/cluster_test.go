@@ -45,12 +45,15 @@ func (m *member) clusterStatus() string {
 func (m *member) waitStatus(want string, within time.Duration) time.Duration {
 	m.t.Helper()
 	start := time.Now()
-	var got string
-	testutil.Eventually(m.t, within, "cluster status on "+m.name+" to be "+strings.TrimSpace(want), func() bool {
-		got = m.clusterStatus()
-		return got == want
-	})
-	return time.Since(start)
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		got := m.clusterStatus()
+		if got == want {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("after %s, cluster status on %s is\n%s want\n%s", within, m.name, got, want)
+		}
+	}
 }
 
 func names(ms ...*member) []string {
