@@ -49,6 +49,14 @@ func clusterCmd() *cobra.Command {
 	}
 	st.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.AddCommand(st)
+	disc := &cobra.Command{Use: "discovery", Short: "Automatic cluster discovery", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprint(os.Stderr, usage)
+			return fail()
+		}}
+	disc.AddCommand(memberCmd("enable", "Enable automatic cluster discovery", ctlrpc.OpDiscoveryEnable, 0,
+		"Automatic cluster discovery enabled.", "Failed to enable cluster discovery: "))
+	c.AddCommand(disc)
 	c.AddCommand(memberCmds()...)
 	return c
 }

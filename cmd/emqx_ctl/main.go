@@ -23,6 +23,7 @@ cluster join <Node>          # Join the cluster
 cluster leave                # Leave the cluster
 cluster force-leave <Node>   # Force the node leave from cluster
 cluster status [--json]      # Cluster status
+cluster discovery enable     # Turn automatic discovery back on after a leave
 
 status                       # Show broker status
 

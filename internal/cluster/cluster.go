@@ -257,6 +257,26 @@ func (c *Cluster) Self() string { return c.self }
 // Links is the node's peer links, for the MQTT side of the cluster.
 func (c *Cluster) Links() *Links { return c.links }
 
+// Epoch is when this node started (unix nanos): autocluster joins the oldest.
+func (c *Cluster) Epoch() int64 { return c.epoch }
+
+// Probe asks a node whether it answers (cookie, cluster name) and since
+// when it runs, without joining it.
+func (c *Cluster) Probe(ctx context.Context, name string) (int64, error) {
+	_, rpc, err := c.peerAddrs(name)
+	if err != nil {
+		return 0, err
+	}
+	return c.links.Probe(ctx, name, rpc)
+}
+
+// EnableDiscovery lets autocluster run again after `cluster leave`.
+func (c *Cluster) EnableDiscovery() {
+	c.mu.Lock()
+	c.left = false
+	c.mu.Unlock()
+}
+
 // Left reports whether `cluster leave` ran in this process.
 func (c *Cluster) Left() bool {
 	c.mu.Lock()

@@ -20,6 +20,7 @@ const handshakeTimeout = 5 * time.Second
 const (
 	wantJoin   = "join"   // an operator's join: admitted on cookie and cluster name alone
 	wantMember = "member" // a member's link or rejoin: the acceptor must still list the dialer
+	wantProbe  = "probe"  // autocluster asks "are you there, since when": no link is kept
 )
 
 // hello is what the acceptor learned about the dialer.

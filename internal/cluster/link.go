@@ -113,7 +113,30 @@ func (ls *Links) accept(c net.Conn) {
 		_ = c.Close()
 		return
 	}
+	if h.want == wantProbe {
+		_ = c.Close()
+		return
+	}
 	ls.add(h.node, h.epoch, c, r, false)
+}
+
+// Probe runs a handshake with peer and hangs up: it tells whether the peer
+// answers with our cookie and cluster name, and since when it runs.
+func (ls *Links) Probe(ctx context.Context, peer, addr string) (int64, error) {
+	d := net.Dialer{Timeout: 3 * time.Second}
+	if ls.localAddr != nil {
+		d.LocalAddr = ls.localAddr
+	}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return 0, &Error{Reason: ReasonNodeDown, Node: peer, Err: err}
+	}
+	defer c.Close()
+	if ls.clientTLS != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		c = tls.Client(c, ls.clientTLS(host))
+	}
+	return ls.dialHandshake(c, bufio.NewReader(c), peer, wantProbe)
 }
 
 // Dial connects to peer at addr and runs the handshake with intent want.

@@ -230,6 +230,9 @@ func (c *Cluster) saveLocked() {
 // that restarts with stale state is refused (sticky) even while gossip has
 // not caught up.
 func (c *Cluster) admit(peer, want string) error {
+	if want == wantProbe {
+		return nil
+	}
 	if want == wantJoin {
 		c.unforget(peer, true)
 		c.mu.Lock()

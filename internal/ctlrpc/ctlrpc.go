@@ -18,13 +18,14 @@ const SocketName = "emqx_ctl.sock"
 
 // Operations.
 const (
-	OpPing          = "ping"
-	OpStatus        = "status"
-	OpStop          = "stop"
-	OpClusterStatus = "cluster_status"
-	OpJoin          = "cluster_join"
-	OpLeave         = "cluster_leave"
-	OpForceLeave    = "cluster_force_leave"
+	OpPing            = "ping"
+	OpStatus          = "status"
+	OpStop            = "stop"
+	OpClusterStatus   = "cluster_status"
+	OpJoin            = "cluster_join"
+	OpLeave           = "cluster_leave"
+	OpForceLeave      = "cluster_force_leave"
+	OpDiscoveryEnable = "cluster_discovery_enable"
 )
 
 // Request is what the client sends.

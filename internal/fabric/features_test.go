@@ -12,15 +12,16 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"emqxgo/internal/testutil"
+	"emqxgo/internal/testutil/testnode"
 )
 
 func TestRetainedClusterWide(t *testing.T) {
 	t.Parallel()
-	net := subnet.Add(1)
+	net := testnode.Net()
 	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
 	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
 	join(t, b, a)
-	pub := testutil.DialV5(t, a.addr, "rpub")
+	pub := testutil.DialV5(t, a.Addr, "rpub")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	publish := func(c *testutil.V5, topic, payload string) {
@@ -34,8 +35,8 @@ func TestRetainedClusterWide(t *testing.T) {
 	// A late subscriber on b gets what was retained on a.
 	expectRetained := func(n *tnode, filter string, want map[string]string) {
 		t.Helper()
-		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%s holds %v", n.name, want), func() bool {
-			c, err := testutil.TryDialV5(n.addr, fmt.Sprintf("probe-%d", time.Now().UnixNano()), true)
+		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%s holds %v", n.Name, want), func() bool {
+			c, err := testutil.TryDialV5(n.Addr, fmt.Sprintf("probe-%d", time.Now().UnixNano()), true)
 			if err != nil {
 				return false
 			}
@@ -71,7 +72,7 @@ func TestRetainedClusterWide(t *testing.T) {
 	}
 	expectRetained(b, "r/#", map[string]string{"r/1": "one", "r/2": "two"})
 	// Clearing on b clears everywhere; newest wins.
-	pubB := testutil.DialV5(t, b.addr, "rpubB")
+	pubB := testutil.DialV5(t, b.Addr, "rpubB")
 	publish(pubB, "r/1", "")
 	publish(pubB, "r/2", "two-b")
 	expectRetained(a, "r/#", map[string]string{"r/2": "two-b"})
@@ -116,7 +117,7 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 			for i, n := range ns {
 				for j := 0; j < 2; j++ {
 					id := fmt.Sprintf("m%d%d", i, j)
-					v := testutil.DialV5(t, n.addr, id)
+					v := testutil.DialV5(t, n.Addr, id)
 					filter := "$share/g1/jobs/+"
 					if j == 1 {
 						filter = "$queue/jobs/+" // EMQX's group-less form: its own group
@@ -127,12 +128,12 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 				}
 			}
 			for _, n := range ns {
-				testutil.Eventually(t, 10*time.Second, "shared members known on "+n.name, func() bool {
-					return len(n.n.Fabric().RouteNodes("jobs/x")) == 2
+				testutil.Eventually(t, 10*time.Second, "shared members known on "+n.Name, func() bool {
+					return len(n.N.Fabric().RouteNodes("jobs/x")) == 2
 				})
 			}
 			const total = 150
-			pubs := []*testutil.V5{testutil.DialV5(t, ns[0].addr, "p0"), testutil.DialV5(t, ns[1].addr, "p1")}
+			pubs := []*testutil.V5{testutil.DialV5(t, ns[0].Addr, "p0"), testutil.DialV5(t, ns[1].Addr, "p1")}
 			for i := 0; i < total; i++ {
 				pubs[i%2].Pub(t, fmt.Sprintf("jobs/%d", i%7), 1, []byte(fmt.Sprint(i)))
 			}
@@ -184,8 +185,8 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	ns := cluster(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
 	// Live takeover: the old connection gets DISCONNECT 0x8E.
-	old := testutil.DialV5(t, a.addr, "dup")
-	nw := testutil.DialV5(t, b.addr, "dup")
+	old := testutil.DialV5(t, a.Addr, "dup")
+	nw := testutil.DialV5(t, b.Addr, "dup")
 	select {
 	case d := <-old.Disconnects:
 		if d.ReasonCode != 0x8E {
@@ -197,18 +198,18 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	_ = nw
 
 	// Offline session with queued QoS 1 moves to another node.
-	s1, err := testutil.TryDialV5(a.addr, "persist", false)
+	s1, err := testutil.TryDialV5(a.Addr, "persist", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s1.Sub(t, "q/#", 1)
 	waitRoute(t, c, "q/1", a)
 	_ = s1.Disconnect(&paho.Disconnect{ReasonCode: 0})
-	pub := testutil.DialV5(t, c.addr, "qpub")
+	pub := testutil.DialV5(t, c.Addr, "qpub")
 	for i := 0; i < 5; i++ {
 		pub.Pub(t, "q/1", 1, []byte(fmt.Sprint(i)))
 	}
-	s2, err := testutil.TryDialV5(b.addr, "persist", false)
+	s2, err := testutil.TryDialV5(b.Addr, "persist", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +225,8 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	pub.Pub(t, "q/2", 1, []byte("after"))
 	s2.Expect(t, "q/2", []byte("after"))
 	testutil.Eventually(t, 5*time.Second, "a no longer routes q/ to itself", func() bool {
-		for _, n := range c.n.Fabric().RouteNodes("q/3") {
-			if n == a.name {
+		for _, n := range c.N.Fabric().RouteNodes("q/3") {
+			if n == a.Name {
 				return false
 			}
 		}
@@ -237,10 +238,10 @@ func TestWillAcrossNodes(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 2)
 	a, b := ns[0], ns[1]
-	sub := testutil.DialV5(t, b.addr, "will-sub")
+	sub := testutil.DialV5(t, b.Addr, "will-sub")
 	sub.Sub(t, "wills/#", 1)
 	waitRoute(t, a, "wills/x", b)
-	conn, err := net.Dial("tcp", a.addr)
+	conn, err := net.Dial("tcp", a.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

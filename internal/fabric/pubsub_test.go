@@ -20,12 +20,12 @@ func TestCrossNodePubSubAllQoS(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
-	subB := testutil.DialV5(t, b.addr, "subB")
-	subC := testutil.DialV5(t, c.addr, "subC")
+	subB := testutil.DialV5(t, b.Addr, "subB")
+	subC := testutil.DialV5(t, c.Addr, "subC")
 	subB.Sub(t, "room/+/temp", 2) // wildcard
 	subC.Sub(t, "room/1/temp", 2) // exact
 	waitRoute(t, a, "room/1/temp", b, c)
-	pub := testutil.DialV5(t, a.addr, "pub")
+	pub := testutil.DialV5(t, a.Addr, "pub")
 	for qos := byte(0); qos <= 2; qos++ {
 		payload := []byte(fmt.Sprintf("q%d", qos))
 		pub.Pub(t, "room/1/temp", qos, payload)
@@ -49,10 +49,10 @@ func TestMQTT5PropertiesSurviveTheHop(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 2)
 	a, b := ns[0], ns[1]
-	sub := testutil.DialV5(t, b.addr, "props-sub")
+	sub := testutil.DialV5(t, b.Addr, "props-sub")
 	sub.Sub(t, "req/#", 1)
 	waitRoute(t, a, "req/x", b)
-	pub := testutil.DialV5(t, a.addr, "props-pub")
+	pub := testutil.DialV5(t, a.Addr, "props-pub")
 	expiry := uint32(120)
 	pfi := byte(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -91,7 +91,7 @@ func TestRouteWithdrawnAndStoppedNodeDropped(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
-	sub := testutil.DialV5(t, b.addr, "w-sub")
+	sub := testutil.DialV5(t, b.Addr, "w-sub")
 	sub.Sub(t, "w/t", 1)
 	waitRoute(t, a, "w/t", b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -99,12 +99,12 @@ func TestRouteWithdrawnAndStoppedNodeDropped(t *testing.T) {
 	if _, err := sub.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{"w/t"}}); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "route withdrawn on a", func() bool { return len(a.n.Fabric().RouteNodes("w/t")) == 0 })
-	subC := testutil.DialV5(t, c.addr, "w-subC")
+	testutil.Eventually(t, 5*time.Second, "route withdrawn on a", func() bool { return len(a.N.Fabric().RouteNodes("w/t")) == 0 })
+	subC := testutil.DialV5(t, c.Addr, "w-subC")
 	subC.Sub(t, "w/#", 0)
 	waitRoute(t, a, "w/t", c)
-	c.halt()
-	testutil.Eventually(t, 10*time.Second, "stopped node's routes dropped on a", func() bool { return len(a.n.Fabric().RouteNodes("w/t")) == 0 })
+	c.Halt()
+	testutil.Eventually(t, 10*time.Second, "stopped node's routes dropped on a", func() bool { return len(a.N.Fabric().RouteNodes("w/t")) == 0 })
 }
 
 // TestExpiredSessionLeavesNoRoute: a persistent session that expires takes
@@ -113,7 +113,7 @@ func TestExpiredSessionLeavesNoRoute(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 2)
 	a, b := ns[0], ns[1]
-	conn, err := net.Dial("tcp", b.addr)
+	conn, err := net.Dial("tcp", b.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +130,10 @@ func TestExpiredSessionLeavesNoRoute(t *testing.T) {
 	waitRoute(t, a, "ghost/x", b)
 	_ = cl.Disconnect(&paho.Disconnect{})
 	// Offline but not expired yet: the route stays (messages queue for it).
-	if len(a.n.Fabric().RouteNodes("ghost/x")) != 1 {
+	if len(a.N.Fabric().RouteNodes("ghost/x")) != 1 {
 		t.Fatal("route dropped while the session lives")
 	}
 	testutil.Eventually(t, 10*time.Second, "route gone after the session expired", func() bool {
-		return len(a.n.Fabric().RouteNodes("ghost/x")) == 0
+		return len(a.N.Fabric().RouteNodes("ghost/x")) == 0
 	})
 }

@@ -24,7 +24,7 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 	// subscriber a queue that holds it (the default 1000 would drop, by config).
 	ns := cluster(t, 2, "EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=20000")
 	a, b := ns[0], ns[1]
-	sub := testutil.DialV5(t, b.addr, "stream-sub")
+	sub := testutil.DialV5(t, b.Addr, "stream-sub")
 	sub.Sub(t, "stream", 1)
 	waitRoute(t, a, "stream", b)
 	const total = 10000
@@ -43,14 +43,14 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 		}
 		last = int64(i)
 	})
-	pub := testutil.DialV5(t, a.addr, "stream-pub")
+	pub := testutil.DialV5(t, a.Addr, "stream-pub")
 	cuts := 0
 	for i := 0; i < total; i++ {
 		var p [4]byte
 		binary.BigEndian.PutUint32(p[:], uint32(i))
 		pub.Pub(t, "stream", 1, p[:])
 		if i > 0 && i%3000 == 0 {
-			a.n.Cluster().Links().Drop(b.name) // both ends see the link break; it comes back by itself
+			a.N.Cluster().Links().Drop(b.Name) // both ends see the link break; it comes back by itself
 			cuts++
 		}
 	}
@@ -79,7 +79,7 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 	ns := cluster(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
 	// The slow one: subscribes, then never reads its socket.
-	slow, err := net.Dial("tcp", b.addr)
+	slow, err := net.Dial("tcp", b.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = slow.Write(sb.Bytes())
-	fastB := testutil.DialV5(t, b.addr, "fastB")
-	fastC := testutil.DialV5(t, c.addr, "fastC")
+	fastB := testutil.DialV5(t, b.Addr, "fastB")
+	fastC := testutil.DialV5(t, c.Addr, "fastC")
 	fastB.Sub(t, "load/#", 0)
 	fastC.Sub(t, "load/#", 0)
 	waitRoute(t, a, "load/x", b, c)
@@ -101,7 +101,7 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 	var gotB, gotC atomic.Int64
 	fastB.Each(t, func(*paho.Publish) { gotB.Add(1) })
 	fastC.Each(t, func(*paho.Publish) { gotC.Add(1) })
-	pub := testutil.DialV5(t, a.addr, "loadpub")
+	pub := testutil.DialV5(t, a.Addr, "loadpub")
 	const total = 20000
 	payload := bytes.Repeat([]byte("x"), 1024)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -129,12 +129,12 @@ func TestSharedGroupFallsBackWhenChosenNodeStops(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 3, "EMQX_BROKER__SHARED_SUBSCRIPTION_STRATEGY=sticky")
 	a, b, c := ns[0], ns[1], ns[2]
-	mb := testutil.DialV5(t, b.addr, "mb")
-	mc := testutil.DialV5(t, c.addr, "mc")
+	mb := testutil.DialV5(t, b.Addr, "mb")
+	mc := testutil.DialV5(t, c.Addr, "mc")
 	mb.Sub(t, "$share/g/work", 1)
 	mc.Sub(t, "$share/g/work", 1)
-	testutil.Eventually(t, 5*time.Second, "members known", func() bool { return len(a.n.Fabric().RouteNodes("work")) == 2 })
-	pub := testutil.DialV5(t, a.addr, "wp")
+	testutil.Eventually(t, 5*time.Second, "members known", func() bool { return len(a.N.Fabric().RouteNodes("work")) == 2 })
+	pub := testutil.DialV5(t, a.Addr, "wp")
 	pub.Pub(t, "work", 1, []byte("first"))
 	var chosen, other *tnode
 	var otherSub *testutil.V5
@@ -146,10 +146,10 @@ func TestSharedGroupFallsBackWhenChosenNodeStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no member got the first message")
 	}
-	chosen.halt()
+	chosen.Halt()
 	testutil.Eventually(t, 10*time.Second, "stopped member dropped", func() bool {
-		r := a.n.Fabric().RouteNodes("work")
-		return len(r) == 1 && r[0] == other.name
+		r := a.N.Fabric().RouteNodes("work")
+		return len(r) == 1 && r[0] == other.Name
 	})
 	for i := 0; i < 20; i++ {
 		pub.Pub(t, "work", 1, []byte(fmt.Sprint(i)))
@@ -164,13 +164,13 @@ func TestRoutePropagation(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 2)
 	a, b := ns[0], ns[1]
-	sub := testutil.DialV5(t, b.addr, "rp-sub")
+	sub := testutil.DialV5(t, b.Addr, "rp-sub")
 	var worst time.Duration
 	for i := 0; i < 20; i++ {
 		topic := fmt.Sprintf("rp/%d", i)
 		start := time.Now()
 		sub.Sub(t, topic, 0)
-		testutil.Eventually(t, 5*time.Second, "route on a", func() bool { return len(a.n.Fabric().RouteNodes(topic)) == 1 })
+		testutil.Eventually(t, 5*time.Second, "route on a", func() bool { return len(a.N.Fabric().RouteNodes(topic)) == 1 })
 		worst = max(worst, time.Since(start))
 	}
 	t.Logf("subscribe on b -> route on a: worst %s of 20 (SUBACK round trip included)", worst)

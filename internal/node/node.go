@@ -17,6 +17,7 @@ import (
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/discovery"
 	"emqxgo/internal/fabric"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/version"
@@ -36,6 +37,8 @@ type Node struct {
 	broker  *broker.Broker
 	cluster *cluster.Cluster
 	fabric  *fabric.Fabric
+	auto    *discovery.Loop            // nil with cluster.discovery = manual
+	starter interface{ Start() error } // a strategy with sockets of its own (mcast)
 	ctl     *ctlrpc.Server
 	sock    string
 
@@ -69,7 +72,16 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, fabric: fb, sock: sock, stopReq: make(chan struct{})}, nil
+	n := &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, fabric: fb, sock: sock, stopReq: make(chan struct{})}
+	st, err := strategy(cfg, name, log)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		n.auto = discovery.NewLoop(st, cl, log)
+		n.starter, _ = st.(interface{ Start() error })
+	}
+	return n, nil
 }
 
 // SocketPath is where emqx_ctl finds a node of this configuration.
@@ -112,6 +124,15 @@ func (n *Node) Start() error {
 		_ = n.broker.Stop(ctx)
 		cancel()
 		return err
+	}
+	if n.starter != nil {
+		if err := n.starter.Start(); err != nil {
+			n.log.Error("autocluster strategy cannot start; the node runs without it", zap.String("discovery", n.cfg.Cluster.Discovery), zap.Error(err))
+			n.auto = nil
+		}
+	}
+	if n.auto != nil {
+		n.auto.Start()
 	}
 	n.ctl = ctlrpc.NewServer(ln, n, n.log)
 	n.ctl.Start()
@@ -164,6 +185,9 @@ func (n *Node) StopRequested() <-chan struct{} { return n.stopReq }
 // Stop stops the ctl socket and the broker, within ctx.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() { close(n.stopReq) })
+	if n.auto != nil {
+		n.auto.Stop()
+	}
 	n.cluster.Stop() // not a leave: peers list this node as stopped
 	n.fabric.Stop()
 	err := n.broker.Stop(ctx)
@@ -189,6 +213,13 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 	case ctlrpc.OpStop:
 		n.stopOnce.Do(func() { close(n.stopReq) })
 	case ctlrpc.OpClusterStatus:
+	case ctlrpc.OpDiscoveryEnable:
+		if n.auto == nil {
+			resp.Error = "cluster.discovery = " + n.cfg.Cluster.Discovery + " runs no automatic discovery"
+			break
+		}
+		n.cluster.EnableDiscovery()
+		n.auto.Kick()
 	case ctlrpc.OpJoin, ctlrpc.OpLeave, ctlrpc.OpForceLeave:
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		var err error
@@ -197,6 +228,9 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 			err = n.cluster.Join(ctx, req.Node)
 		case ctlrpc.OpLeave:
 			err = n.cluster.Leave(ctx)
+			if err == nil && n.auto != nil {
+				n.auto.Unregister(ctx) // and autocluster stays off until restart or `cluster discovery enable`
+			}
 		default:
 			err = n.cluster.ForceLeave(ctx, req.Node)
 		}
@@ -211,7 +245,7 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 	default:
 		resp.Error = "unknown_command"
 	}
-	if req.Op != ctlrpc.OpPing && req.Op != ctlrpc.OpStatus && req.Op != ctlrpc.OpStop {
+	if req.Op != ctlrpc.OpPing && req.Op != ctlrpc.OpStatus && req.Op != ctlrpc.OpStop && req.Op != ctlrpc.OpDiscoveryEnable {
 		st := n.cluster.Status()
 		resp.Cluster = &ctlrpc.ClusterStatus{Running: st.Running, Stopped: st.Stopped}
 	}

@@ -1,0 +1,202 @@
+package discovery
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"emqxgo/internal/cluster"
+)
+
+// Cluster is what the loop needs of membership.
+type Cluster interface {
+	Self() string
+	Epoch() int64
+	Status() cluster.Status
+	Left() bool
+	Probe(ctx context.Context, name string) (int64, error)
+	Join(ctx context.Context, name string) error
+}
+
+// Loop is autocluster: at start and every Interval, while this node runs
+// alone (and `cluster leave` has not turned it off), discover, keep the
+// names that answer, and join the oldest running one, unless this node is
+// the oldest (the others join it).
+type Loop struct {
+	s        Strategy
+	c        Cluster
+	log      *zap.Logger
+	interval time.Duration
+	jitter   time.Duration
+
+	wake chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewLoop starts nothing.
+func NewLoop(s Strategy, c Cluster, log *zap.Logger) *Loop {
+	l := &Loop{s: s, c: c, log: log.Named("autocluster"), interval: Interval, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	if _, ok := s.(Locker); !ok {
+		l.jitter = MaxJitter
+	}
+	return l
+}
+
+// Start runs the loop in the background.
+func (l *Loop) Start() {
+	l.wg.Add(1)
+	go l.run()
+}
+
+// Stop ends the loop and closes the strategy.
+func (l *Loop) Stop() {
+	close(l.stop)
+	l.wg.Wait()
+	if c, ok := l.s.(Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// Kick runs a round now (after `cluster discovery enable`).
+func (l *Loop) Kick() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Unregister withdraws a registering strategy's record (on cluster leave).
+func (l *Loop) Unregister(ctx context.Context) {
+	if r, ok := l.s.(Registrar); ok {
+		if err := r.Unregister(ctx); err != nil {
+			l.log.Warn("cannot withdraw the discovery registration", zap.String("strategy", l.s.Name()), zap.Error(err))
+		}
+	}
+}
+
+func (l *Loop) ctx(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		select {
+		case <-l.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+func (l *Loop) run() {
+	defer l.wg.Done()
+	if l.jitter > 0 { // lockless: nodes started together do not all decide at once
+		select {
+		case <-time.After(rand.N(l.jitter)):
+		case <-l.stop:
+			return
+		}
+	}
+	t := time.NewTicker(l.interval)
+	defer t.Stop()
+	for {
+		l.round()
+		select {
+		case <-t.C:
+		case <-l.wake:
+		case <-l.stop:
+			return
+		}
+	}
+}
+
+// round is one attempt; it logs one line when it fails.
+func (l *Loop) round() {
+	if r, ok := l.s.(Registrar); ok && !r.Registered() && !l.c.Left() {
+		ctx, cancel := l.ctx(10 * time.Second)
+		if err := r.Register(ctx); err != nil {
+			l.log.Warn("autocluster: cannot register this node; retrying", zap.String("strategy", l.s.Name()), zap.Error(err))
+		}
+		cancel()
+	}
+	if l.c.Left() || len(l.c.Status().Running) > 1 {
+		return // turned off by `cluster leave`, or clustered: nothing to do
+	}
+	ctx, cancel := l.ctx(30 * time.Second)
+	defer cancel()
+	if lk, ok := l.s.(Locker); ok {
+		unlock, err := lk.Lock(ctx)
+		if err != nil {
+			l.log.Warn("autocluster round failed: cannot take the join lock", zap.String("strategy", l.s.Name()), zap.Error(err))
+			return
+		}
+		defer unlock()
+		if len(l.c.Status().Running) > 1 {
+			return // someone joined us while we waited
+		}
+	}
+	names, err := l.s.Discover(ctx)
+	if err != nil {
+		l.log.Warn("autocluster round failed: discovery error", zap.String("strategy", l.s.Name()), zap.Error(err))
+		return
+	}
+	self := l.c.Self()
+	var others []string
+	for _, n := range names {
+		if n != self && !slices.Contains(others, n) {
+			others = append(others, n)
+		}
+	}
+	if len(others) == 0 {
+		l.log.Info("autocluster: no other node discovered yet", zap.String("strategy", l.s.Name()))
+		return
+	}
+	type cand struct {
+		name  string
+		epoch int64
+	}
+	var mu sync.Mutex
+	var up []cand
+	failed := map[string]string{}
+	var wg sync.WaitGroup
+	for _, n := range others {
+		wg.Add(1)
+		go func(n string) {
+			defer wg.Done()
+			e, err := l.c.Probe(ctx, n)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed[n] = err.Error()
+				return
+			}
+			up = append(up, cand{n, e})
+		}(n)
+	}
+	wg.Wait()
+	if len(up) == 0 {
+		l.log.Warn("autocluster round failed: no discovered node answers", zap.String("strategy", l.s.Name()), zap.Any("tried", failed))
+		return
+	}
+	up = append(up, cand{self, l.c.Epoch()})
+	sort.Slice(up, func(i, j int) bool {
+		if up[i].epoch != up[j].epoch {
+			return up[i].epoch < up[j].epoch
+		}
+		return up[i].name < up[j].name
+	})
+	oldest := up[0].name
+	if oldest == self {
+		l.log.Info("autocluster: this node is the oldest; waiting for the others to join it", zap.Int("answering", len(up)-1))
+		return
+	}
+	if err := l.c.Join(ctx, oldest); err != nil {
+		l.log.Warn("autocluster round failed: join", zap.String("node", oldest), zap.Error(err))
+		return
+	}
+	l.log.Info("autocluster: joined the cluster", zap.String("strategy", l.s.Name()), zap.String("via", oldest))
+}

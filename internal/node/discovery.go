@@ -1,0 +1,35 @@
+package node
+
+import (
+	"emqxgo/internal/config"
+	"emqxgo/internal/discovery"
+	"emqxgo/internal/discovery/dns"
+	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/static"
+	"emqxgo/internal/nodename"
+
+	"go.uber.org/zap"
+)
+
+// strategy builds the cluster.discovery strategy; nil for manual.
+func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discovery.Strategy, error) {
+	c := cfg.Cluster
+	switch c.Discovery {
+	case "static":
+		return static.New(c.Static.Seeds)
+	case "dns":
+		dc := dns.Config{Name: c.DNS.Name, App: c.DNS.App, Type: c.DNS.Type, Server: c.DNS.Server}
+		if hint := dns.SelfNameHint(dc, name.String()); hint != "" {
+			log.Warn(hint)
+		}
+		return dns.New(dc)
+	case "etcd":
+		return etcd.New(etcd.Config{Servers: c.Etcd.Servers, Prefix: c.Etcd.Prefix, ClusterName: c.Name, Node: name.String(),
+			TTL: c.Etcd.NodeTTL, KeyFile: c.Etcd.KeyFile, CertFile: c.Etcd.CertFile, CACertFile: c.Etcd.CACertFile, Log: log})
+	case "k8s":
+		return k8sStrategy(cfg, log)
+	case "mcast":
+		return mcastStrategy(cfg, name, log)
+	}
+	return nil, nil
+}
