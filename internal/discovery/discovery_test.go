@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -152,6 +154,34 @@ func TestDNSCluster(t *testing.T) {
 	var ns []*testnode.Node
 	for _, n := range names {
 		ns = append(ns, testnode.Start(t, n, env...))
+	}
+	testnode.WaitRunning(t, formWithin, ns...)
+}
+
+// TestK8sCluster: three nodes find each other through an API server's
+// EndpointSlices (ready addresses only) and form one cluster.
+func TestK8sCluster(t *testing.T) {
+	t.Parallel()
+	net := testnode.Net()
+	var eps []string
+	for i := 1; i <= 3; i++ {
+		eps = append(eps, fmt.Sprintf(`{"addresses":["127.0.%d.%d"],"conditions":{"ready":true}}`, net, i))
+	}
+	eps = append(eps, fmt.Sprintf(`{"addresses":["127.0.%d.9"],"conditions":{"ready":false}}`, net))
+	body := `{"kind":"EndpointSliceList","apiVersion":"discovery.k8s.io/v1","items":[{"addressType":"IPv4","endpoints":[` + strings.Join(eps, ",") + `]}]}`
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices" || r.URL.Query().Get("labelSelector") != "kubernetes.io/service-name=emqx" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(api.Close)
+	env := []string{"EMQX_CLUSTER__DISCOVERY=k8s", "EMQX_CLUSTER__K8S__APISERVER=" + api.URL, "EMQX_CLUSTER__K8S__SERVICE_NAME=emqx"}
+	var ns []*testnode.Node
+	for i := 1; i <= 3; i++ {
+		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.%d", net, i), env...))
 	}
 	testnode.WaitRunning(t, formWithin, ns...)
 }
