@@ -6,7 +6,7 @@ LDFLAGS      := -s -w -X emqxgo/internal/version.Version=$(VERSION)
 GO           ?= go
 REL          ?= _rel/emqx
 
-.PHONY: all build run test release clean vet fmt
+.PHONY: all build run test release clean vet fmt docker
 
 all: build
 
@@ -34,6 +34,11 @@ release: build
 	cp etc/emqx.conf etc/cluster.conf $(REL)/etc/
 	cp scripts/one_more_emqx.sh $(REL)/scripts/
 	@echo "release in $(REL) ($(VERSION))"
+
+# The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
+IMAGE ?= emqx-go:latest
+docker: build
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf bin _rel

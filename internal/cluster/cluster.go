@@ -199,6 +199,11 @@ func (c *Cluster) newSerf() (*serf.Serf, error) {
 	conf.BroadcastTimeout = 3 * time.Second
 	conf.ValidateNodeNames = false // node names carry '@'
 	conf.ReconnectTimeout = 100 * 365 * 24 * time.Hour
+	if !c.cfg.Autoheal {
+		// cluster.autoheal = off: after a partition the sides stay apart
+		// until an operator joins them; serf must not reconnect by itself.
+		conf.ReconnectInterval = 100 * 365 * 24 * time.Hour
+	}
 	if c.cfg.Autoclean > 0 {
 		conf.ReconnectTimeout = c.cfg.Autoclean
 		if ri := c.cfg.Autoclean / 2; ri < conf.ReapInterval {

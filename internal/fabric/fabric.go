@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type Fabric struct {
 	picker   *picker
 
 	decisions sync.Map // publishing client id -> map[shared filter]client chosen on this node
+	conns     sync.Map // client id -> connection{since, client}: connected clients
 	injecting sync.Map // inline client id -> map[shared filter]client this node serves
 
 	mu  sync.Mutex
@@ -82,6 +84,11 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 		if err := decode(body, &b); err == nil {
 			f.receive(peer, &b)
 		}
+	case opClients:
+		var l clientList
+		if err := decode(body, &l); err == nil {
+			f.settle(peer, l.Since)
+		}
 	case opAck:
 		var a fwdAck
 		if err := decode(body, &a); err == nil && a.Epoch == f.epoch {
@@ -104,6 +111,8 @@ func (f *Fabric) LinkUp(peer string, epoch int64) {
 	o := f.outbox(peer)
 	o.linkUp(epoch)
 	f.retained.sync(peer)
+	f.wg.Add(1)
+	go f.sendClients(peer)
 }
 
 // LinkDown implements cluster.LinkHandler: routes stay until membership
@@ -148,4 +157,50 @@ func (f *Fabric) RouteNodes(topic string) []string {
 		}
 	}
 	return out
+}
+
+type connection struct {
+	since int64
+	cl    *mqtt.Client
+}
+
+// sendClients tells a peer whose link came up who is connected here.
+func (f *Fabric) sendClients(peer string) {
+	defer f.wg.Done()
+	l := clientList{Since: map[string]int64{}}
+	f.conns.Range(func(k, v any) bool {
+		if c := v.(connection); !c.cl.Closed() {
+			l.Since[k.(string)] = c.since
+		}
+		return true
+	})
+	body, err := encode(&l)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = f.links.Notify(ctx, peer, opClients, body)
+}
+
+// settle disconnects local clients that also connected on peer later: after
+// a partition heals, the newest connection of a client id wins.
+func (f *Fabric) settle(peer string, remote map[string]int64) {
+	for id, since := range remote {
+		v, ok := f.conns.Load(id)
+		if !ok {
+			continue
+		}
+		c := v.(connection)
+		if c.cl.Closed() || c.since > since || (c.since == since && f.self > peer) {
+			continue
+		}
+		f.log.Warn("client id connected on both sides of a healed partition; the newest connection wins",
+			zap.String("client", id), zap.String("newest_on", peer))
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.release(&takeoverReq{ClientID: id, Clean: true})
+		}()
+	}
 }

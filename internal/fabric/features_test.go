@@ -254,3 +254,32 @@ func TestWillAcrossNodes(t *testing.T) {
 	conn.Close() // no DISCONNECT: the will fires on a
 	sub.Expect(t, "wills/x", []byte("gone"))
 }
+
+// TestDuplicateClientIDSettledOnMerge: the same client id connected on two
+// nodes that were apart (a healed partition, here: two clusters joined) is
+// settled when they link up: the newest connection wins.
+func TestDuplicateClientIDSettledOnMerge(t *testing.T) {
+	t.Parallel()
+	net := testnode.Net()
+	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
+	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
+	older := testutil.DialV5(t, a.Addr, "twin")
+	newer := testutil.DialV5(t, b.Addr, "twin") // not clustered yet: no takeover
+	join(t, b, a)
+	select {
+	case d := <-older.Disconnects:
+		if d.ReasonCode != 0x8E {
+			t.Fatalf("reason %#x", d.ReasonCode)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("older duplicate not disconnected after the merge")
+	}
+	select {
+	case d := <-newer.Disconnects:
+		t.Fatalf("newest connection disconnected (%#x)", d.ReasonCode)
+	case <-time.After(500 * time.Millisecond):
+	}
+	newer.Sub(t, "twin/t", 0)
+	newer.Pub(t, "twin/t", 0, []byte("ok"))
+	newer.Expect(t, "twin/t", []byte("ok"))
+}

@@ -20,7 +20,7 @@ func (h *hook) ID() string { return "emqx-cluster-fabric" }
 var provided = []byte{
 	mqtt.OnSubscribe, mqtt.OnUnsubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
 	mqtt.OnPublish, mqtt.OnPublished, mqtt.OnSelectSubscribers, mqtt.OnRetainMessage,
-	mqtt.OnWill, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnClientExpired, mqtt.OnDisconnect,
+	mqtt.OnWill, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnClientExpired, mqtt.OnDisconnect,
 }
 
 func (h *hook) Provides(b byte) bool { return bytes.IndexByte(provided, b) >= 0 }
@@ -76,7 +76,20 @@ func (h *hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 // index; unsubscribing also withdraws our routes.
 func (h *hook) OnClientExpired(cl *mqtt.Client) { h.f.srv.UnsubscribeClient(cl) }
 
-func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.f.decisions.Delete(cl.ID) }
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.f.decisions.Delete(cl.ID)
+	if v, ok := h.f.conns.Load(cl.ID); ok && v.(connection).cl == cl {
+		h.f.conns.CompareAndDelete(cl.ID, v)
+	}
+}
+
+// OnSessionEstablished records when the client connected (newest wins
+// when a healed partition finds it on two nodes).
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if !cl.Net.Inline {
+		h.f.conns.Store(cl.ID, connection{since: time.Now().UnixNano(), cl: cl})
+	}
+}
 
 // OnSessionEstablish runs before CONNACK: take the client id over cluster-wide.
 func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {

@@ -13,7 +13,15 @@ const (
 	opAck      = "fwd_ack"  // notify: fwdAck
 	opRetain   = "retain"   // notify: retainBatch
 	opTakeover = "takeover" // request: takeoverReq -> takeoverResp
+	opClients  = "clients"  // notify: clientList, when a link comes up
 )
+
+// clientList is who is connected here and since when (unix nanos), so
+// that the same client id on both sides of a healed partition is settled:
+// the newest connection wins.
+type clientList struct {
+	Since map[string]int64 `codec:"s"`
+}
 
 // route is one advertised subscription. Client is set for shared
 // subscriptions only (each member is advertised); plain filters are

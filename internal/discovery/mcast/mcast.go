@@ -33,6 +33,9 @@ const DeprecationWarning = "cluster.discovery = mcast is deprecated; use static,
 // cookie stays silent in the log after it was logged once.
 const quietPeriod = time.Minute
 
+// drainFor is how long Discover spends at most discarding stale datagrams.
+const drainFor = 5 * time.Millisecond
+
 // maxQuietSenders bounds the memory of the rate limiter.
 const maxQuietSenders = 4096
 
@@ -325,6 +328,11 @@ func (s *Strategy) Discover(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 
+	buf := make([]byte, readBuffer)
+	if err := drain(client, buf); err != nil {
+		return nil, err
+	}
+
 	nonce := newNonce()
 	ping := s.encode(typePing, nonce)
 	sent := 0
@@ -370,7 +378,6 @@ func (s *Strategy) Discover(ctx context.Context) ([]string, error) {
 	}()
 
 	names := map[string]struct{}{s.node: {}}
-	buf := make([]byte, readBuffer)
 	for {
 		n, src, err := client.ReadFromUDP(buf)
 		if err != nil {
@@ -403,6 +410,28 @@ func (s *Strategy) Discover(ctx context.Context) ([]string, error) {
 	slices.Sort(out)
 	s.log.Debug("mcast: discovered", zap.Strings("nodes", out))
 	return out, nil
+}
+
+// drain discards what queued up on the discovery socket between rounds
+// (late pongs, junk), so that the socket buffer has room for this round.
+// It gives up after drainFor even if datagrams keep coming.
+func drain(client *net.UDPConn, buf []byte) error {
+	if err := client.SetReadDeadline(time.Now().Add(drainFor)); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return ErrClosed
+		}
+		return fmt.Errorf("mcast: %w", err)
+	}
+	for {
+		_, _, err := client.ReadFromUDP(buf)
+		switch {
+		case err == nil:
+		case errors.Is(err, net.ErrClosed):
+			return ErrClosed
+		default: // deadline, or a transient error: enough
+			return nil
+		}
+	}
 }
 
 // respond answers pings on the group socket until it is closed.

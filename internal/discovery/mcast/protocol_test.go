@@ -3,8 +3,8 @@ package mcast
 import (
 	"bytes"
 	"math/rand/v2"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
