@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -184,4 +185,40 @@ func TestK8sCluster(t *testing.T) {
 		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.%d", net, i), env...))
 	}
 	testnode.WaitRunning(t, formWithin, ns...)
+}
+
+// TestMcastCluster: three nodes on loopback find each other by multicast
+// (deprecated strategy, still working) and form one cluster; a node with
+// another cookie on the same group is ignored.
+func TestMcastCluster(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"link", "set", "lo", "multicast", "on"}, {"route", "add", "239.192.78.1/32", "dev", "lo"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil && !strings.Contains(string(out), "File exists") {
+			t.Fatalf("ip %v (needs root and iproute2): %v %s", args, err, out)
+		}
+	}
+	var ports []string
+	for i := 0; i < 4; i++ {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, fmt.Sprint(pc.LocalAddr().(*net.UDPAddr).Port))
+		pc.Close()
+	}
+	env := []string{"EMQX_CLUSTER__DISCOVERY=mcast", "EMQX_CLUSTER__MCAST__ADDR=239.192.78.1", "EMQX_CLUSTER__MCAST__PORTS=" + strings.Join(ports, ","),
+		"EMQX_CLUSTER__MCAST__IFACE=127.0.0.1", "EMQX_CLUSTER__MCAST__LOOP=on"}
+	names := trioNames(testnode.Net())
+	var ns []*testnode.Node
+	for _, n := range names {
+		ns = append(ns, testnode.Start(t, n, env...))
+	}
+	other := testnode.Start(t, strings.Replace(names[0], "emqx1@", "emqx4@", 1), append(env, "EMQX_NODE__COOKIE=another")...)
+	testnode.WaitRunning(t, formWithin, ns...)
+	if st := other.N.Cluster().Status(); len(st.Running) != 1 {
+		t.Fatalf("node with another cookie clustered: %v", st)
+	}
+	if ns[0].Logs.FilterMessageSnippet("deprecated").Len() == 0 {
+		t.Fatal("no deprecation warning at start")
+	}
 }

@@ -1,13 +1,12 @@
 package node
 
 import (
-	"errors"
-
 	"go.uber.org/zap"
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/nodename"
 )
 
@@ -17,6 +16,8 @@ func k8sStrategy(cfg *config.Config, log *zap.Logger) (discovery.Strategy, error
 		AppName: k.AppName, Namespace: k.Namespace, Suffix: k.Suffix, Log: log.Named("k8s")})
 }
 
-func mcastStrategy(*config.Config, nodename.Name, *zap.Logger) (discovery.Strategy, error) {
-	return nil, errors.New("mcast discovery: not wired yet")
+func mcastStrategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discovery.Strategy, error) {
+	m := cfg.Cluster.Mcast
+	return mcast.New(mcast.Config{Node: name.String(), ClusterName: cfg.Cluster.Name, Cookie: cfg.Node.Cookie,
+		Addr: m.Addr, Ports: m.Ports, Iface: m.Iface, TTL: m.TTL, Loop: m.Loop, Log: log.Named("mcast")})
 }

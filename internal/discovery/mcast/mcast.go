@@ -49,7 +49,7 @@ type Config struct {
 	Ports       []int         // cluster.mcast.ports; nil = [4369], an empty non-nil list is an error
 	Iface       string        // cluster.mcast.iface, IPv4 address of an interface; "" or 0.0.0.0 = system default
 	TTL         int           // cluster.mcast.ttl, 0..255
-	Loop        bool          // cluster.mcast.loop: loop own datagrams back to this host
+	Loop        bool          // cluster.mcast.loop: loop own datagrams back to this host (over lo they always come back)
 	Wait        time.Duration // how long Discover collects pongs; <= 0 = 3s
 	Log         *zap.Logger   // nil = no logging
 }

@@ -414,6 +414,7 @@ func TestAllPortsTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cluster.mcast.ports") {
 		t.Fatalf("Start with every port taken = %v, want an error naming cluster.mcast.ports", err)
 	}
+	t.Log(err)
 	for _, p := range ports {
 		if !strings.Contains(err.Error(), fmt.Sprint(p)) {
 			t.Errorf("error %q does not name port %d", err, p)
