@@ -241,8 +241,8 @@ func (n *cnode) waitStatus(want string, within time.Duration) time.Duration {
 	}
 }
 
-func (n *cnode) kill()  { docker(n.l.t, "kill", n.container) }
-func (n *cnode) cut()   { docker(n.l.t, "network", "disconnect", n.l.cluster, n.container) }
+func (n *cnode) kill() { docker(n.l.t, "kill", n.container) }
+func (n *cnode) cut()  { docker(n.l.t, "network", "disconnect", n.l.cluster, n.container) }
 func (n *cnode) heal() {
 	docker(n.l.t, "network", "connect", "--ip", n.ip, "--alias", n.host, n.l.cluster, n.container)
 }
