@@ -223,6 +223,9 @@ func (c *Cluster) newSerf() (*serf.Serf, error) {
 	if c.cfg.ProbeInterval > 0 {
 		ml.ProbeInterval = c.cfg.ProbeInterval
 	}
+	if !c.cfg.Autoheal {
+		ml.GossipToTheDeadTime = 0 // nor may gossip to members it declared dead merge the sides again
+	}
 	conf.MemberlistConfig = ml
 	conf.Merge = mergeGate{c}
 	events := make(chan serf.Event, 1024)
