@@ -204,3 +204,32 @@ func (f *Fabric) settle(peer string, remote map[string]int64) {
 		}()
 	}
 }
+
+// Flush waits until every peer with a live link has been sent, and has
+// acknowledged, what this node queued for it (a graceful stop calls it
+// after its clients are gone, so a PUBACKed QoS 1 message is not lost).
+func (f *Fabric) Flush(ctx context.Context) error {
+	for {
+		busy := false
+		f.mu.Lock()
+		for peer, o := range f.out {
+			if !f.links.Has(peer) {
+				continue
+			}
+			o.mu.Lock()
+			if len(o.queue) > 0 || len(o.pending) > 0 {
+				busy = true
+			}
+			o.mu.Unlock()
+		}
+		f.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

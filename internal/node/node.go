@@ -188,9 +188,14 @@ func (n *Node) Stop(ctx context.Context) error {
 	if n.auto != nil {
 		n.auto.Stop()
 	}
+	err := n.broker.Stop(ctx) // clients first: no new publishes
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if ferr := n.fabric.Flush(fctx); ferr != nil {
+		n.log.Warn("messages for peers not all acknowledged before stopping", zap.Error(ferr))
+	}
+	cancel()
 	n.cluster.Stop() // not a leave: peers list this node as stopped
 	n.fabric.Stop()
-	err := n.broker.Stop(ctx)
 	if n.ctl != nil {
 		n.ctl.Close()
 	}
