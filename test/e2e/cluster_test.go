@@ -261,3 +261,24 @@ func TestStatusWhileJoinHangs(t *testing.T) {
 		t.Fatal("join did not give up on a silent peer")
 	}
 }
+
+// TestDiscoveryEnableCommand: under autocluster, leave keeps the node out
+// until `emqx_ctl cluster discovery enable`.
+func TestDiscoveryEnableCommand(t *testing.T) {
+	t.Parallel()
+	var seeds []string
+	ms := trio(t, func(int) []string { return nil })
+	for _, m := range ms[:2] {
+		seeds = append(seeds, m.name)
+	}
+	for _, m := range ms[:2] {
+		m.env = append(m.env, "EMQX_CLUSTER__DISCOVERY=static", "EMQX_CLUSTER__STATIC__SEEDS="+strings.Join(seeds, ","))
+		m.start()
+	}
+	n1, n2 := ms[0], ms[1]
+	n1.waitStatus(statusLine(names(n1, n2)), 20*time.Second)
+	n2.must(0, "Leave the cluster successfully.\n"+statusLine(names(n2)), "emqx_ctl", "cluster", "leave")
+	n1.waitStatus(statusLine(names(n1)), 10*time.Second)
+	n2.must(0, "Automatic cluster discovery enabled.\n", "emqx_ctl", "cluster", "discovery", "enable")
+	n1.waitStatus(statusLine(names(n1, n2)), 20*time.Second)
+}

@@ -55,6 +55,7 @@ func TestLifecycleAndCtl(t *testing.T) {
 		{[]string{"cluster", "force-leave", "emqx2@" + host}, "Failed to remove the node from cluster: node_not_in_cluster\n"},
 		{[]string{"cluster", "join", "emqx2"}, "Failed to join the cluster: {node_down,'emqx2@" + host + "'}\n"},
 		{[]string{"cluster", "join", "bad name"}, "Failed to join the cluster: {invalid_node_name,'bad name@" + host + "'}\n"},
+		{[]string{"cluster", "discovery", "enable"}, "Failed to enable cluster discovery: cluster.discovery = manual runs no automatic discovery\n"},
 	} {
 		if e := n.must(1, "", "emqx_ctl", c.args...); e != c.err {
 			t.Fatalf("emqx_ctl %v: stderr %q, want %q", c.args, e, c.err)
