@@ -24,7 +24,9 @@ vet:
 
 # Every test, with the race detector. Process-level tests build their own binaries.
 test: vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@rm -f "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md"
+	$(GO) test -race -count=1 -timeout 30m ./...
+	@echo "Fault suite (test/docker):"; cat "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md" 2>/dev/null || true
 
 # A self-contained folder: bin/, etc/, scripts/. Copy it anywhere and run bin/emqx start.
 release: build
