@@ -6,7 +6,7 @@ LDFLAGS      := -s -w -X emqxgo/internal/version.Version=$(VERSION)
 GO           ?= go
 REL          ?= _rel/emqx
 
-.PHONY: all build run test release clean vet fmt docker
+.PHONY: all build run test release clean vet fmt docker bench
 
 all: build
 
@@ -36,6 +36,14 @@ release: build
 	cp etc/emqx.conf etc/cluster.conf $(REL)/etc/
 	cp scripts/one_more_emqx.sh $(REL)/scripts/
 	@echo "release in $(REL) ($(VERSION))"
+
+# Benchmark: Go micro-benchmarks of the hot paths, then the broker benchmark
+# (single node vs mosquitto, cluster paths vs same-node) as ratios of medians
+# over interleaved rounds. Bounded: about 5-10 minutes on a 2-core machine.
+bench: build
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/cluster
+	$(GO) run ./cmd/emqxbench -rounds 3
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
 IMAGE ?= emqx-go:latest
