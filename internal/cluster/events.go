@@ -180,22 +180,28 @@ func (c *Cluster) probeDown(peer string) {
 		_ = conn.Close()
 		return
 	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		c.markDown(peer)
+	}
+}
+
+// markDown lists a member whose RPC port refuses connections as stopped at
+// once (before gossip notices) and drops its routes.
+func (c *Cluster) markDown(peer string) {
+	c.mu.Lock()
+	r := c.rec.Members[peer]
+	if r == nil || c.down[peer] || c.links.get(peer) != nil {
+		c.mu.Unlock()
 		return
 	}
-	c.mu.Lock()
-	if r := c.rec.Members[peer]; r != nil && c.links.get(peer) == nil {
-		c.down[peer] = true
-		if r.StoppedAt.IsZero() {
-			r.StoppedAt = time.Now() // autoclean counts from here
-			c.saveLocked()
-		}
-		c.log.Warn("node stopped (its RPC port refuses connections)", zap.String("node", peer))
-		c.mu.Unlock()
-		c.links.h.PeerGone(peer)
-		return
+	c.down[peer] = true
+	if r.StoppedAt.IsZero() {
+		r.StoppedAt = time.Now() // autoclean counts from here
+		c.saveLocked()
 	}
 	c.mu.Unlock()
+	c.log.Warn("node stopped (its RPC port refuses connections)", zap.String("node", peer))
+	c.links.h.PeerGone(peer)
 }
 
 // maintain keeps links to running members, rejoins stopped members of the
@@ -275,6 +281,9 @@ func (c *Cluster) linkRunning() {
 		cancel()
 		if err != nil {
 			c.log.Debug("peer link dial failed", zap.String("peer", m.Name), zap.Error(err))
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				c.markDown(m.Name) // no link to lose, but nothing listens: it stopped
+			}
 		}
 	}
 }
