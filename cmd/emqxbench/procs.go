@@ -78,7 +78,7 @@ func startEmqx(root, node string, env ...string) (*broker, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(root, "bin", "emqx"), "foreground")
 	cmd.Env = append(os.Environ(), "EMQX_HOME="+home, "EMQX_NODE_NAME="+node, "EMQX_NODE_COOKIE=bench-cookie",
-		"EMQX_LISTENER__TCP__EXTERNAL="+addr, "EMQX_LOG__TO=file", "EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=65535")
+		"EMQX_LISTENER__TCP__EXTERNAL="+addr, "EMQX_LOG__TO=file") // shipped defaults otherwise
 	cmd.Env = append(cmd.Env, env...)
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -193,9 +193,10 @@ type nodeHook struct {
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
-func (h *nodeHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode}, []byte{b})
-}
+var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode}
+
+// Provides is asked for every hook on every event: keep it a byte scan.
+func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
 
 // OnPacketEncode advertises mqtt.max_packet_size in CONNACK (MQTT 5), which
 // mochi does not do by itself, so well-behaved clients never exceed it.

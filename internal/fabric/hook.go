@@ -181,7 +181,7 @@ func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
 // dispatch: one index lookup finds the peers with plain routes and every
 // shared group's members; each matching peer gets the message once.
 func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
-	if strings.HasPrefix(pk.TopicName, "$SYS") {
+	if f.routes.entries.Load() == 0 || strings.HasPrefix(pk.TopicName, "$SYS") {
 		return
 	}
 	subs := f.routes.index.Subscribers(pk.TopicName)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -34,6 +35,21 @@ type routes struct {
 	index *mqtt.TopicsIndex              // remote plain routes by node; shared members of all nodes by node|client
 	peer  map[string]map[route]struct{}  // what each peer advertised, to drop it at once
 	outq  map[string]*routeQueue         // updates waiting to be sent, per peer
+	// entries counts what the index holds: with none, a publish needs no
+	// lookup at all (a lone node pays nothing for being clusterable).
+	entries atomic.Int64
+}
+
+func (r *routes) sub(key, filter string) {
+	if r.index.Subscribe(key, packets.Subscription{Filter: filter}) {
+		r.entries.Add(1)
+	}
+}
+
+func (r *routes) unsub(key, filter string) {
+	if r.index.Unsubscribe(filter, key) {
+		r.entries.Add(-1)
+	}
 }
 
 // routeQueue holds encoded updates for one peer; a goroutine sends them, so
@@ -64,7 +80,7 @@ func (r *routes) add(filter, client string) {
 	set[client] = struct{}{}
 	switch {
 	case isShared(filter):
-		r.index.Subscribe(memberKey(r.f.self, client), packets.Subscription{Filter: filter})
+		r.sub(memberKey(r.f.self, client), filter)
 		r.announce(routeUpdate{Add: []route{{Filter: filter, Client: client}}})
 	case len(set) == 1:
 		r.announce(routeUpdate{Add: []route{{Filter: filter}}})
@@ -85,7 +101,7 @@ func (r *routes) remove(filter, client string) {
 	}
 	switch {
 	case isShared(filter):
-		r.index.Unsubscribe(filter, memberKey(r.f.self, client))
+		r.unsub(memberKey(r.f.self, client), filter)
 		r.announce(routeUpdate{Del: []route{{Filter: filter, Client: client}}})
 	case len(set) == 0:
 		r.announce(routeUpdate{Del: []route{{Filter: filter}}})
@@ -186,12 +202,12 @@ func (r *routes) apply(peer string, u *routeUpdate) {
 	for _, rt := range u.Del {
 		if _, ok := set[rt]; ok {
 			delete(set, rt)
-			r.index.Unsubscribe(rt.Filter, r.key(peer, rt))
+			r.unsub(r.key(peer, rt), rt.Filter)
 		}
 	}
 	for _, rt := range u.Add {
 		set[rt] = struct{}{}
-		r.index.Subscribe(r.key(peer, rt), packets.Subscription{Filter: rt.Filter})
+		r.sub(r.key(peer, rt), rt.Filter)
 	}
 }
 
@@ -211,7 +227,7 @@ func (r *routes) drop(peer string) {
 
 func (r *routes) dropLocked(peer string) {
 	for rt := range r.peer[peer] {
-		r.index.Unsubscribe(rt.Filter, r.key(peer, rt))
+		r.unsub(r.key(peer, rt), rt.Filter)
 	}
 	delete(r.peer, peer)
 }
