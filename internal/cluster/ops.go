@@ -15,11 +15,15 @@ import (
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-// target qualifies and validates a node name typed by an operator.
+// target qualifies and validates a node name typed by an operator; this
+// node's own name is ErrIgnored (join self, force-leave self).
 func (c *Cluster) target(s string) (string, error) {
 	name := nodename.Qualify(strings.TrimSpace(s), c.cfg.Name)
 	if _, err := nodename.Parse(name); err != nil {
 		return "", &Error{Reason: ReasonInvalidNodeName, Node: name, Err: err}
+	}
+	if name == c.self {
+		return "", ErrIgnored
 	}
 	return name, nil
 }
@@ -32,9 +36,6 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	name, err := c.target(target)
 	if err != nil {
 		return err
-	}
-	if name == c.self {
-		return ErrIgnored
 	}
 	st := c.Status()
 	if slices.Contains(st.Running, name) {
@@ -137,9 +138,6 @@ func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
 	name, err := c.target(target)
 	if err != nil {
 		return err
-	}
-	if name == c.self {
-		return ErrIgnored
 	}
 	st := c.Status()
 	switch {
