@@ -65,6 +65,10 @@ type Cluster struct {
 	// blocked: peers that refused our rejoin (they removed us); their gossip
 	// is refused until an explicit join, so the removed node stays out.
 	blocked map[string]bool
+	// open: this node takes gossip about other nodes. It starts closed and
+	// opens on a join, a rejoin, or a peer admitted by a handshake, so that a
+	// restarted or left node is not pulled back by stray gossip.
+	open bool
 	retry   map[string]*attempts // dial / rejoin schedule per peer
 	joined  bool                 // this run has been in a cluster (serf join or a member joined us)
 	left    bool                 // `cluster leave` ran: autocluster stays off
@@ -265,6 +269,13 @@ func (c *Cluster) Self() string { return c.self }
 // Links is the node's peer links, for the MQTT side of the cluster.
 func (c *Cluster) Links() *Links { return c.links }
 
+// openGossip lets gossip about other nodes in (see Cluster.open).
+func (c *Cluster) openGossip() {
+	c.mu.Lock()
+	c.open = true
+	c.mu.Unlock()
+}
+
 // Epoch is when this node started (unix nanos): autocluster joins the oldest.
 func (c *Cluster) Epoch() int64 { return c.epoch }
 
@@ -345,6 +356,12 @@ func (g mergeGate) NotifyMerge(members []*serf.Member) error {
 	g.c.mu.Lock()
 	defer g.c.mu.Unlock()
 	for _, m := range members {
+		if m.Name == g.c.self {
+			continue
+		}
+		if !g.c.open {
+			return fmt.Errorf("merge refused: %s gossiped to a node that has not joined a cluster in this run", m.Name)
+		}
 		if g.c.forgotten[m.Name] {
 			return fmt.Errorf("merge refused: %s was removed by force-leave", m.Name)
 		}

@@ -42,10 +42,8 @@ func (c *Cluster) apply(s *serf.Serf, e serf.Event) {
 				switch ev.Type {
 				case serf.EventMemberFailed:
 					prune = append(prune, m.Name)
-				case serf.EventMemberLeave, serf.EventMemberReap:
-					delete(c.forgotten, m.Name) // gossip agrees now; the record keeps it out
 				}
-				continue
+				continue // forgotten until an explicit join lets it in again
 			}
 			switch ev.Type {
 			case serf.EventMemberJoin, serf.EventMemberUpdate:
@@ -318,6 +316,7 @@ func (c *Cluster) rejoinStopped() {
 		cancel()
 		switch {
 		case err == nil:
+			c.openGossip()
 			if _, jerr := s.Join([]string{p.gossip}, true); jerr != nil {
 				c.log.Debug("rejoin gossip failed", zap.String("peer", p.name), zap.Error(jerr))
 				continue

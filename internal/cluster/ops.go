@@ -61,6 +61,7 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	}
 	c.mu.Lock()
 	s := c.serf
+	c.open = true
 	c.mu.Unlock()
 	if _, err := s.Join([]string{gossip}, true); err != nil {
 		c.links.Drop(name)
@@ -121,6 +122,7 @@ func (c *Cluster) leaveCurrent(keep string) error {
 	c.rec.Members = map[string]*member{}
 	c.down = map[string]bool{}
 	c.retry = map[string]*attempts{}
+	c.open = false // standalone now: stray gossip must not pull it back
 	c.saveLocked()
 	if err != nil {
 		c.log.Error("cannot restart membership after leaving", zap.Error(err))
@@ -235,12 +237,14 @@ func (c *Cluster) admit(peer, want string) error {
 		c.unforget(peer, true)
 		c.mu.Lock()
 		delete(c.blocked, peer)
+		c.open = true
 		c.mu.Unlock()
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.rec.Members[peer]; ok && !c.forgotten[peer] {
+		c.open = true
 		return nil
 	}
 	return &Error{Reason: ReasonNotMember, Node: peer}
