@@ -68,10 +68,10 @@ type Cluster struct {
 	// open: this node takes gossip about other nodes. It starts closed and
 	// opens on a join, a rejoin, or a peer admitted by a handshake, so that a
 	// restarted or left node is not pulled back by stray gossip.
-	open bool
-	retry   map[string]*attempts // dial / rejoin schedule per peer
-	joined  bool                 // this run has been in a cluster (serf join or a member joined us)
-	left    bool                 // `cluster leave` ran: autocluster stays off
+	open   bool
+	retry  map[string]*attempts // dial / rejoin schedule per peer
+	joined bool                 // this run has been in a cluster (serf join or a member joined us)
+	left   bool                 // `cluster leave` ran: autocluster stays off
 
 	stop chan struct{}
 	wg   sync.WaitGroup
