@@ -15,7 +15,9 @@
 //   - retained.go: retained messages replicated to every node, newest wins,
 //     full sync when a link comes up.
 //   - takeover.go: client ids are unique cluster-wide; a CONNECT takes the
-//     session over from the node that holds it.
+//     session over from the node that holds it. Known limit: a message that
+//     is still crossing to the old node while the session leaves it is not
+//     re-routed to the new one (the sender's routes follow within ms).
 //
 // Lock order: routeMu before index locks (mochi's); never hold a fabric lock
 // while calling into a peer link except routeMu for route deltas, which must

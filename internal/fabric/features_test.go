@@ -209,6 +209,13 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		pub.Pub(t, "q/1", 1, []byte(fmt.Sprint(i)))
 	}
+	// The five are queued in the offline session on a before it moves
+	// (messages still crossing to a when the session leaves it are not
+	// re-routed: see the fabric package notes).
+	testutil.Eventually(t, 10*time.Second, "five messages queued on a", func() bool {
+		cl, ok := a.N.Broker().Server().Clients.Get("persist")
+		return ok && cl.State.Inflight.Len() == 5
+	})
 	s2, err := testutil.TryDialV5(b.Addr, "persist", false)
 	if err != nil {
 		t.Fatal(err)
