@@ -80,10 +80,12 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 			f.routes.apply(peer, &u)
 		}
 	case opForward:
-		var b fwdBatch
-		if err := decode(body, &b); err == nil {
-			f.receive(peer, &b)
+		b, err := decodeBatch(body)
+		if err != nil {
+			f.log.Warn("malformed forward batch from a peer; dropped", zap.String("peer", peer), zap.Error(err))
+			return
 		}
+		f.receive(peer, b)
 	case opClients:
 		var l clientList
 		if err := decode(body, &l); err == nil {

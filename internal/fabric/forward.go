@@ -131,13 +131,9 @@ func (o *outbox) run() {
 			if len(b) == 0 {
 				break
 			}
-			body, err := encode(&fwdBatch{Epoch: o.f.epoch, Msgs: b})
-			if err != nil {
-				o.f.log.Error("cannot encode a forward batch", zap.Error(err))
-				continue
-			}
+			body := encodeBatch(o.f.epoch, b)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err = o.f.links.Notify(ctx, o.peer, opForward, body)
+			err := o.f.links.Notify(ctx, o.peer, opForward, body)
 			cancel()
 			if err != nil {
 				break // reliable ones are in pending: resent when the link is back

@@ -1,0 +1,48 @@
+package fabric
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestBatchRoundTrip(t *testing.T) {
+	in := []*message{
+		{Seq: 7, Topic: "a/b", Payload: []byte("x"), QoS: 1, Retain: true, Expiry: 60, PFI: 1, HasPFI: true, CT: "text/plain",
+			Resp: "r/t", Corr: []byte{1, 2}, User: [][2]string{{"k", "v"}, {"k", "w"}}, From: "c1",
+			Groups: map[string]string{"$share/g/a/+": "c9"}, SharedOnly: true},
+		{Topic: "plain", Payload: []byte{}, QoS: 0},
+		{Seq: 8, Topic: "ret", Payload: nil, QoS: 1, Retain: true, TS: 12345, Node: "emqx@h"},
+	}
+	out, err := decodeBatch(encodeBatch(-42, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Epoch != -42 || len(out.Msgs) != len(in) {
+		t.Fatalf("%+v", out)
+	}
+	for i := range in {
+		want, got := *in[i], *out.Msgs[i]
+		if len(want.Payload) == 0 && len(got.Payload) == 0 {
+			want.Payload, got.Payload = nil, nil
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("message %d:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+	for _, bad := range [][]byte{nil, {2}, {1, 0, 5}, {1, 0, 1, 0, 0, 200}, encodeBatch(1, in)[:20]} {
+		if _, err := decodeBatch(bad); err == nil {
+			t.Fatalf("decoded %x", bad)
+		}
+	}
+}
+
+// FuzzDecodeBatch: peers' bytes never panic the decoder.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(encodeBatch(1, []*message{{Seq: 1, Topic: "t", Payload: []byte("p"), QoS: 1, User: [][2]string{{"a", "b"}}}}))
+	f.Add([]byte{1, 2, 255, 255, 255, 255, 15})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if out, err := decodeBatch(b); err == nil {
+			_ = encodeBatch(out.Epoch, out.Msgs)
+		}
+	})
+}
