@@ -12,7 +12,6 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
-	"go.uber.org/goleak"
 )
 
 // V5 is a connected MQTT 5 client whose received messages arrive on Msgs.
@@ -154,13 +153,4 @@ func (v *V5) Each(t testing.TB, fn func(*paho.Publish)) {
 			}
 		}
 	}()
-}
-
-// IgnoreSerf lists goroutines that memberlist and serf leave winding down
-// for a moment after Shutdown (a probe in flight, a delayed prune).
-func IgnoreSerf() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreTopFunction("github.com/hashicorp/memberlist.(*Memberlist).probeNode"),
-		goleak.IgnoreAnyFunction("github.com/hashicorp/serf/serf.(*Serf).handlePrune.func1"),
-	}
 }
