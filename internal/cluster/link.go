@@ -54,6 +54,7 @@ type Links struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	links  map[string]*link
+	gen    map[string]uint64 // per peer, bumped for every link registered
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -186,6 +187,10 @@ func (ls *Links) add(peer string, epoch int64, c net.Conn, r *bufio.Reader, dial
 		}
 	}
 	ls.links[peer] = l
+	if ls.gen == nil {
+		ls.gen = map[string]uint64{}
+	}
+	ls.gen[peer]++
 	ls.wg.Add(2)
 	ls.mu.Unlock()
 	if old != nil {
@@ -213,6 +218,14 @@ func (ls *Links) Peers() []string {
 		out = append(out, p)
 	}
 	return out
+}
+
+// Gen numbers the links to peer: it changes whenever a new link replaces
+// the last one, so a sender can tell it has not caught up with LinkUp yet.
+func (ls *Links) Gen(peer string) uint64 {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.gen[peer]
 }
 
 // Has reports whether a link to peer is up.

@@ -46,3 +46,21 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+func TestInboundGapIsResent(t *testing.T) {
+	in := &inbound{}
+	for _, c := range []struct {
+		seq   uint64
+		fresh bool
+		last  uint64
+	}{
+		{1, true, 1}, {2, true, 2}, {4, true, 2}, {5, true, 2}, {4, false, 2}, {2, false, 2}, {3, true, 5}, {5, false, 5}, {6, true, 6},
+	} {
+		if got := in.fresh(c.seq); got != c.fresh || in.lastSeq != c.last {
+			t.Fatalf("seq %d: fresh %v last %d, want %v %d", c.seq, got, in.lastSeq, c.fresh, c.last)
+		}
+	}
+	if len(in.above) != 0 {
+		t.Fatalf("above not drained: %v", in.above)
+	}
+}

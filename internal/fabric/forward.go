@@ -30,7 +30,8 @@ type outbox struct {
 	pending   []*message // sent, QoS>0 or store, awaiting ack; seq ascending
 	resendIdx int        // pending[resendIdx:] must be (re)sent on the current link
 	seq       uint64
-	epoch     int64 // the peer's start time, from its link handshake
+	epoch     int64  // the peer's start time, from its link handshake
+	synced    uint64 // the link generation linkUp last prepared the resend for
 	dropped   uint64
 }
 
@@ -71,8 +72,21 @@ func (o *outbox) linkUp(epoch int64) {
 	}
 	o.epoch = epoch
 	o.resendIdx = 0
+	o.synced = o.f.links.Gen(o.peer)
 	o.mu.Unlock()
 	o.signal()
+}
+
+// ready reports whether a link is up and linkUp has run for it: a new link
+// is visible a moment before its LinkUp, and sending new messages on it
+// before the resend would put them ahead of older unacknowledged ones.
+func (o *outbox) ready() bool {
+	if !o.f.links.Has(o.peer) {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.synced == o.f.links.Gen(o.peer)
 }
 
 // ack drops everything up to seq.
@@ -126,7 +140,7 @@ func (o *outbox) run() {
 		case <-o.f.stop:
 			return
 		}
-		for o.f.links.Has(o.peer) {
+		for o.ready() {
 			b := o.next()
 			if len(b) == 0 {
 				break
@@ -146,9 +160,36 @@ func (o *outbox) run() {
 type inbound struct {
 	mu      sync.Mutex
 	epoch   int64
-	lastSeq uint64
-	client  *mqtt.Client // inline client that injects this peer's messages
+	lastSeq uint64              // every seq up to here was delivered
+	above   map[uint64]struct{} // delivered seqs past a gap (a resend fills it)
+	client  *mqtt.Client        // inline client that injects this peer's messages
 	ackWake chan struct{}
+}
+
+// fresh reports whether seq is new and records it; only the contiguous
+// prefix is acknowledged, so a message lost in a broken link is resent.
+func (in *inbound) fresh(seq uint64) bool {
+	if seq <= in.lastSeq {
+		return false
+	}
+	if _, dup := in.above[seq]; dup {
+		return false
+	}
+	if seq != in.lastSeq+1 {
+		if in.above == nil {
+			in.above = map[uint64]struct{}{}
+		}
+		in.above[seq] = struct{}{}
+		return true
+	}
+	in.lastSeq = seq
+	for {
+		if _, ok := in.above[in.lastSeq+1]; !ok {
+			return true
+		}
+		delete(in.above, in.lastSeq+1)
+		in.lastSeq++
+	}
 }
 
 // receive injects a batch for local subscribers, skipping what a resend
@@ -157,16 +198,15 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 	in := f.inbound(peer)
 	in.mu.Lock()
 	if b.Epoch != in.epoch {
-		in.epoch, in.lastSeq = b.Epoch, 0
+		in.epoch, in.lastSeq, in.above = b.Epoch, 0, nil
 	}
 	acked := false
 	for _, m := range b.Msgs {
 		if m.Seq != 0 {
 			acked = true
-			if m.Seq <= in.lastSeq {
+			if !in.fresh(m.Seq) {
 				continue // already delivered before the link broke
 			}
-			in.lastSeq = m.Seq
 		}
 		if m.TS != 0 {
 			f.retained.store(m)
@@ -271,7 +311,8 @@ func (f *Fabric) outbox(peer string) *outbox {
 	defer f.mu.Unlock()
 	o := f.out[peer]
 	if o == nil {
-		o = &outbox{f: f, peer: peer, wake: make(chan struct{}, 1)}
+		// A new outbox has nothing to resend: it may use the current link.
+		o = &outbox{f: f, peer: peer, wake: make(chan struct{}, 1), synced: f.links.Gen(peer)}
 		f.out[peer] = o
 		f.wg.Add(1)
 		go o.run()
