@@ -69,11 +69,9 @@ func Decode(b []byte, v any) (err error) {
 	return codec.NewDecoderBytes(b, mh).Decode(v)
 }
 
-var encode, decode = Encode, Decode
-
 // appendFrame appends the wire form of f to dst.
 func appendFrame(dst []byte, f *frame) ([]byte, error) {
-	body, err := encode(f)
+	body, err := Encode(f)
 	if err != nil {
 		return dst, err
 	}
@@ -112,7 +110,7 @@ func decodeFrame(body []byte) (f *frame, err error) {
 		}
 	}()
 	f = &frame{}
-	if err := decode(body, f); err != nil {
+	if err := Decode(body, f); err != nil {
 		return nil, &malformedError{err.Error()}
 	}
 	if f.Type < frameHello || f.Type > frameNotify {

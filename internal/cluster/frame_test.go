@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -108,14 +107,9 @@ func TestGarbageToPorts(t *testing.T) {
 		t.Fatalf("join after garbage: %v", err)
 	}
 	a.waitStatus(names(cs...), nil, 10*time.Second)
-	if logs.FilterMessageSnippet("handshake failed").Len() == 0 {
-		t.Fatal("garbage on the RPC port was not logged")
-	}
-	// The same junk twice is logged once per source (logFilter), not per packet.
-	for _, e := range logs.All() {
-		if e.Level >= zapcore.WarnLevel && strings.Contains(e.Message, "panic") {
-			t.Fatalf("panic logged: %s", e.Message)
-		}
+	// Four bad connections from one host: logged once, not per connection.
+	if n := logs.FilterMessageSnippet("handshake failed").Len(); n != 1 {
+		t.Fatalf("garbage on the RPC port logged %d times, want once", n)
 	}
 }
 

@@ -109,7 +109,8 @@ func (ls *Links) accept(c net.Conn) {
 			// a port probe (see probeDown) or a scanner: nothing to say
 			ls.log.Debug("connection closed before the handshake", zap.Stringer("remote", c.RemoteAddr()))
 		default:
-			ls.logOnce("handshake:"+c.RemoteAddr().String(), "peer link handshake failed: "+err.Error(), "", c.RemoteAddr())
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			ls.logOnce("handshake:"+host, "peer link handshake failed: "+err.Error(), "", c.RemoteAddr()) // once per source host
 		}
 		_ = c.Close()
 		return

@@ -227,7 +227,11 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 // client; Groups says which shared groups this node serves for it.
 func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 	pk := m.toPacket(false) // retained state travels separately (retained.go)
-	f.injecting.Store(cl.ID, &choice{groups: m.Groups, sharedOnly: m.SharedOnly})
+	c := noChoice           // most messages name no shared group: no allocation for them
+	if m.Groups != nil || m.SharedOnly {
+		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly}
+	}
+	f.injecting.Store(cl.ID, c)
 	defer f.injecting.Delete(cl.ID)
 	if err := f.srv.InjectPacket(cl, pk); err != nil {
 		f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
@@ -240,6 +244,8 @@ type choice struct {
 	groups     map[string]string
 	sharedOnly bool
 }
+
+var noChoice = &choice{}
 
 // takeGroups removes the shared-group messages from the outbox of a peer
 // that went away, so they can go to another member.

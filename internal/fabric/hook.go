@@ -148,7 +148,7 @@ func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *m
 }
 
 func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
-	if cl.Net.Inline && fromPeer(cl) {
+	if fromPeer(cl) {
 		return
 	}
 	h.f.retained.local(pk)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -92,12 +93,17 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = slow.Write(sb.Bytes())
+	// It really is subscribed: CONNACK (4 bytes) then SUBACK (5 bytes), then it stops reading.
+	ack := make([]byte, 9)
+	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(slow, ack); err != nil || ack[0] != 0x20 || ack[4] != 0x90 || ack[8] != 0 {
+		t.Fatalf("slow subscriber not subscribed: %x %v", ack, err)
+	}
 	fastB := testutil.DialV5(t, b.Addr, "fastB")
 	fastC := testutil.DialV5(t, c.Addr, "fastC")
 	fastB.Sub(t, "load/#", 0)
 	fastC.Sub(t, "load/#", 0)
 	waitRoute(t, a, "load/x", b, c)
-	testutil.Eventually(t, 5*time.Second, "slow subscriber's route", func() bool { return true })
 	var gotB, gotC atomic.Int64
 	fastB.Each(t, func(*paho.Publish) { gotB.Add(1) })
 	fastC.Each(t, func(*paho.Publish) { gotC.Add(1) })

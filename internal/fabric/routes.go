@@ -231,10 +231,3 @@ func (r *routes) dropLocked(peer string) {
 	}
 	delete(r.peer, peer)
 }
-
-// hasPeerRoutes reports whether a peer advertised anything (tests, status).
-func (r *routes) count(peer string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.peer[peer])
-}

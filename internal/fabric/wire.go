@@ -11,7 +11,6 @@ const (
 	opRoutes   = "routes"   // notify: routeUpdate
 	opForward  = "fwd"      // notify: fwdBatch
 	opAck      = "fwd_ack"  // notify: fwdAck
-	opRetain   = "retain"   // notify: retainBatch
 	opTakeover = "takeover" // request: takeoverReq -> takeoverResp
 	opClients  = "clients"  // notify: clientList, when a link comes up
 )
@@ -63,18 +62,13 @@ type message struct {
 }
 
 type fwdBatch struct {
-	Epoch int64      `codec:"e"` // sender's start time: seqs restart with it
-	Msgs  []*message `codec:"m"`
+	Epoch int64 // sender's start time: seqs restart with it
+	Msgs  []*message
 }
 
 type fwdAck struct {
 	Epoch int64  `codec:"e"`
 	Seq   uint64 `codec:"q"` // every seq up to this one was delivered
-}
-
-type retainBatch struct {
-	Full bool       `codec:"full,omitempty"`
-	Msgs []*message `codec:"m"`
 }
 
 // fromPacket captures what must survive the hop. It returns nil for a

@@ -267,7 +267,7 @@ func TestStatusWhileJoinHangs(t *testing.T) {
 func TestDiscoveryEnableCommand(t *testing.T) {
 	t.Parallel()
 	var seeds []string
-	ms := trio(t, func(int) []string { return nil })
+	ms := trio(t)
 	for _, m := range ms[:2] {
 		seeds = append(seeds, m.name)
 	}
