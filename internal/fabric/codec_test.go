@@ -64,3 +64,36 @@ func TestInboundGapIsResent(t *testing.T) {
 		t.Fatalf("above not drained: %v", in.above)
 	}
 }
+
+// TestFullRouteSetKeepsRoutesThatStay: a full set replacing a peer's routes
+// never removes one that is in both, so a publish racing a reconnect (each
+// reconnect brings a full set) always finds it.
+func TestFullRouteSetKeepsRoutesThatStay(t *testing.T) {
+	r := newRoutes(&Fabric{self: "me"})
+	r.apply("p", &routeUpdate{Full: true, Add: []route{{Filter: "a/#"}, {Filter: "b"}}})
+	done := make(chan struct{})
+	missing := 0
+	go func() {
+		defer close(done)
+		for i := 0; i < 20000; i++ {
+			if len(r.index.Subscribers("a/x").Subscriptions) != 1 {
+				missing++
+			}
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		other := route{Filter: "b"}
+		if i%2 == 1 {
+			other = route{Filter: "c"}
+		}
+		r.apply("p", &routeUpdate{Full: true, Add: []route{other, {Filter: "a/#"}}})
+	}
+	<-done
+	if missing != 0 {
+		t.Fatalf("route a/# missing from the index %d times during full-set replacements", missing)
+	}
+	if len(r.index.Subscribers("b").Subscriptions) != 0 || len(r.index.Subscribers("c").Subscriptions) != 1 || r.entries.Load() != 2 {
+		t.Fatalf("after the last full set: b %v, c %v, entries %d",
+			r.index.Subscribers("b").Subscriptions, r.index.Subscribers("c").Subscriptions, r.entries.Load())
+	}
+}

@@ -191,13 +191,24 @@ func (r *routes) sendFull(peer string) {
 func (r *routes) apply(peer string, u *routeUpdate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if u.Full {
-		r.dropLocked(peer)
-	}
 	set := r.peer[peer]
 	if set == nil {
 		set = map[route]struct{}{}
 		r.peer[peer] = set
+	}
+	if u.Full {
+		// Replace by difference: a route present before and after is never
+		// missing from the index, so a publish racing a reconnect still finds it.
+		keep := make(map[route]struct{}, len(u.Add))
+		for _, rt := range u.Add {
+			keep[rt] = struct{}{}
+		}
+		for rt := range set {
+			if _, ok := keep[rt]; !ok {
+				delete(set, rt)
+				r.unsub(r.key(peer, rt), rt.Filter)
+			}
+		}
 	}
 	for _, rt := range u.Del {
 		if _, ok := set[rt]; ok {
@@ -206,8 +217,10 @@ func (r *routes) apply(peer string, u *routeUpdate) {
 		}
 	}
 	for _, rt := range u.Add {
-		set[rt] = struct{}{}
-		r.sub(r.key(peer, rt), rt.Filter)
+		if _, ok := set[rt]; !ok {
+			set[rt] = struct{}{}
+			r.sub(r.key(peer, rt), rt.Filter)
+		}
 	}
 }
 
