@@ -58,7 +58,9 @@ func main() {
 	rounds := flag.Int("rounds", 3, "interleaved A/B rounds per scenario")
 	quick := flag.Bool("quick", false, "smaller message counts (a smoke run)")
 	outDir := flag.String("out", "bench-results", "folder for results.jsonl")
+	only := flag.String("scenarios", "1,2,3", "scenarios to run (comma-separated: 1 single node, 2 two-node, 3 three-node)")
 	flag.Parse()
+	want := func(n string) bool { return slices.Contains(strings.Split(*only, ","), n) }
 	root, _ := os.Getwd()
 	scale := 1
 	if *quick {
@@ -67,8 +69,10 @@ func main() {
 	started := time.Now()
 	load := loadavg()
 
-	fmt.Fprintln(os.Stderr, "scenario 1: single node vs mosquitto")
-	for r := 0; r < *rounds; r++ {
+	if want("1") {
+		fmt.Fprintln(os.Stderr, "scenario 1: single node vs mosquitto")
+	}
+	for r := 0; r < *rounds && want("1"); r++ {
 		whos := []string{"emqx-go", "mosquitto"}
 		if r%2 == 1 {
 			slices.Reverse(whos)
@@ -87,6 +91,14 @@ func main() {
 		}
 	}
 
+	if want("2") || want("3") {
+		cluster(root, *rounds, scale, want)
+	}
+	report(*outDir, started, load)
+}
+
+// cluster runs scenario 2 (two nodes) and 3 (a third joins) on one pair of nodes.
+func cluster(root string, rounds, scale int, want func(string) bool) {
 	fmt.Fprintln(os.Stderr, "scenario 2: two-node cluster, cross-node vs same-node")
 	a, err := startEmqx(root, "emqx1@127.0.0.1")
 	must(err)
@@ -94,7 +106,7 @@ func main() {
 	must(err)
 	_, err = bn.ctl(root, "cluster", "join", a.node)
 	must(err)
-	for r := 0; r < *rounds; r++ {
+	for r := 0; r < rounds && want("2"); r++ {
 		paths := [][2]string{{"same-node", a.addr}, {"cross-node", bn.addr}}
 		if r%2 == 1 {
 			slices.Reverse(paths)
@@ -118,15 +130,18 @@ func main() {
 		}
 	}
 
+	if !want("3") {
+		a.stop()
+		bn.stop()
+		return
+	}
 	fmt.Fprintln(os.Stderr, "scenario 3: three-node cluster")
 	c, err := startEmqx(root, "emqx3@127.0.0.1")
 	must(err)
-	cluster3(root, a, bn, c, *rounds)
+	cluster3(root, a, bn, c, rounds)
 	for _, b := range []*broker{a, bn, c} {
 		b.stop()
 	}
-
-	report(*outDir, started, load)
 }
 
 // single runs the single-node measurements against b.
@@ -319,6 +334,9 @@ func report(dir string, started time.Time, load string) {
 		return fmt.Sprintf("%.2f %s (%.2f-%.2f)", median(s), units[k], s[0], s[len(s)-1]), median(s)
 	}
 	for _, r := range rows {
+		if len(results[key{r.scenario, r.metric, r.ours}]) == 0 {
+			continue // scenario not run
+		}
 		ours, o := cell(key{r.scenario, r.metric, r.ours})
 		base, bv := "-", 0.0
 		ratio := "-"

@@ -14,13 +14,25 @@ var disconnectTooLarge = []byte{0xE0, 0x02, 0x95, 0x00}
 // follows the MQTT framing of the inbound byte stream (headers only, payloads
 // are skipped by count) so that a packet over the size limit can be answered
 // with DISCONNECT 0x95 before mochi drops the connection.
+//
+// It also coalesces writes: mochi writes one packet per Write (a PUBACK per
+// QoS 1 publish is one syscall each). While the reading goroutine works
+// through the bytes of its last Read, writes are buffered; they go out in
+// one syscall when it comes back for more (Read), when the buffer is large,
+// when the connection closes, or after flushDelay at the latest, should the
+// reader be held up elsewhere. A write while the reader waits for the
+// network goes out at once, so latency is unchanged for an idle reader.
 type conn struct {
 	net.Conn
 	maxPacket uint32 // 0: no limit tracking
 
 	v5 atomic.Bool // set by the connect hook once the protocol version is known
 
-	writeMu sync.Mutex // mochi writes whole packets per Write; keep ours between them
+	writeMu  sync.Mutex  // mochi writes whole packets per Write; keep ours between them
+	batching bool        // the reader is handling bytes of its last Read (under writeMu)
+	wbuf     *[]byte     // pending writes while batching (from wbufPool)
+	flushT   *time.Timer // flushes wbuf after flushDelay (created on first use)
+	werr     error       // a failed deferred write: later writes fail with it
 
 	// framing state, touched only by the reading goroutine
 	skip     uint64 // bytes of the current packet body still to pass
@@ -37,10 +49,30 @@ func newConn(c net.Conn, idle time.Duration, maxPacket uint32) *conn {
 	return &conn{Conn: c, maxPacket: maxPacket}
 }
 
+const (
+	flushDelay    = 2 * time.Millisecond // longest a buffered write waits
+	flushAt       = 16 << 10             // buffered bytes that are written at once
+	wbufKeepLimit = 64 << 10             // larger buffers are not pooled
+)
+
+var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func (c *conn) Read(p []byte) (int, error) {
+	c.writeMu.Lock()
+	c.batching = false
+	err := c.flushLocked()
+	c.writeMu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.maxPacket > 0 && !c.tripped {
-		c.track(p[:n])
+	if n > 0 {
+		c.writeMu.Lock()
+		c.batching = true
+		c.writeMu.Unlock()
+		if c.maxPacket > 0 && !c.tripped {
+			c.track(p[:n])
+		}
 	}
 	return n, err
 }
@@ -48,7 +80,73 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	return c.Conn.Write(p)
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	if !c.batching {
+		if c.wbuf != nil { // keep order behind what is pending
+			if err := c.flushLocked(); err != nil {
+				return 0, err
+			}
+		}
+		return c.Conn.Write(p)
+	}
+	if c.wbuf == nil {
+		c.wbuf = wbufPool.Get().(*[]byte)
+		if c.flushT == nil {
+			c.flushT = time.AfterFunc(flushDelay, c.timedFlush)
+		} else {
+			c.flushT.Reset(flushDelay)
+		}
+	}
+	*c.wbuf = append(*c.wbuf, p...)
+	if len(*c.wbuf) >= flushAt {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *conn) timedFlush() {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.flushLocked()
+}
+
+// flushLocked writes what is pending. A failure is kept for later writes
+// and closes the connection, so the reader sees it too.
+func (c *conn) flushLocked() error {
+	if c.wbuf == nil {
+		return c.werr
+	}
+	b := c.wbuf
+	c.wbuf = nil
+	if c.flushT != nil {
+		c.flushT.Stop()
+	}
+	_, err := c.Conn.Write(*b)
+	if cap(*b) <= wbufKeepLimit {
+		*b = (*b)[:0]
+		wbufPool.Put(b)
+	}
+	if err != nil && c.werr == nil {
+		c.werr = err
+		_ = c.Conn.Close()
+	}
+	return err
+}
+
+// Close sends what is still buffered (a DISCONNECT, say) first, bounded by
+// a short write deadline.
+func (c *conn) Close() error {
+	c.writeMu.Lock()
+	if c.wbuf != nil {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = c.flushLocked()
+	}
+	c.writeMu.Unlock()
+	return c.Conn.Close()
 }
 
 // track walks fixed headers: type byte, 1-4 varint bytes, then the body.
@@ -79,7 +177,9 @@ func (c *conn) track(b []byte) {
 				if c.v5.Load() {
 					c.writeMu.Lock()
 					_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-					_, _ = c.Conn.Write(disconnectTooLarge)
+					if c.flushLocked() == nil {
+						_, _ = c.Conn.Write(disconnectTooLarge)
+					}
 					c.writeMu.Unlock()
 				}
 				return
