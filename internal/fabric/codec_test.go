@@ -76,7 +76,7 @@ func TestFullRouteSetKeepsRoutesThatStay(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 20000; i++ {
-			if len(r.index.Subscribers("a/x").Subscriptions) != 1 {
+			if len(r.peersFor("a/x")) != 1 {
 				missing++
 			}
 		}
@@ -92,8 +92,7 @@ func TestFullRouteSetKeepsRoutesThatStay(t *testing.T) {
 	if missing != 0 {
 		t.Fatalf("route a/# missing from the index %d times during full-set replacements", missing)
 	}
-	if len(r.index.Subscribers("b").Subscriptions) != 0 || len(r.index.Subscribers("c").Subscriptions) != 1 || r.entries.Load() != 2 {
-		t.Fatalf("after the last full set: b %v, c %v, entries %d",
-			r.index.Subscribers("b").Subscriptions, r.index.Subscribers("c").Subscriptions, r.entries.Load())
+	if len(r.peersFor("b")) != 0 || len(r.peersFor("c")) != 1 || r.entries.Load() != 2 {
+		t.Fatalf("after the last full set: b %v, c %v, entries %d", r.peersFor("b"), r.peersFor("c"), r.entries.Load())
 	}
 }

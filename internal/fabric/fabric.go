@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -141,19 +142,13 @@ var (
 // RouteNodes lists the nodes (other than this one) whose routes match
 // topic, plus those holding shared members for it.
 func (f *Fabric) RouteNodes(topic string) []string {
-	subs := f.routes.index.Subscribers(topic)
-	var out []string
-	seen := map[string]bool{}
-	for k := range subs.Subscriptions {
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	for _, members := range subs.Shared {
-		for k := range members {
-			if n, _ := splitKey(k); !seen[n] && n != f.self {
-				seen[n] = true
+	mt := getMatches()
+	defer putMatches(mt)
+	f.routes.index.match(topic, mt)
+	out := slices.Clone(mt.peers)
+	for _, g := range mt.groups {
+		for _, k := range g.members {
+			if n, _ := splitKey(k); n != f.self && !slices.Contains(out, n) {
 				out = append(out, n)
 			}
 		}

@@ -184,17 +184,19 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 	if f.routes.entries.Load() == 0 || strings.HasPrefix(pk.TopicName, "$SYS") {
 		return
 	}
-	subs := f.routes.index.Subscribers(pk.TopicName)
-	if len(subs.Subscriptions) == 0 && len(subs.Shared) == 0 {
+	mt := getMatches()
+	defer putMatches(mt)
+	f.routes.index.match(pk.TopicName, mt)
+	if len(mt.peers) == 0 && len(mt.groups) == 0 {
 		return
 	}
 	var perPeer map[string]map[string]string
-	if len(subs.Shared) > 0 {
+	if len(mt.groups) > 0 {
 		local := map[string]string{}
-		for filter, members := range subs.Shared {
-			node, client := splitKey(f.picker.pick(filter, members, pk.TopicName, publisher))
+		for _, g := range mt.groups {
+			node, client := splitKey(f.picker.pick(g.filter, g.members, pk.TopicName, publisher))
 			if node == f.self {
-				local[filter] = client
+				local[g.filter] = client
 				continue
 			}
 			if perPeer == nil {
@@ -203,7 +205,7 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 			if perPeer[node] == nil {
 				perPeer[node] = map[string]string{}
 			}
-			perPeer[node][filter] = client
+			perPeer[node][g.filter] = client
 		}
 		f.decisions.Store(publisher, local)
 	}
@@ -212,7 +214,7 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 		return
 	}
 	m.From = publisher
-	for peer := range subs.Subscriptions {
+	for _, peer := range mt.peers {
 		m.Groups = perPeer[peer] // put copies m
 		delete(perPeer, peer)
 		f.outbox(peer).put(m)
@@ -227,9 +229,10 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 // for to another member of each group (QoS 1/2: at least once).
 func (f *Fabric) regroup(msgs []*message) {
 	for _, m := range msgs {
-		subs := f.routes.index.Subscribers(m.Topic)
+		mt := getMatches()
+		f.routes.index.match(m.Topic, mt)
 		for filter := range m.Groups {
-			members := subs.Shared[filter]
+			members := mt.members(filter)
 			if len(members) == 0 {
 				continue
 			}
@@ -242,5 +245,6 @@ func (f *Fabric) regroup(msgs []*message) {
 				f.outbox(node).put(&c)
 			}
 		}
+		putMatches(mt)
 	}
 }

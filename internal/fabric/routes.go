@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
 )
 
@@ -32,7 +30,7 @@ type routes struct {
 	mu sync.Mutex // routeMu: local changes and their announcement stay in order
 
 	local map[string]map[string]struct{} // filter -> local client ids
-	index *mqtt.TopicsIndex              // remote plain routes by node; shared members of all nodes by node|client
+	index routeIndex                     // remote plain routes by node; shared members of all nodes by node|client
 	peer  map[string]map[route]struct{}  // what each peer advertised, to drop it at once
 	outq  map[string]*routeQueue         // updates waiting to be sent, per peer
 	// entries counts what the index holds: with none, a publish needs no
@@ -41,13 +39,13 @@ type routes struct {
 }
 
 func (r *routes) sub(key, filter string) {
-	if r.index.Subscribe(key, packets.Subscription{Filter: filter}) {
+	if r.index.add(key, filter) {
 		r.entries.Add(1)
 	}
 }
 
 func (r *routes) unsub(key, filter string) {
-	if r.index.Unsubscribe(filter, key) {
+	if r.index.remove(key, filter) {
 		r.entries.Add(-1)
 	}
 }
@@ -61,7 +59,7 @@ type routeQueue struct {
 }
 
 func newRoutes(f *Fabric) *routes {
-	return &routes{f: f, local: map[string]map[string]struct{}{}, index: mqtt.NewTopicsIndex(),
+	return &routes{f: f, local: map[string]map[string]struct{}{},
 		peer: map[string]map[route]struct{}{}, outq: map[string]*routeQueue{}}
 }
 

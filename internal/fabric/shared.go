@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-
-	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Strategies of broker.shared_subscription_strategy.
@@ -35,43 +33,47 @@ func hash(s string) uint64 {
 	return h.Sum64()
 }
 
-// pick returns the chosen member key of the group filter.
-func (p *picker) pick(filter string, members map[string]packets.Subscription, topic, publisher string) string {
-	keys := make([]string, 0, len(members))
-	for k := range members {
-		keys = append(keys, k)
+// pick returns the chosen member key of the group filter; members are
+// sorted (the index keeps them so): round robin and hashes rely on one order.
+func (p *picker) pick(filter string, members []string, topic, publisher string) string {
+	if len(members) == 1 {
+		return members[0]
 	}
-	if len(keys) == 1 {
-		return keys[0]
-	}
-	slices.Sort(keys) // the same order on every call: round robin and hashes rely on it
 	switch p.strategy {
 	case StrategyRoundRobin:
 		c, _ := p.rr.LoadOrStore(filter, new(atomic.Uint64))
-		return keys[(c.(*atomic.Uint64).Add(1)-1)%uint64(len(keys))]
+		return members[(c.(*atomic.Uint64).Add(1)-1)%uint64(len(members))]
 	case StrategySticky:
 		if k, ok := p.sticky.Load(filter); ok {
-			if _, still := members[k.(string)]; still {
+			if _, still := slices.BinarySearch(members, k.(string)); still {
 				return k.(string)
 			}
 		}
-		k := keys[rand.IntN(len(keys))]
+		k := members[rand.IntN(len(members))]
 		p.sticky.Store(filter, k)
 		return k
 	case StrategyHashClientID:
-		return keys[hash(publisher)%uint64(len(keys))]
+		return members[hash(publisher)%uint64(len(members))]
 	case StrategyHashTopic:
-		return keys[hash(topic)%uint64(len(keys))]
+		return members[hash(topic)%uint64(len(members))]
 	case StrategyLocal:
-		var local []string
-		for _, k := range keys {
+		local := 0
+		for _, k := range members {
 			if n, _ := splitKey(k); n == p.self {
-				local = append(local, k)
+				local++
 			}
 		}
-		if len(local) > 0 {
-			return local[rand.IntN(len(local))]
+		if local > 0 {
+			i := rand.IntN(local)
+			for _, k := range members {
+				if n, _ := splitKey(k); n == p.self {
+					if i == 0 {
+						return k
+					}
+					i--
+				}
+			}
 		}
 	}
-	return keys[rand.IntN(len(keys))]
+	return members[rand.IntN(len(members))]
 }
