@@ -20,8 +20,8 @@ type routeIndex struct {
 
 type tnode struct {
 	kids   map[string]*tnode
-	plus   *tnode // "+"
-	hash   *tnode // "#"
+	plus   *tnode                  // "+"
+	hash   *tnode                  // "#"
 	peers  []string                // nodes with a plain route ending here
 	groups map[string]*sharedGroup // full shared filter -> its members here
 }
