@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -25,22 +26,34 @@ const (
 	frameNotify                     // one-way message
 )
 
-// frame is the unit on a peer link: 4-byte big-endian body length, then the
-// msgpack encoding of this struct.
+// frame is the unit on a peer link: a 4-byte big-endian body length, then
+// the body: the type byte, a byte of flags saying which fields follow, and
+// those fields in this order (uvarint ID, uvarint Epoch, the Ver byte; the
+// strings and byte slices as a uvarint length and the bytes). A hand-made
+// layout: a notify costs a few bytes and no reflection on the hot path.
 type frame struct {
-	Type  uint8  `codec:"t"`
-	ID    uint64 `codec:"i,omitempty"`
-	Op    string `codec:"o,omitempty"`
-	Err   string `codec:"e,omitempty"`
-	Body  []byte `codec:"b,omitempty"`
-	Node  string `codec:"n,omitempty"` // handshake: sender's node name
-	Clust string `codec:"c,omitempty"` // handshake: sender's cluster.name
-	Nonce []byte `codec:"x,omitempty"` // handshake
-	Proof []byte `codec:"p,omitempty"` // handshake
-	Ver   uint8  `codec:"v,omitempty"` // handshake: protocol version
-	Want  string `codec:"w,omitempty"` // hello: intent (join or member)
-	Epoch int64  `codec:"s,omitempty"` // handshake: sender's start time (unix nanos)
+	Type  uint8
+	ID    uint64
+	Op    string
+	Err   string
+	Body  []byte
+	Node  string // handshake: sender's node name
+	Clust string // handshake: sender's cluster.name
+	Nonce []byte // handshake
+	Proof []byte // handshake
+	Ver   uint8  // handshake: protocol version
+	Want  string // hello: intent (join or member)
+	Epoch int64  // handshake: sender's start time (unix nanos)
 }
+
+// Flags of the fields present in a frame body.
+const (
+	fID = 1 << iota
+	fOp
+	fErr
+	fBody
+	fHandshake // Node, Clust, Nonce, Proof, Ver, Want, Epoch
+)
 
 var mh = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{}
@@ -71,15 +84,48 @@ func Decode(b []byte, v any) (err error) {
 
 // appendFrame appends the wire form of f to dst.
 func appendFrame(dst []byte, f *frame) ([]byte, error) {
-	body, err := Encode(f)
-	if err != nil {
-		return dst, err
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0, f.Type, 0)
+	var flags byte
+	if f.ID != 0 {
+		flags |= fID
+		dst = binary.AppendUvarint(dst, f.ID)
 	}
-	if len(body) > MaxFrame {
-		return dst, fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, len(body))
+	if f.Op != "" {
+		flags |= fOp
+		dst = appendString(dst, f.Op)
 	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
-	return append(dst, body...), nil
+	if f.Err != "" {
+		flags |= fErr
+		dst = appendString(dst, f.Err)
+	}
+	if len(f.Body) > 0 {
+		flags |= fBody
+		dst = appendString(dst, f.Body)
+	}
+	if f.Type < frameRequest || f.Node != "" || f.Clust != "" || len(f.Nonce) > 0 || len(f.Proof) > 0 ||
+		f.Ver != 0 || f.Want != "" || f.Epoch != 0 {
+		flags |= fHandshake
+		dst = appendString(dst, f.Node)
+		dst = appendString(dst, f.Clust)
+		dst = appendString(dst, f.Nonce)
+		dst = appendString(dst, f.Proof)
+		dst = append(dst, f.Ver)
+		dst = appendString(dst, f.Want)
+		dst = binary.AppendVarint(dst, f.Epoch)
+	}
+	n := len(dst) - at - 4
+	if n > MaxFrame {
+		return dst[:at], fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, n)
+	}
+	binary.BigEndian.PutUint32(dst[at:], uint32(n))
+	dst[at+5] = flags
+	return dst, nil
+}
+
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // readFrame reads one frame. Oversized or malformed input is an error; the
@@ -103,20 +149,103 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 	return decodeFrame(body)
 }
 
-func decodeFrame(body []byte) (f *frame, err error) {
-	defer func() { // the decoder must never take the node down
-		if r := recover(); r != nil {
-			f, err = nil, &malformedError{fmt.Sprint(r)}
-		}
-	}()
-	f = &frame{}
-	if err := Decode(body, f); err != nil {
-		return nil, &malformedError{err.Error()}
-	}
+// decodeFrame parses a frame body; Body and Nonce/Proof alias b.
+func decodeFrame(b []byte) (*frame, error) {
+	d := fdec{b: b}
+	f := &frame{Type: d.byte()}
+	flags := d.byte()
 	if f.Type < frameHello || f.Type > frameNotify {
 		return nil, &malformedError{fmt.Sprintf("unknown type %d", f.Type)}
 	}
+	if flags&^(fID|fOp|fErr|fBody|fHandshake) != 0 {
+		return nil, &malformedError{fmt.Sprintf("unknown flags %#x", flags)}
+	}
+	if flags&fID != 0 {
+		f.ID = d.uvarint()
+	}
+	if flags&fOp != 0 {
+		f.Op = string(d.bytes())
+	}
+	if flags&fErr != 0 {
+		f.Err = string(d.bytes())
+	}
+	if flags&fBody != 0 {
+		f.Body = d.bytes()
+	}
+	if flags&fHandshake != 0 {
+		f.Node = string(d.bytes())
+		f.Clust = string(d.bytes())
+		f.Nonce = d.bytes()
+		f.Proof = d.bytes()
+		f.Ver = d.byte()
+		f.Want = string(d.bytes())
+		f.Epoch = d.varint()
+	}
+	if d.err != nil {
+		return nil, &malformedError{d.err.Error()}
+	}
+	if len(d.b) != 0 {
+		return nil, &malformedError{fmt.Sprintf("%d bytes left over", len(d.b))}
+	}
 	return f, nil
+}
+
+// fdec reads frame fields; the first error sticks and later reads are no-ops.
+type fdec struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("truncated")
+
+func (d *fdec) byte() byte {
+	if d.err != nil || len(d.b) == 0 {
+		d.err = cmp.Or(d.err, errShort)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *fdec) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.err = errors.New("bad varint")
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *fdec) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.err = errors.New("bad varint")
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *fdec) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errShort
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
 }
 
 // malformedError is a frame that does not decode.

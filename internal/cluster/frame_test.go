@@ -30,6 +30,37 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 }
 
+func TestFrameRoundTripEveryField(t *testing.T) {
+	for _, in := range []*frame{
+		{Type: frameHello, Node: "emqx@127.0.0.1", Clust: "c", Nonce: []byte{1, 2, 3}, Ver: protoVersion, Want: "join", Epoch: -5},
+		{Type: frameChallenge, Node: "n", Nonce: make([]byte, 32), Proof: make([]byte, 32), Epoch: 1 << 62},
+		{Type: frameWelcome},
+		{Type: frameRefuse, Err: "cookie"},
+		{Type: frameRequest, ID: 1 << 40, Op: "join", Body: []byte{0}},
+		{Type: frameResponse, ID: 3, Err: "node_down"},
+		{Type: frameNotify, Op: "fwd", Body: bytes.Repeat([]byte("x"), 300)},
+	} {
+		b, err := appendFrame([]byte("prefix"), in)
+		if err != nil || string(b[:6]) != "prefix" {
+			t.Fatalf("%+v: %v", in, err)
+		}
+		b = b[6:]
+		out, err := readFrame(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			t.Fatalf("%+v: %v", in, err)
+		}
+		if fmt.Sprintf("%+v", out) != fmt.Sprintf("%+v", in) {
+			t.Fatalf("round trip changed the frame:\n in  %+v\n out %+v", in, out)
+		}
+		// Every truncation of the body is an error, never a panic or a frame.
+		for k := 0; k < len(b)-4; k++ {
+			if _, err := decodeFrame(b[4 : 4+k]); err == nil {
+				t.Fatalf("%+v truncated to %d bytes decoded", in, k)
+			}
+		}
+	}
+}
+
 func TestFrameLimits(t *testing.T) {
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], MaxFrame+1)

@@ -11,7 +11,7 @@ import (
 )
 
 // protoVersion is the link protocol version sent in the handshake.
-const protoVersion = 1
+const protoVersion = 2 // 2: binary frame layout
 
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
