@@ -23,9 +23,9 @@ type recorder struct {
 }
 
 func (r *recorder) Request(string, string, []byte) ([]byte, error) { return nil, nil }
-func (r *recorder) LinkUp(string, int64)                            {}
-func (r *recorder) LinkDown(string)                                 {}
-func (r *recorder) PeerGone(string)                                 {}
+func (r *recorder) LinkUp(string, int64)                           {}
+func (r *recorder) LinkDown(string)                                {}
+func (r *recorder) PeerGone(string)                                {}
 func (r *recorder) Notify(_, op string, body []byte) {
 	if r.hold != nil {
 		<-r.hold
