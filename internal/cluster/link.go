@@ -284,6 +284,28 @@ func (ls *Links) Notify(ctx context.Context, peer, op string, body []byte) error
 	return l.send(ctx, &frame{Type: frameNotify, Op: op, Body: body})
 }
 
+// TryNotify sends a one-way message only if it can do so at once, on the
+// link of generation gen: false if that link is gone or its queue is full.
+func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte) bool {
+	ls.mu.Lock()
+	l := ls.links[peer]
+	ok := l != nil && ls.gen[peer] == gen
+	ls.mu.Unlock()
+	if !ok {
+		return false
+	}
+	b, err := appendFrame(nil, &frame{Type: frameNotify, Op: op, Body: body})
+	if err != nil {
+		return false
+	}
+	select {
+	case l.out <- b:
+		return true
+	default:
+		return false
+	}
+}
+
 func (l *link) send(ctx context.Context, f *frame) error {
 	b, err := appendFrame(nil, f)
 	if err != nil {

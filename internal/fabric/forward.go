@@ -30,6 +30,7 @@ type outbox struct {
 	pending   []*message // sent, QoS>0 or store, awaiting ack; seq ascending
 	resendIdx int        // pending[resendIdx:] must be (re)sent on the current link
 	seq       uint64
+	busy      bool   // run has taken a batch and not yet handed it to the link
 	epoch     int64  // the peer's start time, from its link handshake
 	synced    uint64 // the link generation linkUp last prepared the resend for
 	dropped   uint64
@@ -59,9 +60,37 @@ func (o *outbox) put(m *message) {
 		}
 		return
 	}
+	if o.sendNow(m) {
+		o.mu.Unlock()
+		return
+	}
 	o.queue = append(o.queue, m)
 	o.mu.Unlock()
 	o.signal()
+}
+
+// sendNow hands m straight to the link when nothing is ahead of it (no
+// queue, no resend, no batch of run's in flight) and the link is the one
+// linkUp prepared: the publisher's goroutine does what run would, one
+// goroutine switch sooner. False: m must take the queue. o.mu held.
+func (o *outbox) sendNow(m *message) bool {
+	if len(o.queue) > 0 || o.busy || o.resendIdx < len(o.pending) {
+		return false
+	}
+	rel := reliable(m)
+	if rel {
+		m.Seq = o.seq + 1
+	}
+	if !o.f.links.TryNotify(o.peer, o.synced, opForward, encodeBatch(o.f.epoch, []*message{m})) {
+		m.Seq = 0
+		return false
+	}
+	if rel {
+		o.seq++
+		o.pending = append(o.pending, m)
+		o.resendIdx = len(o.pending)
+	}
+	return true
 }
 
 // linkUp: resend what the peer has not acknowledged, unless it restarted.
@@ -112,6 +141,7 @@ func (o *outbox) next() []*message {
 		end := min(len(o.pending), o.resendIdx+batchMax)
 		b := append([]*message(nil), o.pending[o.resendIdx:end]...)
 		o.resendIdx = end
+		o.busy = true
 		return b
 	}
 	n := min(len(o.queue), batchMax)
@@ -120,6 +150,7 @@ func (o *outbox) next() []*message {
 	}
 	b := o.queue[:n:n]
 	o.queue = append(o.queue[:0:0], o.queue[n:]...)
+	o.busy = true
 	for _, m := range b {
 		if reliable(m) {
 			o.seq++
@@ -149,6 +180,9 @@ func (o *outbox) run() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := o.f.links.Notify(ctx, o.peer, opForward, body)
 			cancel()
+			o.mu.Lock()
+			o.busy = false
+			o.mu.Unlock()
 			if err != nil {
 				break // reliable ones are in pending: resent when the link is back
 			}
