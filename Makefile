@@ -43,7 +43,7 @@ release: build
 bench: build
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/cluster
-	$(GO) run ./cmd/emqxbench -rounds 3
+	$(GO) run ./cmd/emqxbench -rounds 5
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
 IMAGE ?= emqx-go:latest

@@ -118,7 +118,7 @@ func cluster(root string, rounds, scale int, want func(string) bool) {
 			v, err = throughput(a.addr, p[1], 1, 1, 50000/scale)
 			must(err)
 			add("cluster2", "QoS1 1->1 throughput", p[0], "msg/s", v)
-			res, err := paced(a.addr, p[1], 5000, 3*time.Second)
+			res, err := paced(a.addr, p[1], 5000, 5*time.Second)
 			must(err)
 			add("cluster2", "latency p50 @5k msg/s", p[0], "ms", float64(res.p50.Microseconds())/1000)
 			add("cluster2", "latency p99 @5k msg/s", p[0], "ms", float64(res.p99.Microseconds())/1000)
