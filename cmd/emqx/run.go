@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/gctune"
 	"emqxgo/internal/logging"
 	"emqxgo/internal/node"
 	"emqxgo/internal/version"
@@ -71,6 +72,7 @@ func runNode(cfg *config.Config, logTo string, ready func(error)) error {
 	if log.FilePath != "" {
 		where = " (see " + log.FilePath + ")"
 	}
+	defer gctune.Start(gctune.Headroom)() // fewer collections while the live heap is small
 	n, err := node.New(cfg, log.Logger)
 	if err == nil {
 		err = n.Start()

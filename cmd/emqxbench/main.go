@@ -1,6 +1,6 @@
 // Command emqxbench is `make bench`: a reproducible benchmark of this node
-// against a baseline measured in the same run (mosquitto for a single node,
-// the same node for cluster paths). Every figure is a ratio of medians over
+// against baselines measured in the same run (mosquitto and stock mochi for
+// a single node, the same node for cluster paths). Every figure is a ratio of medians over
 // interleaved rounds, because these machines are shared and noisy. It
 // prints a markdown table and appends JSON lines (with the command and the
 // machine load) to bench-results/results.jsonl.
@@ -59,7 +59,12 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller message counts (a smoke run)")
 	outDir := flag.String("out", "bench-results", "folder for results.jsonl")
 	only := flag.String("scenarios", "1,2,3", "scenarios to run (comma-separated: 1 single node, 2 two-node, 3 three-node)")
+	stock := flag.String("serve-stock-mochi", "", "internal: run a stock mochi server on this address")
 	flag.Parse()
+	if *stock != "" {
+		serveStockMochi(*stock)
+		return
+	}
 	want := func(n string) bool { return slices.Contains(strings.Split(*only, ","), n) }
 	root, _ := os.Getwd()
 	scale := 1
@@ -73,17 +78,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scenario 1: single node vs mosquitto")
 	}
 	for r := 0; r < *rounds && want("1"); r++ {
-		whos := []string{"emqx-go", "mosquitto"}
-		if r%2 == 1 {
-			slices.Reverse(whos)
+		whos := []string{"emqx-go", "mosquitto", "mochi"}
+		for i := 0; i < r%3; i++ { // rotate: each takes each place in turn
+			whos = append(whos[1:], whos[0])
 		}
 		for _, who := range whos {
 			var b *broker
 			var err error
-			if who == "emqx-go" {
+			switch who {
+			case "emqx-go":
 				b, err = startEmqx(root, "emqx@127.0.0.1")
-			} else {
+			case "mosquitto":
 				b, err = startMosquitto()
+			default:
+				b, err = startStockMochi()
 			}
 			must(err)
 			single(b, scale)
@@ -308,6 +316,12 @@ func report(dir string, started time.Time, load string) {
 		{"latency p99 @5k msg/s", "single", "latency p99 @5k msg/s", "emqx-go", "mosquitto", false, "-", nil},
 		{"CPU per delivered message", "single", "CPU per delivered message", "emqx-go", "mosquitto", false, "<= 1.5x mosquitto", func(o, b float64) bool { return o <= 1.5*b }},
 		{"idle memory per connection (10k)", "single", "idle memory per connection", "emqx-go", "mosquitto", false, "<= 12 KB", func(o, _ float64) bool { return o <= 12 }},
+		{"QoS0 1->1 throughput, vs stock mochi", "single", "QoS0 1->1 throughput", "emqx-go", "mochi", true, "-", nil},
+		{"QoS1 1->1 throughput, vs stock mochi", "single", "QoS1 1->1 throughput", "emqx-go", "mochi", true, "-", nil},
+		{"CPU per delivered message, vs stock mochi", "single", "CPU per delivered message", "emqx-go", "mochi", false, "-", nil},
+		{"idle memory per connection, vs stock mochi", "single", "idle memory per connection", "emqx-go", "mochi", false, "-", nil},
+		{"stock mochi: CPU per delivered message", "single", "CPU per delivered message", "mochi", "mosquitto", false, "-", nil},
+		{"stock mochi: idle memory per connection", "single", "idle memory per connection", "mochi", "mosquitto", false, "-", nil},
 		{"cluster QoS0 throughput", "cluster2", "QoS0 1->1 throughput", "cross-node", "same-node", true, ">= 0.8x same-node", func(o, b float64) bool { return o >= 0.8*b }},
 		{"cluster QoS1 throughput", "cluster2", "QoS1 1->1 throughput", "cross-node", "same-node", true, "-", nil},
 		{"cluster latency p50 @5k", "cluster2", "latency p50 @5k msg/s", "cross-node", "same-node", false, "-", nil},

@@ -83,7 +83,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	if !c.batching {
+	if !c.batching || len(p) >= flushAt { // a large packet is not copied
 		if c.wbuf != nil { // keep order behind what is pending
 			if err := c.flushLocked(); err != nil {
 				return 0, err

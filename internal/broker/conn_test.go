@@ -149,4 +149,16 @@ func TestConnLargeBufferGoesOutWithoutWaiting(t *testing.T) {
 	if w := cc.snapshot(); len(w) != 1 || len(w[0]) != flushAt {
 		t.Fatalf("want one write of %d bytes once the buffer is full, got %d writes", flushAt, len(w))
 	}
+	// A packet of flushAt bytes or more is written as it is, after what is pending.
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, flushAt)
+	if _, err := c.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	w := cc.snapshot()
+	if len(w) != 3 || string(w[1]) != "x" || len(w[2]) != flushAt {
+		t.Fatalf("want the pending byte then the large packet, got %d writes", len(w))
+	}
 }
