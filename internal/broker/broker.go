@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -29,6 +30,8 @@ type Broker struct {
 	log       *zap.Logger
 	srv       *mqtt.Server
 	listeners []*listener
+	gate      chan struct{} // closed: listeners accept (see HoldAccepts)
+	gateOnce  sync.Once
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -43,7 +46,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		Logger:       logging.Slog(log),
 		InlineClient: true,
 	})
-	b := &Broker{cfg: cfg, log: log, srv: srv}
+	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{})}
+	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
 		return nil, err
 	}
@@ -59,7 +63,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 			continue
 		}
 		l := &listener{id: d.id, addr: d.l.Addr, proto: d.proto, wsPath: ls.WSPath,
-			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log}
+			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log, gate: b.accepting, done: make(chan struct{})}
 		if d.proto == "ssl" || d.proto == "wss" {
 			tc, err := tlsConfig(d.l)
 			if err != nil {
@@ -100,6 +104,25 @@ func tlsConfig(l config.Listener) (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// HoldAccepts, before Start, makes the listeners bind but not accept until
+// OpenAccepts: a node that rejoins its cluster first takes in its peers'
+// routes, so that a client's first publish finds its subscribers. Clients
+// connecting meanwhile wait in the listen backlog.
+func (b *Broker) HoldAccepts() { b.gate = make(chan struct{}) }
+
+// OpenAccepts lets the listeners accept.
+func (b *Broker) OpenAccepts() {
+	b.gateOnce.Do(func() {
+		select {
+		case <-b.gate:
+		default:
+			close(b.gate)
+		}
+	})
+}
+
+func (b *Broker) accepting() <-chan struct{} { return b.gate }
 
 // Server is the mochi server, for the cluster layer.
 func (b *Broker) Server() *mqtt.Server { return b.srv }

@@ -27,6 +27,8 @@ type listener struct {
 	idle            time.Duration
 	maxPacket       uint32
 	log             *zap.Logger
+	gate            func() <-chan struct{} // accept once closed
+	done            chan struct{}          // closed by Close
 
 	ln     net.Listener
 	http   *http.Server
@@ -62,6 +64,13 @@ func (l *listener) Init(*slog.Logger) error {
 }
 
 func (l *listener) Serve(establish listeners.EstablishFn) {
+	if l.gate != nil {
+		select {
+		case <-l.gate():
+		case <-l.done:
+			return
+		}
+	}
 	if l.proto == "ws" || l.proto == "wss" {
 		l.serveWS(establish)
 		return
@@ -153,6 +162,9 @@ func (l *listener) Close(listeners.CloseFn) {
 	l.closed = true
 	srv := l.http
 	l.mu.Unlock()
+	if l.done != nil {
+		close(l.done)
+	}
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = srv.Shutdown(ctx) // closes the listener; hijacked websockets are ours to drain

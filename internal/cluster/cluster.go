@@ -70,6 +70,8 @@ type Cluster struct {
 	// restarted or left node is not pulled back by stray gossip.
 	open   bool
 	retry  map[string]*attempts // dial / rejoin schedule per peer
+	boot   []string             // the record's members when this run started
+	tried  map[string]bool      // peers dialed at least once in this run (any outcome)
 	joined bool                 // this run has been in a cluster (serf join or a member joined us)
 	left   bool                 // `cluster leave` ran: autocluster stays off
 
@@ -159,7 +161,10 @@ func (c *Cluster) Start(h LinkHandler) error {
 		rec.Members = map[string]*member{}
 	}
 	rec.Cluster = c.cfg.ClusterName
+	c.mu.Lock()
 	c.rec = rec
+	c.boot = rec.names()
+	c.mu.Unlock()
 	rpcAddr := net.JoinHostPort(c.ip.String(), strconv.Itoa(c.rpcPort(c.cfg.Name)))
 	ln, err := net.Listen("tcp", rpcAddr)
 	if err != nil {
@@ -301,6 +306,38 @@ func (c *Cluster) Left() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.left
+}
+
+// BootPeers lists the members of the record this run started with that are
+// still members.
+func (c *Cluster) BootPeers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.boot {
+		if _, ok := c.rec.Members[p]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Reached reports whether this run has a link to peer (linked) or has tried
+// to dial it at least once (tried).
+func (c *Cluster) Reached(peer string) (linked, tried bool) {
+	c.mu.Lock()
+	tried = c.tried[peer]
+	c.mu.Unlock()
+	return c.links.Has(peer), tried
+}
+
+func (c *Cluster) markTried(peer string) {
+	c.mu.Lock()
+	if c.tried == nil {
+		c.tried = map[string]bool{}
+	}
+	c.tried[peer] = true
+	c.mu.Unlock()
 }
 
 // Status lists running and stopped members; it never blocks on the network.

@@ -277,6 +277,7 @@ func (c *Cluster) linkRunning() {
 		ctx, cancel := c.ctx()
 		err := c.links.Dial(ctx, m.Name, net.JoinHostPort(m.Addr.String(), m.Tags["rpc"]), wantMember)
 		cancel()
+		c.markTried(m.Name)
 		if err != nil {
 			c.log.Debug("peer link dial failed", zap.String("peer", m.Name), zap.Error(err))
 			if errors.Is(err, syscall.ECONNREFUSED) {
@@ -314,6 +315,7 @@ func (c *Cluster) rejoinStopped() {
 		ctx, cancel := c.ctx()
 		err := c.links.Dial(ctx, p.name, p.rpc, wantMember)
 		cancel()
+		c.markTried(p.name)
 		switch {
 		case err == nil:
 			c.openGossip()

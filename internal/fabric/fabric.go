@@ -139,6 +139,13 @@ var (
 	decode = cluster.Decode
 )
 
+// RoutesFrom reports whether peer's full route set has arrived in this run.
+func (f *Fabric) RoutesFrom(peer string) bool {
+	f.routes.mu.Lock()
+	defer f.routes.mu.Unlock()
+	return f.routes.full[peer]
+}
+
 // RouteNodes lists the nodes (other than this one) whose routes match
 // topic, plus those holding shared members for it.
 func (f *Fabric) RouteNodes(topic string) []string {

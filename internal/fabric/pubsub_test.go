@@ -137,3 +137,24 @@ func TestExpiredSessionLeavesNoRoute(t *testing.T) {
 		return len(a.N.Fabric().RouteNodes("ghost/x")) == 0
 	})
 }
+
+// TestRestartedNodeTakesRoutesBeforeClients: a node that restarts accepts
+// MQTT clients only once it has its peers' routes, so the very first publish
+// of its first client reaches a subscriber on another node.
+func TestRestartedNodeTakesRoutesBeforeClients(t *testing.T) {
+	t.Parallel()
+	ns := cluster(t, 2)
+	a, b := ns[0], ns[1]
+	sub := testutil.DialV5(t, b.Addr, "boot-sub")
+	sub.Sub(t, "boot/t", 1)
+	waitRoute(t, a, "boot/t", b)
+	for i := 0; i < 3; i++ {
+		a.Halt()
+		a.Run() // same home: it rejoins from its member record
+		pub := testutil.DialV5(t, a.Addr, fmt.Sprintf("boot-pub-%d", i))
+		payload := []byte(fmt.Sprintf("first after restart %d", i))
+		pub.Pub(t, "boot/t", 1, payload)
+		sub.Expect(t, "boot/t", payload)
+		_ = pub.Disconnect(&paho.Disconnect{})
+	}
+}

@@ -33,6 +33,7 @@ type routes struct {
 	index routeIndex                     // remote plain routes by node; shared members of all nodes by node|client
 	peer  map[string]map[route]struct{}  // what each peer advertised, to drop it at once
 	outq  map[string]*routeQueue         // updates waiting to be sent, per peer
+	full  map[string]bool                // peers whose full route set was applied in this run
 	// entries counts what the index holds: with none, a publish needs no
 	// lookup at all (a lone node pays nothing for being clusterable).
 	entries atomic.Int64
@@ -195,6 +196,10 @@ func (r *routes) apply(peer string, u *routeUpdate) {
 		r.peer[peer] = set
 	}
 	if u.Full {
+		if r.full == nil {
+			r.full = map[string]bool{}
+		}
+		r.full[peer] = true
 		// Replace by difference: a route present before and after is never
 		// missing from the index, so a publish racing a reconnect still finds it.
 		keep := make(map[route]struct{}, len(u.Add))

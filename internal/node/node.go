@@ -112,6 +112,7 @@ func (n *Node) Start() error {
 	if err != nil {
 		return err
 	}
+	n.broker.HoldAccepts()
 	if err := n.broker.Start(); err != nil {
 		_ = ln.Close()
 		_ = os.Remove(n.sock)
@@ -125,6 +126,8 @@ func (n *Node) Start() error {
 		cancel()
 		return err
 	}
+	n.warmUp(warmUpLimit)
+	n.broker.OpenAccepts()
 	if n.starter != nil {
 		if err := n.starter.Start(); err != nil {
 			n.log.Error("autocluster strategy cannot start; the node runs without it", zap.String("discovery", n.cfg.Cluster.Discovery), zap.Error(err))
@@ -139,6 +142,43 @@ func (n *Node) Start() error {
 	n.log.Info("node started", zap.String("node", n.name.String()), zap.String("version", version.Version),
 		zap.Any("listeners", n.broker.Addrs()))
 	return nil
+}
+
+// warmUpLimit bounds how long a rejoining node keeps MQTT clients waiting
+// for its peers' routes.
+const warmUpLimit = 5 * time.Second
+
+// warmUp waits, before MQTT clients are accepted, until every member of the
+// persisted record has sent its full route set or turned out unreachable on
+// the first try: without it, a client of a restarted node could publish
+// before the node knows the subscribers on other nodes, and the message
+// would reach none of them. A fresh node has no record and does not wait.
+func (n *Node) warmUp(limit time.Duration) {
+	peers := n.cluster.BootPeers()
+	if len(peers) == 0 {
+		return
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		var pending []string
+		for _, p := range peers {
+			if n.fabric.RoutesFrom(p) {
+				continue
+			}
+			if linked, tried := n.cluster.Reached(p); !linked && tried {
+				continue // not reachable now: its routes come when it links
+			}
+			pending = append(pending, p)
+		}
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.log.Warn("accepting MQTT clients before these members' routes arrived", zap.Strings("members", pending), zap.Duration("waited", limit))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // recordName notes the node name in data_dir and warns when it changed:
