@@ -83,18 +83,24 @@ func main() {
 			whos = append(whos[1:], whos[0])
 		}
 		for _, who := range whos {
-			var b *broker
-			var err error
-			switch who {
-			case "emqx-go":
-				b, err = startEmqx(root, "emqx@127.0.0.1")
-			case "mosquitto":
-				b, err = startMosquitto()
-			default:
-				b, err = startStockMochi()
+			start := func() (*broker, error) {
+				switch who {
+				case "emqx-go":
+					return startEmqx(root, "emqx@127.0.0.1")
+				case "mosquitto":
+					return startMosquitto()
+				}
+				return startStockMochi()
 			}
+			b, err := start()
 			must(err)
 			single(b, scale)
+			b.stop()
+			// Idle memory on a fresh process: memory a process kept from the
+			// load before (heap headroom, buffers) would hide the cost.
+			b, err = start()
+			must(err)
+			idleMemory(b, scale)
 			b.stop()
 		}
 	}
@@ -170,6 +176,10 @@ func single(b *broker, scale int) {
 	add("single", "latency p50 @5k msg/s", b.name, "ms", float64(res.p50.Microseconds())/1000)
 	add("single", "latency p99 @5k msg/s", b.name, "ms", float64(res.p99.Microseconds())/1000)
 	add("single", "CPU per delivered message", b.name, "µs", float64(cpu.Microseconds())/float64(max(res.received, 1)))
+}
+
+// idleMemory: RSS per idle connection, 10k connections.
+func idleMemory(b *broker, scale int) {
 	const conns = 10000
 	before := rss(b.pid())
 	cs, err := idleConns(b.addr, conns/scale)
