@@ -241,11 +241,24 @@ func (c *Cluster) newSerf() (*serf.Serf, error) {
 	conf.EventCh = events
 	var s *serf.Serf
 	var err error
+	var gate *gatedTransport
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		// A serf we just shut down may hold the port for a moment.
-		if s, err = serf.Create(conf); err == nil || time.Now().After(deadline) || !errors.Is(err, syscall.EADDRINUSE) {
+		var nt *memberlist.NetTransport
+		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{ml.BindAddr}, BindPort: ml.BindPort, Logger: logger})
+		if err == nil {
+			gate = newGatedTransport(nt)
+			ml.Transport = gate
+			if s, err = serf.Create(conf); err != nil {
+				_ = gate.Shutdown()
+			}
+		}
+		if err == nil || time.Now().After(deadline) || !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
+	}
+	if err == nil {
+		gate.Open() // serf is complete: peers may be answered now
 	}
 	if err != nil {
 		return nil, portError("cluster gossip", net.JoinHostPort(ml.BindAddr, strconv.Itoa(ml.BindPort)), c.cfg.Name, err)
