@@ -34,7 +34,7 @@ func newGatedTransport(inner memberlist.Transport) *gatedTransport {
 }
 
 func (g *gatedTransport) PacketCh() <-chan *memberlist.Packet { return g.packets }
-func (g *gatedTransport) StreamCh() <-chan net.Conn          { return g.streams }
+func (g *gatedTransport) StreamCh() <-chan net.Conn           { return g.streams }
 
 // Open lets gossip through.
 func (g *gatedTransport) Open() { g.openOnce.Do(func() { close(g.open) }) }
