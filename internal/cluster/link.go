@@ -71,6 +71,8 @@ type link struct {
 	nextID  atomic.Uint64
 	mu      sync.Mutex
 	pending map[uint64]chan *frame
+
+	queued, written atomic.Uint64 // frames handed to the writer, frames flushed to the socket
 }
 
 // logOnce logs a handshake problem once per key and window.
@@ -239,6 +241,34 @@ func (ls *Links) Drop(peer string) {
 	}
 }
 
+// Drain waits until every frame queued so far on the live links has been
+// written to the socket (a graceful stop, before the links close).
+func (ls *Links) Drain(ctx context.Context) error {
+	ls.mu.Lock()
+	type mark struct {
+		l    *link
+		upTo uint64
+	}
+	var ms []mark
+	for _, l := range ls.links {
+		ms = append(ms, mark{l, l.queued.Load()})
+	}
+	ls.mu.Unlock()
+	for _, m := range ms {
+		for m.l.written.Load() < m.upTo {
+			select {
+			case <-m.l.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(2 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
+	return nil
+}
+
 // DropAll closes every link except keep's.
 func (ls *Links) DropAll(keep string) {
 	ls.mu.Lock()
@@ -300,6 +330,7 @@ func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte) bool
 	}
 	select {
 	case l.out <- b:
+		l.queued.Add(1)
 		return true
 	default:
 		return false
@@ -313,6 +344,7 @@ func (l *link) send(ctx context.Context, f *frame) error {
 	}
 	select {
 	case l.out <- b:
+		l.queued.Add(1)
 		return nil
 	case <-l.done:
 		return ErrLinkClosed
@@ -358,6 +390,7 @@ func (l *link) writeLoop() {
 				l.close(err)
 				return
 			}
+			n := uint64(1)
 			// Batch whatever else is queued into the same flush.
 			for more := true; more; {
 				select {
@@ -366,6 +399,7 @@ func (l *link) writeLoop() {
 						l.close(err)
 						return
 					}
+					n++
 				default:
 					more = false
 				}
@@ -374,6 +408,7 @@ func (l *link) writeLoop() {
 				l.close(err)
 				return
 			}
+			l.written.Add(n)
 		case <-l.done:
 			return
 		}

@@ -212,7 +212,27 @@ func (f *Fabric) settle(peer string, remote map[string]int64) {
 // Flush waits until every peer with a live link has been sent, and has
 // acknowledged, what this node queued for it (a graceful stop calls it
 // after its clients are gone, so a PUBACKed QoS 1 message is not lost).
+// It first acknowledges what this node received, so that no peer resends
+// (or gives another shared-group member) what was delivered here.
 func (f *Fabric) Flush(ctx context.Context) error {
+	f.mu.Lock()
+	ins := make(map[string]*inbound, len(f.in))
+	for peer, in := range f.in {
+		ins[peer] = in
+	}
+	f.mu.Unlock()
+	for peer, in := range ins {
+		in.mu.Lock()
+		a := fwdAck{Epoch: in.epoch, Seq: in.lastSeq}
+		in.mu.Unlock()
+		if a.Seq == 0 || !f.links.Has(peer) {
+			continue
+		}
+		if body, err := encode(&a); err == nil {
+			_ = f.links.Notify(ctx, peer, opAck, body)
+		}
+	}
+	defer func() { _ = f.links.Drain(ctx) }() // the acknowledgements are on the wire before the links close
 	for {
 		busy := false
 		f.mu.Lock()
