@@ -2,13 +2,14 @@ package cluster
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"emqxgo/internal/wire"
 )
 
 // MaxFrame bounds one frame's body; a peer announcing more is cut off.
@@ -93,25 +94,25 @@ func appendFrame(dst []byte, f *frame) ([]byte, error) {
 	}
 	if f.Op != "" {
 		flags |= fOp
-		dst = appendString(dst, f.Op)
+		dst = wire.AppendBytes(dst, f.Op)
 	}
 	if f.Err != "" {
 		flags |= fErr
-		dst = appendString(dst, f.Err)
+		dst = wire.AppendBytes(dst, f.Err)
 	}
 	if len(f.Body) > 0 {
 		flags |= fBody
-		dst = appendString(dst, f.Body)
+		dst = wire.AppendBytes(dst, f.Body)
 	}
 	if f.Type < frameRequest || f.Node != "" || f.Clust != "" || len(f.Nonce) > 0 || len(f.Proof) > 0 ||
 		f.Ver != 0 || f.Want != "" || f.Epoch != 0 {
 		flags |= fHandshake
-		dst = appendString(dst, f.Node)
-		dst = appendString(dst, f.Clust)
-		dst = appendString(dst, f.Nonce)
-		dst = appendString(dst, f.Proof)
+		dst = wire.AppendBytes(dst, f.Node)
+		dst = wire.AppendBytes(dst, f.Clust)
+		dst = wire.AppendBytes(dst, f.Nonce)
+		dst = wire.AppendBytes(dst, f.Proof)
 		dst = append(dst, f.Ver)
-		dst = appendString(dst, f.Want)
+		dst = wire.AppendBytes(dst, f.Want)
 		dst = binary.AppendVarint(dst, f.Epoch)
 	}
 	n := len(dst) - at - 4
@@ -121,11 +122,6 @@ func appendFrame(dst []byte, f *frame) ([]byte, error) {
 	binary.BigEndian.PutUint32(dst[at:], uint32(n))
 	dst[at+5] = flags
 	return dst, nil
-}
-
-func appendString[T string | []byte](dst []byte, s T) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
 }
 
 // readFrame reads one frame. Oversized or malformed input is an error; the
@@ -151,101 +147,43 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 
 // decodeFrame parses a frame body; Body and Nonce/Proof alias b.
 func decodeFrame(b []byte) (*frame, error) {
-	d := fdec{b: b}
-	f := &frame{Type: d.byte()}
-	flags := d.byte()
-	if f.Type < frameHello || f.Type > frameNotify {
+	d := wire.Reader{B: b}
+	f := &frame{Type: d.Byte()}
+	flags := d.Byte()
+	if d.Err == nil && (f.Type < frameHello || f.Type > frameNotify) {
 		return nil, &malformedError{fmt.Sprintf("unknown type %d", f.Type)}
 	}
 	if flags&^(fID|fOp|fErr|fBody|fHandshake) != 0 {
 		return nil, &malformedError{fmt.Sprintf("unknown flags %#x", flags)}
 	}
 	if flags&fID != 0 {
-		f.ID = d.uvarint()
+		f.ID = d.Uvarint()
 	}
 	if flags&fOp != 0 {
-		f.Op = string(d.bytes())
+		f.Op = d.Str()
 	}
 	if flags&fErr != 0 {
-		f.Err = string(d.bytes())
+		f.Err = d.Str()
 	}
 	if flags&fBody != 0 {
-		f.Body = d.bytes()
+		f.Body = d.Bytes()
 	}
 	if flags&fHandshake != 0 {
-		f.Node = string(d.bytes())
-		f.Clust = string(d.bytes())
-		f.Nonce = d.bytes()
-		f.Proof = d.bytes()
-		f.Ver = d.byte()
-		f.Want = string(d.bytes())
-		f.Epoch = d.varint()
+		f.Node = d.Str()
+		f.Clust = d.Str()
+		f.Nonce = d.Bytes()
+		f.Proof = d.Bytes()
+		f.Ver = d.Byte()
+		f.Want = d.Str()
+		f.Epoch = d.Varint()
 	}
-	if d.err != nil {
-		return nil, &malformedError{d.err.Error()}
+	if d.Err != nil {
+		return nil, &malformedError{d.Err.Error()}
 	}
-	if len(d.b) != 0 {
-		return nil, &malformedError{fmt.Sprintf("%d bytes left over", len(d.b))}
+	if len(d.B) != 0 {
+		return nil, &malformedError{fmt.Sprintf("%d bytes left over", len(d.B))}
 	}
 	return f, nil
-}
-
-// fdec reads frame fields; the first error sticks and later reads are no-ops.
-type fdec struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (d *fdec) byte() byte {
-	if d.err != nil || len(d.b) == 0 {
-		d.err = cmp.Or(d.err, errShort)
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *fdec) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *fdec) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, k := binary.Varint(d.b)
-	if k <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[k:]
-	return v
-}
-
-func (d *fdec) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errShort
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
 }
 
 // malformedError is a frame that does not decode.

@@ -3,7 +3,8 @@ package fabric
 import (
 	"encoding/binary"
 	"errors"
-	"math"
+
+	"emqxgo/internal/wire"
 )
 
 // The forward batch is the hot path of the cluster: it has its own compact
@@ -35,16 +36,6 @@ const (
 
 var errBadBatch = errors.New("malformed forward batch")
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b []byte, p []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(p)))
-	return append(b, p...)
-}
-
 func encodeBatch(epoch int64, msgs []*message) []byte {
 	n := 16
 	for _, m := range msgs {
@@ -74,8 +65,8 @@ func encodeBatch(epoch int64, msgs []*message) []byte {
 		set(fStore, m.TS != 0)
 		b = binary.AppendUvarint(b, fl)
 		b = binary.AppendUvarint(b, m.Seq)
-		b = appendStr(b, m.Topic)
-		b = appendBytes(b, m.Payload)
+		b = wire.AppendBytes(b, m.Topic)
+		b = wire.AppendBytes(b, m.Payload)
 		b = append(b, m.QoS)
 		if fl&fExpiry != 0 {
 			b = binary.AppendUvarint(b, uint64(m.Expiry))
@@ -84,163 +75,98 @@ func encodeBatch(epoch int64, msgs []*message) []byte {
 			b = append(b, m.PFI)
 		}
 		if fl&fCT != 0 {
-			b = appendStr(b, m.CT)
+			b = wire.AppendBytes(b, m.CT)
 		}
 		if fl&fResp != 0 {
-			b = appendStr(b, m.Resp)
+			b = wire.AppendBytes(b, m.Resp)
 		}
 		if fl&fCorr != 0 {
-			b = appendBytes(b, m.Corr)
+			b = wire.AppendBytes(b, m.Corr)
 		}
 		if fl&fUser != 0 {
 			b = binary.AppendUvarint(b, uint64(len(m.User)))
 			for _, u := range m.User {
-				b = appendStr(appendStr(b, u[0]), u[1])
+				b = wire.AppendBytes(wire.AppendBytes(b, u[0]), u[1])
 			}
 		}
 		if fl&fFrom != 0 {
-			b = appendStr(b, m.From)
+			b = wire.AppendBytes(b, m.From)
 		}
 		if fl&fGroups != 0 {
 			b = binary.AppendUvarint(b, uint64(len(m.Groups)))
 			for k, v := range m.Groups {
-				b = appendStr(appendStr(b, k), v)
+				b = wire.AppendBytes(wire.AppendBytes(b, k), v)
 			}
 		}
 		if fl&fStore != 0 {
 			b = binary.AppendVarint(b, m.TS)
-			b = appendStr(b, m.Node)
+			b = wire.AppendBytes(b, m.Node)
 		}
 	}
 	return b
 }
 
-// reader decodes with bounds checks; the first error sticks.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errBadBatch
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errBadBatch
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte1() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.err = errBadBatch
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
-		r.err = errBadBatch
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) str() string { return string(r.bytes()) }
-
-// count reads a collection length that must fit in what is left.
-func (r *reader) count() int {
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) || n > math.MaxInt32 {
-		r.err = errBadBatch
-		return 0
-	}
-	return int(n)
-}
-
 func decodeBatch(b []byte) (*fwdBatch, error) {
-	r := &reader{b: b}
-	if r.byte1() != batchVersion {
+	r := &wire.Reader{B: b}
+	if r.Byte() != batchVersion {
 		return nil, errBadBatch
 	}
-	out := &fwdBatch{Epoch: r.varint()}
-	n := r.count()
+	out := &fwdBatch{Epoch: r.Varint()}
+	n := r.Count()
 	out.Msgs = make([]*message, 0, n)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err == nil; i++ {
 		m := &message{}
-		fl := r.uvarint()
-		m.Seq = r.uvarint()
-		m.Topic = r.str()
-		m.Payload = r.bytes()
-		m.QoS = r.byte1()
+		fl := r.Uvarint()
+		m.Seq = r.Uvarint()
+		m.Topic = r.Str()
+		m.Payload = r.Bytes()
+		m.QoS = r.Byte()
 		m.Retain, m.SharedOnly = fl&fRetain != 0, fl&fSharedOnly != 0
 		if fl&fExpiry != 0 {
-			m.Expiry = uint32(r.uvarint())
+			m.Expiry = uint32(r.Uvarint())
 		}
 		if fl&fPFI != 0 {
-			m.PFI, m.HasPFI = r.byte1(), true
+			m.PFI, m.HasPFI = r.Byte(), true
 		}
 		if fl&fCT != 0 {
-			m.CT = r.str()
+			m.CT = r.Str()
 		}
 		if fl&fResp != 0 {
-			m.Resp = r.str()
+			m.Resp = r.Str()
 		}
 		if fl&fCorr != 0 {
-			m.Corr = r.bytes()
+			m.Corr = r.Bytes()
 		}
 		if fl&fUser != 0 {
-			k := r.count()
-			for j := 0; j < k && r.err == nil; j++ {
-				m.User = append(m.User, [2]string{r.str(), r.str()})
+			k := r.Count()
+			for j := 0; j < k && r.Err == nil; j++ {
+				m.User = append(m.User, [2]string{r.Str(), r.Str()})
 			}
 		}
 		if fl&fFrom != 0 {
-			m.From = r.str()
+			m.From = r.Str()
 		}
 		if fl&fGroups != 0 {
-			k := r.count()
+			k := r.Count()
 			m.Groups = make(map[string]string, k)
-			for j := 0; j < k && r.err == nil; j++ {
-				key := r.str()
-				m.Groups[key] = r.str()
+			for j := 0; j < k && r.Err == nil; j++ {
+				key := r.Str()
+				m.Groups[key] = r.Str()
 			}
 		}
 		if fl&fStore != 0 {
-			m.TS, m.Node = r.varint(), r.str()
+			m.TS, m.Node = r.Varint(), r.Str()
 			if m.TS == 0 {
-				r.err = errBadBatch
+				r.Err = wire.ErrMalformed
 			}
 		}
 		if m.QoS > 2 {
-			r.err = errBadBatch
+			r.Err = wire.ErrMalformed
 		}
 		out.Msgs = append(out.Msgs, m)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, errBadBatch
 	}
 	return out, nil
 }

@@ -222,14 +222,8 @@ func (f *Fabric) Flush(ctx context.Context) error {
 	}
 	f.mu.Unlock()
 	for peer, in := range ins {
-		in.mu.Lock()
-		a := fwdAck{Epoch: in.epoch, Seq: in.lastSeq}
-		in.mu.Unlock()
-		if a.Seq == 0 || !f.links.Has(peer) {
-			continue
-		}
-		if body, err := encode(&a); err == nil {
-			_ = f.links.Notify(ctx, peer, opAck, body)
+		if f.links.Has(peer) {
+			f.sendAck(ctx, peer, in)
 		}
 	}
 	defer func() { _ = f.links.Drain(ctx) }() // the acknowledgements are on the wire before the links close

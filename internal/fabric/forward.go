@@ -335,13 +335,22 @@ func (f *Fabric) acker(peer string, in *inbound) {
 		case <-f.stop:
 			return
 		}
-		in.mu.Lock()
-		a := fwdAck{Epoch: in.epoch, Seq: in.lastSeq}
-		in.mu.Unlock()
-		body, _ := encode(&a)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = f.links.Notify(ctx, peer, opAck, body)
+		f.sendAck(ctx, peer, in)
 		cancel()
+	}
+}
+
+// sendAck tells peer everything up to the contiguous prefix arrived here.
+func (f *Fabric) sendAck(ctx context.Context, peer string, in *inbound) {
+	in.mu.Lock()
+	a := fwdAck{Epoch: in.epoch, Seq: in.lastSeq}
+	in.mu.Unlock()
+	if a.Seq == 0 {
+		return
+	}
+	if body, err := encode(&a); err == nil {
+		_ = f.links.Notify(ctx, peer, opAck, body)
 	}
 }
 

@@ -2,9 +2,11 @@ package gctune
 
 import (
 	"runtime"
-	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
+
+	"emqxgo/internal/testutil"
 )
 
 func TestPercent(t *testing.T) {
@@ -23,35 +25,34 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+// gogc reads the current GC percentage without changing it.
+func gogc() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
+}
+
 // TestTunesAfterEachCollection: with a small live heap the percentage is
 // raised after a collection, and stop puts GOGC=100 back.
 func TestTunesAfterEachCollection(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	stop := Start(64 << 20)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "GC percentage raised for a small live heap", func() bool {
 		runtime.GC()
-		runtime.Gosched()
-		if p := debug.SetGCPercent(-1); p > 100 { // read it (and put it back)
-			debug.SetGCPercent(p)
-			break
-		} else {
-			debug.SetGCPercent(p)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the GC percentage was never raised for a small live heap")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return gogc() > 100
+	})
 	stop()
-	if p := debug.SetGCPercent(100); p != 100 {
+	if p := gogc(); p != 100 {
 		t.Fatalf("after stop the GC percentage is %d, want 100", p)
 	}
-	if again := Start(64 << 20); again == nil {
-		t.Fatal("Start after stop returned nil")
-	} else {
-		again()
+	again := Start(64 << 20) // a stopped tuner makes way for a new one
+	defer again()
+	mu.Lock()
+	r := running
+	mu.Unlock()
+	if r == nil {
+		t.Fatal("Start after stop started no tuner")
 	}
 }
 
