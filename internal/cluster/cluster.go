@@ -16,7 +16,9 @@ import (
 	"github.com/hashicorp/serf/serf"
 	"go.uber.org/zap"
 
+	"emqxgo/internal/emqxterm"
 	"emqxgo/internal/nodename"
+	"emqxgo/internal/peerlink"
 )
 
 // Config is what the cluster layer needs from the node's configuration.
@@ -51,7 +53,8 @@ type Cluster struct {
 	epoch  int64
 	ip     net.IP
 	filter *logFilter
-	links  *Links
+	links  *peerlink.Links
+	h      *handler // the links' handler: this package's operations, then the node's
 
 	opMu sync.Mutex // serialises Join, Leave, ForceLeave, autoclean
 
@@ -75,8 +78,12 @@ type Cluster struct {
 	joined bool                 // this run has been in a cluster (serf join or a member joined us)
 	left   bool                 // `cluster leave` ran: autocluster stays off
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// base is cancelled by Stop: every wait and dial of the cluster's own
+	// goroutines derives from it.
+	base     context.Context
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 type attempts struct {
@@ -91,11 +98,12 @@ func New(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("node name %s: cannot resolve host: %w", cfg.Name, err)
 	}
 	c := &Cluster{cfg: cfg, log: cfg.Log.Named("cluster"), self: cfg.Name.String(), epoch: time.Now().UnixNano(),
-		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, blocked: map[string]bool{}, retry: map[string]*attempts{}, stop: make(chan struct{})}
+		ip: ip, down: map[string]bool{}, forgotten: map[string]bool{}, blocked: map[string]bool{}, retry: map[string]*attempts{}}
+	c.base, c.cancel = context.WithCancel(context.Background())
 	c.filter = newLogFilter(c.log.Named("serf"))
-	c.links = &Links{self: c.self, clusterName: cfg.ClusterName, key: linkKey(cfg.Cookie), epoch: c.epoch,
-		log: c.log, serverTLS: cfg.ServerTLS, clientTLS: cfg.ClientTLS, admit: c.admit,
-		logged: c.filter, links: map[string]*link{}, localAddr: &net.TCPAddr{IP: ip}}
+	c.h = &handler{c: c}
+	c.links = peerlink.New(peerlink.Config{Self: c.self, ClusterName: cfg.ClusterName, Cookie: cfg.Cookie, Epoch: c.epoch,
+		LocalIP: ip, ServerTLS: cfg.ServerTLS, ClientTLS: cfg.ClientTLS, Admit: c.admit, Log: c.log})
 	return c, nil
 }
 
@@ -132,19 +140,21 @@ func (c *Cluster) rpcPort(n nodename.Name) int {
 func (c *Cluster) peerAddrs(name string) (gossip, rpc string, err error) {
 	n, err := nodename.Parse(name)
 	if err != nil {
-		return "", "", &Error{Reason: ReasonInvalidNodeName, Node: name, Err: err}
+		return "", "", &emqxterm.Error{Reason: emqxterm.ReasonInvalidNodeName, Node: name, Err: err}
 	}
 	ip, err := resolve(n.Host)
 	if err != nil {
-		return "", "", &Error{Reason: ReasonNodeDown, Node: name, Err: err}
+		return "", "", &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: err}
 	}
 	h := ip.String()
 	return net.JoinHostPort(h, strconv.Itoa(n.GossipPort())), net.JoinHostPort(h, strconv.Itoa(c.rpcPort(n))), nil
 }
 
 // Start binds the RPC and gossip ports, rejoins the members of the persisted
-// record in the background, and returns.
-func (c *Cluster) Start(h LinkHandler) error {
+// record in the background, and returns. h gets what peers send, after the
+// cluster's own operations (a peer's force-leave) are taken out. Call it
+// once; on error nothing is left bound.
+func (c *Cluster) Start(h peerlink.Handler) error {
 	rec, err := loadRecord(recordPath(c.cfg.DataDir, c.self))
 	if err != nil {
 		c.log.Warn("member record unreadable", zap.Error(err))
@@ -170,7 +180,7 @@ func (c *Cluster) Start(h LinkHandler) error {
 	if err != nil {
 		return portError("cluster RPC", rpcAddr, c.cfg.Name, err)
 	}
-	c.links.h, c.links.ln = &handler{c: c, next: h}, ln
+	c.h.next = h
 	s, err := c.newSerf()
 	if err != nil {
 		_ = ln.Close()
@@ -182,8 +192,7 @@ func (c *Cluster) Start(h LinkHandler) error {
 	if len(rec.Members) > 0 {
 		c.log.Info("rejoining the members of the persisted record", zap.Strings("members", rec.names()))
 	}
-	c.links.wg.Add(1)
-	go c.links.serve()
+	c.links.Serve(ln, c.h)
 	c.wg.Add(1)
 	go c.maintain()
 	return nil
@@ -268,24 +277,30 @@ func (c *Cluster) newSerf() (*serf.Serf, error) {
 	return s, nil
 }
 
-// Stop shuts down without leaving: peers list this node as stopped.
+// Stop shuts down without leaving: peers list this node as stopped. It is
+// safe to call twice, and before or after a failed Start.
 func (c *Cluster) Stop() {
-	close(c.stop)
-	c.links.Close() // the RPC port first, so peers see a refused port at once
-	c.mu.Lock()
-	s := c.serf
-	c.mu.Unlock()
-	if s != nil {
-		_ = s.Shutdown()
-	}
-	c.wg.Wait()
+	c.stopOnce.Do(func() {
+		c.cancel()
+		c.links.Close() // the RPC port first, so peers see a refused port at once
+		c.mu.Lock()
+		s := c.serf
+		c.mu.Unlock()
+		if s != nil {
+			_ = s.Shutdown()
+		}
+		c.wg.Wait()
+	})
 }
+
+// stopping reports whether Stop has begun.
+func (c *Cluster) stopping() bool { return c.base.Err() != nil }
 
 // Self is this node's name.
 func (c *Cluster) Self() string { return c.self }
 
 // Links is the node's peer links, for the MQTT side of the cluster.
-func (c *Cluster) Links() *Links { return c.links }
+func (c *Cluster) Links() *peerlink.Links { return c.links }
 
 // openGossip lets gossip about other nodes in (see Cluster.open).
 func (c *Cluster) openGossip() {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"emqxgo/internal/emqxterm"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/testutil"
 )
@@ -116,7 +117,7 @@ func TestJoinLeaveForceLeave(t *testing.T) {
 		t.Fatalf("join: %v", err)
 	}
 	// No '@' means this node's own host: emqx1@<c's address> does not run.
-	if err := c.c.Join(ctx(t), cs[0].Name.Name); ReasonOf(err) != ReasonNodeDown || !strings.Contains(err.Error(), cs[2].Name.Host) {
+	if err := c.c.Join(ctx(t), cs[0].Name.Name); emqxterm.ReasonOf(err) != emqxterm.ReasonNodeDown || !strings.Contains(err.Error(), cs[2].Name.Host) {
 		t.Fatalf("join by short name: %v", err)
 	}
 	if err := c.c.Join(ctx(t), cs[1].Name.String()); err != nil {
@@ -126,7 +127,7 @@ func TestJoinLeaveForceLeave(t *testing.T) {
 	for _, n := range []*tnode{a, b, c} {
 		n.waitStatus(all, nil, 10*time.Second)
 	}
-	if err := c.c.Join(ctx(t), cs[0].Name.String()); ReasonOf(err) != ReasonAlreadyInCluster {
+	if err := c.c.Join(ctx(t), cs[0].Name.String()); emqxterm.ReasonOf(err) != emqxterm.ReasonAlreadyInCluster {
 		t.Fatalf("join a member: %v", err)
 	}
 	if err := a.c.Join(ctx(t), cs[0].Name.String()); err != ErrIgnored {
@@ -138,7 +139,7 @@ func TestJoinLeaveForceLeave(t *testing.T) {
 	}
 	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
 	c.waitStatus(names(cs[2]), nil, time.Second)
-	if err := c.c.Leave(ctx(t)); ReasonOf(err) != ReasonNotInCluster {
+	if err := c.c.Leave(ctx(t)); emqxterm.ReasonOf(err) != emqxterm.ReasonNotInCluster {
 		t.Fatalf("second leave: %v", err)
 	}
 	// join again in the same process.
@@ -153,7 +154,7 @@ func TestJoinLeaveForceLeave(t *testing.T) {
 	a.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
 	b.waitStatus(names(cs[0], cs[1]), nil, 10*time.Second)
 	c.waitStatus(names(cs[2]), nil, 10*time.Second)
-	if err := a.c.ForceLeave(ctx(t), cs[2].Name.String()); ReasonOf(err) != ReasonNotInCluster {
+	if err := a.c.ForceLeave(ctx(t), cs[2].Name.String()); emqxterm.ReasonOf(err) != emqxterm.ReasonNotInCluster {
 		t.Fatalf("force-leave non-member: %v", err)
 	}
 	if err := a.c.ForceLeave(ctx(t), cs[0].Name.String()); err != ErrIgnored {
@@ -276,15 +277,15 @@ func TestJoinRefusals(t *testing.T) {
 		to     string
 		reason string
 	}{
-		{a, cs[1].Name.String(), ReasonBadCookie},
-		{b, cs[0].Name.String(), ReasonBadCookie},
-		{a, cs[2].Name.String(), ReasonClusterNameMismatch},
-		{c, cs[0].Name.String(), ReasonClusterNameMismatch},
-		{a, fmt.Sprintf("emqx9@%s", cs[0].Name.Host), ReasonNodeDown},
-		{a, "bad name", ReasonInvalidNodeName},
+		{a, cs[1].Name.String(), emqxterm.ReasonBadCookie},
+		{b, cs[0].Name.String(), emqxterm.ReasonBadCookie},
+		{a, cs[2].Name.String(), emqxterm.ReasonClusterNameMismatch},
+		{c, cs[0].Name.String(), emqxterm.ReasonClusterNameMismatch},
+		{a, fmt.Sprintf("emqx9@%s", cs[0].Name.Host), emqxterm.ReasonNodeDown},
+		{a, "bad name", emqxterm.ReasonInvalidNodeName},
 	} {
 		err := tc.from.c.Join(ctx(t), tc.to)
-		if ReasonOf(err) != tc.reason {
+		if emqxterm.ReasonOf(err) != tc.reason {
 			t.Fatalf("%s join %s: %v, want %s", tc.from.c.self, tc.to, err, tc.reason)
 		}
 		want := "{" + tc.reason + ","
@@ -336,11 +337,7 @@ func TestOneLinkPerPeerAndReconnect(t *testing.T) {
 	t.Parallel()
 	cs := trio(t)
 	ns := formed(t, cs)
-	linkCount := func(n *tnode) int {
-		n.c.links.mu.Lock()
-		defer n.c.links.mu.Unlock()
-		return len(n.c.links.links)
-	}
+	linkCount := func(n *tnode) int { return len(n.c.links.Peers()) }
 	for _, n := range ns {
 		testutil.Eventually(t, 10*time.Second, n.c.self+" has a link to each peer", func() bool { return linkCount(n) == 2 })
 	}
@@ -354,4 +351,19 @@ func TestOneLinkPerPeerAndReconnect(t *testing.T) {
 		}
 		n.waitStatus(names(cs...), nil, time.Second)
 	}
+}
+
+// TestStopTwice: Stop is safe twice, and on a cluster never started.
+func TestStopTwice(t *testing.T) {
+	t.Parallel()
+	cs := trio(t)
+	c, err := New(cs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+	c.Stop()
+	n := startNode(t, cs[1])
+	n.c.Stop()
+	n.c.Stop() // and once more by the test's cleanup
 }

@@ -3,25 +3,23 @@ package cluster
 import (
 	"bytes"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"emqxgo/internal/ratelog"
 )
 
 // logFilter turns serf/memberlist's log.Logger lines into zap records and
 // logs a repeated warning or error once per window: a peer with a wrong
 // cookie makes memberlist complain about every packet, we say it once.
 type logFilter struct {
-	log    *zap.Logger
-	window time.Duration
-
-	mu   sync.Mutex
-	seen map[string]time.Time
+	log  *zap.Logger
+	once *ratelog.Limiter
 }
 
 func newLogFilter(log *zap.Logger) *logFilter {
-	return &logFilter{log: log, window: 10 * time.Minute, seen: map[string]time.Time{}}
+	return &logFilter{log: log, once: ratelog.New(10 * time.Minute)}
 }
 
 func (f *logFilter) Write(p []byte) (int, error) {
@@ -45,7 +43,7 @@ func (f *logFilter) line(s string) {
 	case "INFO":
 		f.log.Info(s)
 	default:
-		if !f.first(s) {
+		if !f.once.First(s) {
 			return
 		}
 		if level == "WARN" {
@@ -54,19 +52,4 @@ func (f *logFilter) line(s string) {
 			f.log.Error(s)
 		}
 	}
-}
-
-// first reports whether key was not seen within the window.
-func (f *logFilter) first(key string) bool {
-	now := time.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if t, ok := f.seen[key]; ok && now.Sub(t) < f.window {
-		return false
-	}
-	if len(f.seen) > 4096 {
-		f.seen = map[string]time.Time{}
-	}
-	f.seen[key] = now
-	return true
 }

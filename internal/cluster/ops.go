@@ -10,7 +10,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"emqxgo/internal/emqxterm"
 	"emqxgo/internal/nodename"
+	"emqxgo/internal/peerlink"
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -20,7 +22,7 @@ func sortStrings(s []string) { sort.Strings(s) }
 func (c *Cluster) target(s string) (string, error) {
 	name := nodename.Qualify(strings.TrimSpace(s), c.cfg.Name)
 	if _, err := nodename.Parse(name); err != nil {
-		return "", &Error{Reason: ReasonInvalidNodeName, Node: name, Err: err}
+		return "", &emqxterm.Error{Reason: emqxterm.ReasonInvalidNodeName, Node: name, Err: err}
 	}
 	if name == c.self {
 		return "", ErrIgnored
@@ -39,7 +41,7 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	}
 	st := c.Status()
 	if slices.Contains(st.Running, name) {
-		return &Error{Reason: ReasonAlreadyInCluster, Node: name}
+		return &emqxterm.Error{Reason: emqxterm.ReasonAlreadyInCluster, Node: name}
 	}
 	gossip, rpc, err := c.peerAddrs(name)
 	if err != nil {
@@ -50,7 +52,7 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	c.blocked = map[string]bool{} // an explicit join overrides earlier refusals
 	c.mu.Unlock()
 	// Checks cookie, cluster name and reachability before anything changes here.
-	if err := c.links.Dial(ctx, name, rpc, wantJoin); err != nil {
+	if err := c.links.Dial(ctx, name, rpc, peerlink.WantJoin); err != nil {
 		return err
 	}
 	if len(st.Running) > 1 || len(st.Stopped) > 0 {
@@ -65,7 +67,7 @@ func (c *Cluster) Join(ctx context.Context, target string) error {
 	c.mu.Unlock()
 	if _, err := s.Join([]string{gossip}, true); err != nil {
 		c.links.Drop(name)
-		return &Error{Reason: ReasonNodeDown, Node: name, Err: err}
+		return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: err}
 	}
 	c.mu.Lock()
 	c.joined, c.left = true, false
@@ -83,7 +85,7 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	if len(c.Status().Running) < 2 {
-		return &Error{Reason: ReasonNotInCluster}
+		return &emqxterm.Error{Reason: emqxterm.ReasonNotInCluster}
 	}
 	if err := c.leaveCurrent(""); err != nil {
 		return err
@@ -112,7 +114,7 @@ func (c *Cluster) leaveCurrent(keep string) error {
 	}
 	for _, p := range c.links.Peers() {
 		if p != keep {
-			c.links.h.PeerGone(p)
+			c.h.PeerGone(p)
 		}
 	}
 	c.links.DropAll(keep)
@@ -147,9 +149,9 @@ func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
 		if !c.links.Has(name) {
 			_, rpc, err := c.peerAddrs(name)
 			if err == nil {
-				err = c.links.Dial(ctx, name, rpc, wantMember)
+				err = c.links.Dial(ctx, name, rpc, peerlink.WantMember)
 			}
-			if ReasonOf(err) == ReasonNodeDown {
+			if emqxterm.ReasonOf(err) == emqxterm.ReasonNodeDown {
 				// Gossip has not noticed yet, but nothing answers: it is stopped.
 				c.forget(name)
 				return nil
@@ -159,7 +161,7 @@ func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
 			}
 		}
 		if _, err := c.links.Call(ctx, name, opLeave, []byte(c.self)); err != nil {
-			return &Error{Reason: ReasonNodeDown, Node: name, Err: err}
+			return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: err}
 		}
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			st := c.Status()
@@ -167,14 +169,14 @@ func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
 				return nil
 			}
 			if time.Now().After(deadline) {
-				return &Error{Reason: ReasonNodeDown, Node: name, Err: errors.New("did not leave within 15s")}
+				return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: errors.New("did not leave within 15s")}
 			}
 		}
 	case slices.Contains(st.Stopped, name):
 		c.forget(name)
 		return nil
 	}
-	return &Error{Reason: ReasonNotInCluster}
+	return &emqxterm.Error{Reason: emqxterm.ReasonNotInCluster}
 }
 
 // forget drops a stopped member here and tells every member to do the same.
@@ -194,7 +196,7 @@ func (c *Cluster) forget(name string) {
 		}
 	}
 	c.links.Drop(name)
-	c.links.h.PeerGone(name)
+	c.h.PeerGone(name)
 	c.log.Info("removed node from the cluster", zap.String("node", name))
 }
 
@@ -230,10 +232,10 @@ func (c *Cluster) saveLocked() {
 // that restarts with stale state is refused (sticky) even while gossip has
 // not caught up.
 func (c *Cluster) admit(peer, want string) error {
-	if want == wantProbe {
+	if want == peerlink.WantProbe {
 		return nil
 	}
-	if want == wantJoin {
+	if want == peerlink.WantJoin {
 		c.unforget(peer, true)
 		c.mu.Lock()
 		delete(c.blocked, peer)
@@ -247,5 +249,5 @@ func (c *Cluster) admit(peer, want string) error {
 		c.open = true
 		return nil
 	}
-	return &Error{Reason: ReasonNotMember, Node: peer}
+	return &emqxterm.Error{Reason: emqxterm.ReasonNotMember, Node: peer}
 }

@@ -11,6 +11,8 @@ package ctlrpc
 import (
 	"sort"
 	"strings"
+
+	"emqxgo/internal/emqxterm"
 )
 
 // SocketName is the socket's file name inside node.data_dir.
@@ -81,24 +83,7 @@ func atomList(names []string) string {
 	s := append([]string{}, names...)
 	sort.Strings(s)
 	for i, n := range s {
-		s[i] = Atom(n)
+		s[i] = emqxterm.Atom(n)
 	}
 	return "[" + strings.Join(s, ",") + "]"
 }
-
-// Atom quotes s the way Erlang prints an atom: bare when it starts with a
-// lowercase letter and has only [A-Za-z0-9_@], else in single quotes.
-func Atom(s string) string {
-	bare := s != "" && s[0] >= 'a' && s[0] <= 'z'
-	for i := 0; bare && i < len(s); i++ {
-		c := s[i]
-		bare = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '@'
-	}
-	if bare {
-		return s
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
-// Reason renders an EMQX reason term {Tag,'node'}.
-func Reason(tag, node string) string { return "{" + tag + "," + Atom(node) + "}" }

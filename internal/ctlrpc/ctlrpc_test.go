@@ -13,23 +13,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestAtom(t *testing.T) {
-	for in, want := range map[string]string{
-		"emqx@localhost":  "emqx@localhost",
-		"emqx@127.0.0.1":  "'emqx@127.0.0.1'",
-		"emqx@s1.emqx.io": "'emqx@s1.emqx.io'",
-		"Emqx@host":       "'Emqx@host'",
-		"emqx-1@host":     "'emqx-1@host'",
-		"emqx_1@host":     "emqx_1@host",
-		"it's":            `'it\'s'`,
-		"":                "''",
-	} {
-		if got := Atom(in); got != want {
-			t.Errorf("Atom(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 func TestStatusLine(t *testing.T) {
 	s := ClusterStatus{Running: []string{"emqx@s2.emqx.io", "emqx@s1.emqx.io"}}
 	if got, want := s.Line(), "Cluster status: [{running_nodes,['emqx@s1.emqx.io','emqx@s2.emqx.io']}]"; got != want {
@@ -42,9 +25,6 @@ func TestStatusLine(t *testing.T) {
 	b, _ := json.Marshal(ClusterStatus{Running: []string{"b", "a"}}.Sorted())
 	if string(b) != `{"running_nodes":["a","b"],"stopped_nodes":[]}` {
 		t.Errorf("json %s", b)
-	}
-	if got := Reason("node_down", "emqx2@127.0.0.1"); got != "{node_down,'emqx2@127.0.0.1'}" {
-		t.Errorf("reason %s", got)
 	}
 }
 

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"emqxgo/internal/peerlink"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
-
-	"emqxgo/internal/cluster"
 )
 
 // routeBenchFilters: 100k remote filters of 3 peers (exact and wildcard),
@@ -77,7 +77,7 @@ func BenchmarkRouteMatch100kMochiBaseline(b *testing.B) {
 // BenchmarkOutbox: put and take one message through a peer's outbox (the
 // queued path: the peer has no link, so nothing goes straight to it).
 func BenchmarkOutbox(b *testing.B) {
-	o := &outbox{f: &Fabric{log: zap.NewNop(), links: new(cluster.Links)}, wake: make(chan struct{}, 1)}
+	o := &outbox{f: &Fabric{log: zap.NewNop(), links: peerlink.New(peerlink.Config{Self: "emqx@127.0.0.1"})}, wake: make(chan struct{}, 1)}
 	m := fromPacket(packets.Packet{TopicName: "a/b", Payload: make([]byte, 64), FixedHeader: packets.FixedHeader{Qos: 1}}, time.Now())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

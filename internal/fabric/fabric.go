@@ -7,29 +7,31 @@ import (
 	"sync"
 	"time"
 
+	"emqxgo/internal/broker"
+	"emqxgo/internal/peerlink"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/zap"
-
-	"emqxgo/internal/cluster"
 )
 
-// reservedPrefix marks the inline clients that inject other nodes' messages.
-const reservedPrefix = "$cluster:"
+// reservedPrefix marks the inline clients that inject other nodes'
+// messages; the broker refuses it from network clients.
+const reservedPrefix = broker.ReservedClientIDPrefix
 
 // Fabric joins one node's mochi server to its peers.
 type Fabric struct {
 	self     string
 	epoch    int64
 	srv      *mqtt.Server
-	links    *cluster.Links
+	links    *peerlink.Links
 	log      *zap.Logger
 	routes   *routes
 	retained *retainer
 	picker   *picker
 
-	decisions sync.Map // publishing client id -> map[shared filter]client chosen on this node
-	conns     sync.Map // client id -> connection{since, client}: connected clients
-	injecting sync.Map // inline client id -> map[shared filter]client this node serves
+	decisions syncMap[string, map[string]string] // publishing client id -> shared filter -> client chosen on this node
+	conns     syncMap[string, connection]        // client id -> since when, which client: connected clients
+	injecting syncMap[string, *choice]           // inline client id -> the shared groups this node serves
 
 	mu  sync.Mutex
 	out map[string]*outbox
@@ -39,11 +41,11 @@ type Fabric struct {
 	wg   sync.WaitGroup
 }
 
-// New builds the fabric over the cluster's links and adds its hook to srv
-// (before srv serves). Pass it to cluster.Start as the link handler.
-func New(c *cluster.Cluster, srv *mqtt.Server, strategy string, log *zap.Logger) (*Fabric, error) {
-	self := c.Self()
-	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, links: c.Links(), log: log.Named("fabric"),
+// New builds the fabric over the node's peer links and adds its hook to srv
+// (before srv serves). Pass it to cluster.Start as the links' handler.
+func New(links *peerlink.Links, srv *mqtt.Server, strategy string, log *zap.Logger) (*Fabric, error) {
+	self := links.Self()
+	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, links: links, log: log.Named("fabric"),
 		picker: &picker{strategy: strategy, self: self},
 		out:    map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
 	f.routes = newRoutes(f)
@@ -60,7 +62,7 @@ func (f *Fabric) Stop() {
 	f.wg.Wait()
 }
 
-// Request implements cluster.LinkHandler.
+// Request implements peerlink.Handler.
 func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
 	if op != opTakeover {
 		return nil, errors.New("unknown request " + op)
@@ -72,7 +74,7 @@ func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
 	return encode(f.release(&req))
 }
 
-// Notify implements cluster.LinkHandler; it runs on the link's read path.
+// Notify implements peerlink.Handler; it runs on the link's read path.
 func (f *Fabric) Notify(peer, op string, body []byte) {
 	switch op {
 	case opRoutes:
@@ -102,7 +104,7 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 	}
 }
 
-// LinkUp implements cluster.LinkHandler: full route set and retained sync
+// LinkUp implements peerlink.Handler: full route set and retained sync
 // to the peer, then resend what it has not acknowledged.
 func (f *Fabric) LinkUp(peer string, epoch int64) {
 	select {
@@ -118,11 +120,11 @@ func (f *Fabric) LinkUp(peer string, epoch int64) {
 	go f.sendClients(peer)
 }
 
-// LinkDown implements cluster.LinkHandler: routes stay until membership
+// LinkDown implements peerlink.Handler: routes stay until membership
 // says the peer is gone, so a link that comes back loses nothing.
 func (f *Fabric) LinkDown(string) {}
 
-// PeerGone implements cluster.LinkHandler: the peer's routes go at once,
+// PeerGone implements peerlink.Handler: the peer's routes go at once,
 // and shared-group messages it was chosen for go to another member.
 func (f *Fabric) PeerGone(peer string) {
 	f.routes.drop(peer)
@@ -135,8 +137,8 @@ func (f *Fabric) PeerGone(peer string) {
 }
 
 var (
-	encode = cluster.Encode
-	decode = cluster.Decode
+	encode = peerlink.Encode
+	decode = peerlink.Decode
 )
 
 // RoutesFrom reports whether peer's full route set has arrived in this run.
@@ -172,9 +174,9 @@ type connection struct {
 func (f *Fabric) sendClients(peer string) {
 	defer f.wg.Done()
 	l := clientList{Since: map[string]int64{}}
-	f.conns.Range(func(k, v any) bool {
-		if c := v.(connection); !c.cl.Closed() {
-			l.Since[k.(string)] = c.since
+	f.conns.Range(func(id string, c connection) bool {
+		if !c.cl.Closed() {
+			l.Since[id] = c.since
 		}
 		return true
 	})
@@ -191,11 +193,10 @@ func (f *Fabric) sendClients(peer string) {
 // a partition heals, the newest connection of a client id wins.
 func (f *Fabric) settle(peer string, remote map[string]int64) {
 	for id, since := range remote {
-		v, ok := f.conns.Load(id)
+		c, ok := f.conns.Load(id)
 		if !ok {
 			continue
 		}
-		c := v.(connection)
 		if c.cl.Closed() || c.since > since || (c.since == since && f.self > peer) {
 			continue
 		}

@@ -78,8 +78,8 @@ func (h *hook) OnClientExpired(cl *mqtt.Client) { h.f.srv.UnsubscribeClient(cl) 
 
 func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.f.decisions.Delete(cl.ID)
-	if v, ok := h.f.conns.Load(cl.ID); ok && v.(connection).cl == cl {
-		h.f.conns.CompareAndDelete(cl.ID, v)
+	if c, ok := h.f.conns.Load(cl.ID); ok && c.cl == cl {
+		h.f.conns.CompareAndDelete(cl.ID, c)
 	}
 }
 
@@ -115,14 +115,13 @@ func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) { h.f.decisions.De
 // the message, with the member chosen cluster-wide.
 func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
 	var chosen map[string]string
-	if v, ok := h.f.injecting.Load(pk.Origin); ok {
-		c := v.(*choice)
+	if c, ok := h.f.injecting.Load(pk.Origin); ok {
 		chosen = c.groups
 		if c.sharedOnly {
 			subs.Subscriptions = map[string]packets.Subscription{}
 		}
-	} else if v, ok := h.f.decisions.Load(pk.Origin); ok {
-		chosen = v.(map[string]string)
+	} else if d, ok := h.f.decisions.Load(pk.Origin); ok {
+		chosen = d
 	} else {
 		return subs // not a message the fabric saw: mochi decides
 	}

@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"sync/atomic"
 )
 
@@ -23,8 +22,8 @@ const (
 type picker struct {
 	strategy string
 	self     string
-	rr       sync.Map // filter -> *atomic.Uint64
-	sticky   sync.Map // filter -> member key
+	rr       syncMap[string, *atomic.Uint64] // filter -> round robin counter
+	sticky   syncMap[string, string]         // filter -> member key
 }
 
 func hash(s string) uint64 {
@@ -41,12 +40,15 @@ func (p *picker) pick(filter string, members []string, topic, publisher string) 
 	}
 	switch p.strategy {
 	case StrategyRoundRobin:
-		c, _ := p.rr.LoadOrStore(filter, new(atomic.Uint64))
-		return members[(c.(*atomic.Uint64).Add(1)-1)%uint64(len(members))]
+		c, ok := p.rr.Load(filter)
+		if !ok {
+			c = p.rr.LoadOrStore(filter, new(atomic.Uint64))
+		}
+		return members[(c.Add(1)-1)%uint64(len(members))]
 	case StrategySticky:
 		if k, ok := p.sticky.Load(filter); ok {
-			if _, still := slices.BinarySearch(members, k.(string)); still {
-				return k.(string)
+			if _, still := slices.BinarySearch(members, k); still {
+				return k
 			}
 		}
 		k := members[rand.IntN(len(members))]

@@ -68,7 +68,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	fb, err := fabric.New(cl, b.Server(), cfg.Broker.SharedSubscriptionStrategy, log)
+	fb, err := fabric.New(cl.Links(), b.Server(), cfg.Broker.SharedSubscriptionStrategy, log)
 	if err != nil {
 		return nil, err
 	}

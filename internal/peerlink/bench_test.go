@@ -1,4 +1,4 @@
-package cluster
+package peerlink
 
 import (
 	"bufio"

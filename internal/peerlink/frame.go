@@ -1,4 +1,4 @@
-package cluster
+package peerlink
 
 import (
 	"bufio"
@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/hashicorp/go-msgpack/v2/codec"
 
 	"emqxgo/internal/wire"
 )
@@ -56,32 +54,8 @@ const (
 	fHandshake // Node, Clust, Nonce, Proof, Ver, Want, Epoch
 )
 
-var mh = func() *codec.MsgpackHandle {
-	h := &codec.MsgpackHandle{}
-	h.RawToString = true
-	return h
-}()
-
 // ErrFrameTooLarge is returned when a frame header announces more than MaxFrame.
 var ErrFrameTooLarge = errors.New("frame too large")
-
-// Encode marshals v with the msgpack handle of the peer links; bodies of
-// requests and notifications use it.
-func Encode(v any) ([]byte, error) {
-	var b []byte
-	err := codec.NewEncoderBytes(&b, mh).Encode(v)
-	return b, err
-}
-
-// Decode unmarshals msgpack b into v; malformed input is an error, never a panic.
-func Decode(b []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &malformedError{fmt.Sprint(r)}
-		}
-	}()
-	return codec.NewDecoderBytes(b, mh).Decode(v)
-}
 
 // appendFrame appends the wire form of f to dst.
 func appendFrame(dst []byte, f *frame) ([]byte, error) {

@@ -1,4 +1,4 @@
-package cluster
+package peerlink
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"emqxgo/internal/emqxterm"
 )
 
 // protoVersion is the link protocol version sent in the handshake.
@@ -16,11 +18,11 @@ const protoVersion = 2 // 2: binary frame layout
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
 
-// Intents a dialer states in its hello.
+// Intents a dialer states in its hello; Config.Admit decides on them.
 const (
-	wantJoin   = "join"   // an operator's join: admitted on cookie and cluster name alone
-	wantMember = "member" // a member's link or rejoin: the acceptor must still list the dialer
-	wantProbe  = "probe"  // autocluster asks "are you there, since when": no link is kept
+	WantJoin   = "join"   // an operator's join: admitted on cookie and cluster name alone
+	WantMember = "member" // a member's link or rejoin: the acceptor must still list the dialer
+	WantProbe  = "probe"  // autocluster asks "are you there, since when": no link is kept
 )
 
 // hello is what the acceptor learned about the dialer.
@@ -50,48 +52,48 @@ func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer c.SetDeadline(time.Time{})
 	fail := func(reason string, err error) (int64, error) {
-		return 0, &Error{Reason: reason, Node: peer, Err: err}
+		return 0, &emqxterm.Error{Reason: reason, Node: peer, Err: err}
 	}
 	n1 := nonce()
-	if err := writeFrame(c, &frame{Type: frameHello, Ver: protoVersion, Node: ls.self, Clust: ls.clusterName, Nonce: n1, Want: want, Epoch: ls.epoch}); err != nil {
-		return fail(ReasonNodeDown, err)
+	if err := writeFrame(c, &frame{Type: frameHello, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Nonce: n1, Want: want, Epoch: ls.cfg.Epoch}); err != nil {
+		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	ch, err := readFrame(r)
 	if err != nil {
-		return fail(ReasonNodeDown, err)
+		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	if ch.Type == frameRefuse {
 		return fail(ch.Err, errors.New("refused by peer"))
 	}
 	if ch.Type != frameChallenge {
-		return fail(ReasonProtocol, fmt.Errorf("expected challenge, got frame type %d", ch.Type))
+		return fail(emqxterm.ReasonProtocol, fmt.Errorf("expected challenge, got frame type %d", ch.Type))
 	}
-	if !hmac.Equal(ch.Proof, proof(ls.key, "acceptor", ch.Nonce, n1, ch.Node, ls.self)) {
+	if !hmac.Equal(ch.Proof, proof(ls.key, "acceptor", ch.Nonce, n1, ch.Node, ls.cfg.Self)) {
 		ls.logOnce("bad_cookie:"+peer, "peer does not share our cookie; refusing it", peer, c.RemoteAddr())
-		_ = writeFrame(c, &frame{Type: frameRefuse, Err: ReasonBadCookie})
-		return fail(ReasonBadCookie, nil)
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonBadCookie})
+		return fail(emqxterm.ReasonBadCookie, nil)
 	}
 	if ch.Node != peer {
-		_ = writeFrame(c, &frame{Type: frameRefuse, Err: ReasonNodeNameMismatch})
-		return fail(ReasonNodeNameMismatch, fmt.Errorf("address answered as %s", ch.Node))
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonNodeNameMismatch})
+		return fail(emqxterm.ReasonNodeNameMismatch, fmt.Errorf("address answered as %s", ch.Node))
 	}
-	if err := writeFrame(c, &frame{Type: frameProof, Proof: proof(ls.key, "dialer", n1, ch.Nonce, ls.self, peer)}); err != nil {
-		return fail(ReasonNodeDown, err)
+	if err := writeFrame(c, &frame{Type: frameProof, Proof: proof(ls.key, "dialer", n1, ch.Nonce, ls.cfg.Self, peer)}); err != nil {
+		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	w, err := readFrame(r)
 	if err != nil {
-		return fail(ReasonNodeDown, err)
+		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	switch w.Type {
 	case frameWelcome:
 		return ch.Epoch, nil
 	case frameRefuse:
-		if w.Err == ReasonBadCookie {
+		if w.Err == emqxterm.ReasonBadCookie {
 			ls.logOnce("bad_cookie:"+peer, "peer refused our cookie", peer, c.RemoteAddr())
 		}
 		return fail(w.Err, errors.New("refused by peer"))
 	}
-	return fail(ReasonProtocol, fmt.Errorf("expected welcome, got frame type %d", w.Type))
+	return fail(emqxterm.ReasonProtocol, fmt.Errorf("expected welcome, got frame type %d", w.Type))
 }
 
 // acceptHandshake runs the acceptor's side.
@@ -107,14 +109,14 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
 	}
 	refuse := func(reason string) (hello, error) {
 		_ = writeFrame(c, &frame{Type: frameRefuse, Err: reason})
-		return hello{}, &Error{Reason: reason, Node: h.Node}
+		return hello{}, &emqxterm.Error{Reason: reason, Node: h.Node}
 	}
 	if h.Ver != protoVersion {
-		return refuse(ReasonProtocol)
+		return refuse(emqxterm.ReasonProtocol)
 	}
 	n2 := nonce()
-	if err := writeFrame(c, &frame{Type: frameChallenge, Ver: protoVersion, Node: ls.self, Clust: ls.clusterName, Nonce: n2, Epoch: ls.epoch,
-		Proof: proof(ls.key, "acceptor", n2, h.Nonce, ls.self, h.Node)}); err != nil {
+	if err := writeFrame(c, &frame{Type: frameChallenge, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Nonce: n2, Epoch: ls.cfg.Epoch,
+		Proof: proof(ls.key, "acceptor", n2, h.Nonce, ls.cfg.Self, h.Node)}); err != nil {
 		return hello{}, err
 	}
 	p, err := readFrame(r)
@@ -122,21 +124,21 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
 		return hello{}, fmt.Errorf("read proof: %w", err)
 	}
 	if p.Type == frameRefuse { // the dialer found our proof wrong
-		if p.Err == ReasonBadCookie {
+		if p.Err == emqxterm.ReasonBadCookie {
 			ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
 		}
-		return hello{}, &Error{Reason: p.Err, Node: h.Node}
+		return hello{}, &emqxterm.Error{Reason: p.Err, Node: h.Node}
 	}
-	if p.Type != frameProof || !hmac.Equal(p.Proof, proof(ls.key, "dialer", h.Nonce, n2, h.Node, ls.self)) {
+	if p.Type != frameProof || !hmac.Equal(p.Proof, proof(ls.key, "dialer", h.Nonce, n2, h.Node, ls.cfg.Self)) {
 		ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
-		return refuse(ReasonBadCookie)
+		return refuse(emqxterm.ReasonBadCookie)
 	}
-	if h.Clust != ls.clusterName {
+	if h.Clust != ls.cfg.ClusterName {
 		ls.logOnce("cluster_name:"+h.Node, "node of another cluster.name ("+h.Clust+") tried to connect; refused", h.Node, c.RemoteAddr())
-		return refuse(ReasonClusterNameMismatch)
+		return refuse(emqxterm.ReasonClusterNameMismatch)
 	}
-	if err := ls.admit(h.Node, h.Want); err != nil {
-		return refuse(ReasonOf(err))
+	if err := ls.cfg.Admit(h.Node, h.Want); err != nil {
+		return refuse(emqxterm.ReasonOf(err))
 	}
 	if err := writeFrame(c, &frame{Type: frameWelcome}); err != nil {
 		return hello{}, err

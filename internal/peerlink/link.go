@@ -1,4 +1,4 @@
-package cluster
+package peerlink
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"emqxgo/internal/emqxterm"
+	"emqxgo/internal/ratelog"
 )
 
 // ErrLinkClosed is returned for calls on a link that went away.
@@ -21,8 +24,8 @@ var ErrLinkClosed = errors.New("peer link closed")
 // blocks the sender (back-pressure) instead of growing memory.
 const sendQueue = 1024
 
-// LinkHandler receives what peers send.
-type LinkHandler interface {
+// Handler receives what peers send.
+type Handler interface {
 	// Request answers a call; it runs in its own goroutine.
 	Request(peer, op string, body []byte) ([]byte, error)
 	// Notify handles a one-way message, in arrival order per link.
@@ -36,21 +39,34 @@ type LinkHandler interface {
 	PeerGone(peer string)
 }
 
+// Config is what the links of one node need.
+type Config struct {
+	Self        string // this node's name
+	ClusterName string // cluster.name: peers of another are refused
+	Cookie      string // node.cookie: both sides prove it, it never crosses the wire
+	Epoch       int64  // when this node started (unix nanos), told to peers
+	// LocalIP is the source address of dials (the node's own IP); nil: any.
+	LocalIP net.IP
+	// ServerTLS and ClientTLS put the links on mutual TLS (rpc.driver = ssl).
+	ServerTLS *tls.Config
+	ClientTLS func(peerHost string) *tls.Config
+	// Admit decides whether a dialer that proved the cookie and the cluster
+	// name may go on with its intent (WantJoin, WantMember, WantProbe); an
+	// *emqxterm.Error refuses it with that reason. nil admits every dialer.
+	Admit func(peer, want string) error
+	Log   *zap.Logger
+}
+
 // Links owns the peer links of one node: the listener, the handshakes, and
 // one live link per peer.
 type Links struct {
-	self        string
-	clusterName string
-	key         []byte
-	epoch       int64
-	log         *zap.Logger
-	serverTLS   *tls.Config
-	clientTLS   func(peerHost string) *tls.Config
-	admit       func(peer, want string) error
-	h           LinkHandler
-	logged      *logFilter
-	localAddr   *net.TCPAddr // source address of dials: the node's own IP
+	cfg       Config
+	key       []byte
+	log       *zap.Logger
+	logged    *ratelog.Limiter
+	localAddr *net.TCPAddr // source address of dials: the node's own IP
 
+	h      Handler
 	ln     net.Listener
 	mu     sync.Mutex
 	links  map[string]*link
@@ -75,9 +91,43 @@ type link struct {
 	queued, written atomic.Uint64 // frames handed to the writer, frames flushed to the socket
 }
 
+// New builds the links of one node; it binds nothing (see Serve).
+func New(cfg Config) *Links {
+	if cfg.Admit == nil {
+		cfg.Admit = func(string, string) error { return nil }
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	ls := &Links{cfg: cfg, key: linkKey(cfg.Cookie), log: cfg.Log, logged: ratelog.New(10 * time.Minute),
+		links: map[string]*link{}, gen: map[string]uint64{}}
+	if cfg.LocalIP != nil {
+		ls.localAddr = &net.TCPAddr{IP: cfg.LocalIP}
+	}
+	return ls
+}
+
+// Self is this node's name.
+func (ls *Links) Self() string { return ls.cfg.Self }
+
+// Serve hands peers' traffic to h and accepts links on ln in the
+// background until Close. Call it once, before the first Dial.
+func (ls *Links) Serve(ln net.Listener, h Handler) {
+	ls.mu.Lock()
+	ls.h, ls.ln = h, ln
+	closed := ls.closed
+	ls.mu.Unlock()
+	if closed {
+		_ = ln.Close()
+		return
+	}
+	ls.wg.Add(1)
+	go ls.serve()
+}
+
 // logOnce logs a handshake problem once per key and window.
 func (ls *Links) logOnce(key, msg, peer string, addr net.Addr) {
-	if ls.logged.first(key) {
+	if ls.logged.First(key) {
 		ls.log.Warn(msg, zap.String("peer", peer), zap.Stringer("remote", addr))
 	}
 }
@@ -99,14 +149,14 @@ func (ls *Links) serve() {
 }
 
 func (ls *Links) accept(c net.Conn) {
-	if ls.serverTLS != nil {
-		c = tls.Server(c, ls.serverTLS)
+	if ls.cfg.ServerTLS != nil {
+		c = tls.Server(c, ls.cfg.ServerTLS)
 	}
 	r := bufio.NewReaderSize(c, 32<<10)
 	h, err := ls.acceptHandshake(c, r)
 	if err != nil {
 		switch {
-		case ReasonOf(err) != "": // refusals were logged where decided
+		case emqxterm.ReasonOf(err) != "": // refusals were logged where decided
 		case errors.Is(err, io.EOF):
 			// a port probe (see probeDown) or a scanner: nothing to say
 			ls.log.Debug("connection closed before the handshake", zap.Stringer("remote", c.RemoteAddr()))
@@ -117,7 +167,7 @@ func (ls *Links) accept(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	if h.want == wantProbe {
+	if h.want == WantProbe {
 		_ = c.Close()
 		return
 	}
@@ -133,14 +183,14 @@ func (ls *Links) Probe(ctx context.Context, peer, addr string) (int64, error) {
 	}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return 0, &Error{Reason: ReasonNodeDown, Node: peer, Err: err}
+		return 0, &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: peer, Err: err}
 	}
 	defer c.Close()
-	if ls.clientTLS != nil {
+	if ls.cfg.ClientTLS != nil {
 		host, _, _ := net.SplitHostPort(addr)
-		c = tls.Client(c, ls.clientTLS(host))
+		c = tls.Client(c, ls.cfg.ClientTLS(host))
 	}
-	return ls.dialHandshake(c, bufio.NewReader(c), peer, wantProbe)
+	return ls.dialHandshake(c, bufio.NewReader(c), peer, WantProbe)
 }
 
 // Dial connects to peer at addr and runs the handshake with intent want.
@@ -151,11 +201,11 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 	}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return &Error{Reason: ReasonNodeDown, Node: peer, Err: err}
+		return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: peer, Err: err}
 	}
-	if ls.clientTLS != nil {
+	if ls.cfg.ClientTLS != nil {
 		host, _, _ := net.SplitHostPort(addr)
-		c = tls.Client(c, ls.clientTLS(host))
+		c = tls.Client(c, ls.cfg.ClientTLS(host))
 	}
 	r := bufio.NewReaderSize(c, 32<<10)
 	epoch, err := ls.dialHandshake(c, r, peer, want)
@@ -164,7 +214,7 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 		return err
 	}
 	if ls.add(peer, epoch, c, r, true) == nil {
-		return &Error{Reason: ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
+		return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
 	}
 	return nil
 }
@@ -182,7 +232,7 @@ func (ls *Links) add(peer string, epoch int64, c net.Conn, r *bufio.Reader, dial
 	}
 	old := ls.links[peer]
 	if old != nil {
-		preferNew := dialer == (ls.self < peer)
+		preferNew := dialer == (ls.cfg.Self < peer)
 		if !preferNew {
 			ls.mu.Unlock()
 			_ = c.Close()
@@ -190,9 +240,6 @@ func (ls *Links) add(peer string, epoch int64, c net.Conn, r *bufio.Reader, dial
 		}
 	}
 	ls.links[peer] = l
-	if ls.gen == nil {
-		ls.gen = map[string]uint64{}
-	}
 	ls.gen[peer]++
 	ls.wg.Add(2)
 	ls.mu.Unlock()
@@ -288,9 +335,10 @@ func (ls *Links) DropAll(keep string) {
 func (ls *Links) Close() {
 	ls.mu.Lock()
 	ls.closed = true
+	ln := ls.ln
 	ls.mu.Unlock()
-	if ls.ln != nil {
-		_ = ls.ln.Close()
+	if ln != nil {
+		_ = ln.Close()
 	}
 	ls.DropAll("")
 	ls.wg.Wait()
@@ -300,7 +348,7 @@ func (ls *Links) Close() {
 func (ls *Links) Call(ctx context.Context, peer, op string, body []byte) ([]byte, error) {
 	l := ls.get(peer)
 	if l == nil {
-		return nil, &Error{Reason: ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
+		return nil, &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: peer, Err: ErrLinkClosed}
 	}
 	return l.call(ctx, op, body)
 }
@@ -370,7 +418,7 @@ func (l *link) call(ctx context.Context, op string, body []byte) ([]byte, error)
 	select {
 	case f := <-ch:
 		if f.Err != "" {
-			return nil, &Error{Reason: f.Err, Node: l.peer}
+			return nil, &emqxterm.Error{Reason: f.Err, Node: l.peer}
 		}
 		return f.Body, nil
 	case <-l.done:
@@ -431,7 +479,7 @@ func (l *link) readLoop(r *bufio.Reader) {
 				resp := &frame{Type: frameResponse, ID: f.ID}
 				body, err := l.ls.h.Request(l.peer, f.Op, f.Body)
 				if err != nil {
-					resp.Err = ReasonOf(err)
+					resp.Err = emqxterm.ReasonOf(err)
 					if resp.Err == "" {
 						resp.Err = err.Error()
 					}

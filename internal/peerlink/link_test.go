@@ -1,4 +1,4 @@
-package cluster
+package peerlink
 
 import (
 	"context"
@@ -9,12 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"emqxgo/internal/testutil"
+		"emqxgo/internal/testutil"
 )
 
-// recorder is a LinkHandler that keeps notifications; hold blocks them.
+// recorder is a Handler that keeps notifications; hold blocks them.
 type recorder struct {
 	mu   sync.Mutex
 	got  map[string][]uint64 // op -> sequence numbers in arrival order
@@ -45,23 +43,21 @@ func (r *recorder) count() int {
 // linkPair: b listens on 127.0.0.1, a dials it; both are bare Links.
 func linkPair(t *testing.T, h *recorder) (a, b *Links) {
 	t.Helper()
-	mk := func(name string, h LinkHandler) *Links {
-		return &Links{self: name, clusterName: "c", key: linkKey("k"), log: zap.NewNop(), logged: newLogFilter(zap.NewNop()),
-			links: map[string]*link{}, h: h, admit: func(string, string) error { return nil }}
+	mk := func(name string, h Handler) *Links {
+		ls := New(Config{Self: name, ClusterName: "c", Cookie: "k"})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.Serve(ln, h)
+		return ls
 	}
 	a = mk("a@127.0.0.1", &recorder{got: map[string][]uint64{}})
 	b = mk("b@127.0.0.1", h)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.ln = ln
-	b.wg.Add(1)
-	go b.serve()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.Dial(ctx, "b@127.0.0.1", ln.Addr().String(), wantMember); err != nil {
+	if err := a.Dial(ctx, "b@127.0.0.1", b.ln.Addr().String(), WantMember); err != nil {
 		t.Fatal(err)
 	}
 	return a, b
