@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-		"emqxgo/internal/testutil"
+	"emqxgo/internal/testutil"
 )
 
 // recorder is a Handler that keeps notifications; hold blocks them.
