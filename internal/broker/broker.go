@@ -32,6 +32,8 @@ type Broker struct {
 	listeners []*listener
 	gate      chan struct{} // closed: listeners accept (see HoldAccepts)
 	gateOnce  sync.Once
+	stopOnce  sync.Once
+	drained   chan struct{} // closed when Stop's drain is over
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -175,32 +177,35 @@ func (b *Broker) Addrs() map[string]string {
 
 // Stop stops accepting, disconnects every client (MQTT 5 clients get
 // DISCONNECT 0x8B), waits for their goroutines until ctx ends, then closes
-// mochi. It returns within ctx's deadline even if mochi's Close hangs.
+// mochi. It returns within ctx's deadline even if mochi's Close hangs. A second
+// call waits for the same drain (within its own ctx).
 func (b *Broker) Stop(ctx context.Context) error {
-	for _, l := range b.listeners {
-		l.Close(nil)
-	}
-	for _, cl := range b.srv.Clients.GetAll() {
-		if cl.Net.Inline || cl.Closed() {
-			continue
-		}
-		if cl.Properties.ProtocolVersion == 5 {
-			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
-		} else {
-			cl.Stop(packets.ErrServerShuttingDown) // MQTT 3 has no server DISCONNECT
-		}
-	}
-	done := make(chan struct{})
-	go func() {
+	b.stopOnce.Do(func() {
 		for _, l := range b.listeners {
-			l.closeConns() // connections still before CONNECT
-			l.wg.Wait()
+			l.Close(nil)
 		}
-		_ = b.srv.Close()
-		close(done)
-	}()
+		for _, cl := range b.srv.Clients.GetAll() {
+			if cl.Net.Inline || cl.Closed() {
+				continue
+			}
+			if cl.Properties.ProtocolVersion == 5 {
+				_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			} else {
+				cl.Stop(packets.ErrServerShuttingDown) // MQTT 3 has no server DISCONNECT
+			}
+		}
+		b.drained = make(chan struct{})
+		go func() {
+			for _, l := range b.listeners {
+				l.closeConns() // connections still before CONNECT
+				l.wg.Wait()
+			}
+			_ = b.srv.Close()
+			close(b.drained)
+		}()
+	})
 	select {
-	case <-done:
+	case <-b.drained:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("mqtt clients did not drain in time: %w", ctx.Err())

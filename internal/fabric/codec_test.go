@@ -96,3 +96,67 @@ func TestFullRouteSetKeepsRoutesThatStay(t *testing.T) {
 		t.Fatalf("after the last full set: b %v, c %v, entries %d", r.peersFor("b"), r.peersFor("c"), r.entries.Load())
 	}
 }
+
+// everyField is a message with every field set to a value other than its
+// zero, by reflection: a field added to message and forgotten by the codec
+// fails the round trips below.
+func everyField(t *testing.T) *message {
+	t.Helper()
+	m := &message{}
+	v := reflect.ValueOf(m).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case name == "QoS":
+			f.SetUint(2) // at most 2
+		case f.Kind() == reflect.String:
+			f.SetString("v-" + name)
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.CanUint():
+			f.SetUint(uint64(100 + i))
+		case f.CanInt():
+			f.SetInt(int64(-1000 - i))
+		case f.Type() == reflect.TypeOf([]byte(nil)):
+			f.SetBytes([]byte("b-" + name))
+		case f.Type() == reflect.TypeOf([][2]string(nil)):
+			f.Set(reflect.ValueOf([][2]string{{"k1", "v1"}, {"k1", "v2"}}))
+		case f.Type() == reflect.TypeOf(map[string]string(nil)):
+			f.Set(reflect.ValueOf(map[string]string{"$share/g/a": "c1", "$share/h/#": "c2"}))
+		default:
+			t.Fatalf("message.%s (%s): teach everyField this type", name, f.Type())
+		}
+	}
+	return m
+}
+
+func TestMessageCodecEveryField(t *testing.T) {
+	m := everyField(t)
+	out, err := decodeBatch(encodeBatch(9, []*message{m}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out.Msgs[0], m) {
+		t.Fatalf("forward batch lost a field:\n got %+v\nwant %+v", out.Msgs[0], m)
+	}
+	in := []inflight{{ID: 1, Msg: m}, {ID: 65535, Msg: &message{Topic: "t", Payload: []byte("p"), QoS: 1}}}
+	got, err := decodeInflight(encodeInflight(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, in) {
+		t.Fatalf("takeover inflight changed:\n got %+v\nwant %+v", got, in)
+	}
+	b := encodeInflight(in)
+	for k := 1; k < len(b); k++ {
+		if _, err := decodeInflight(b[:k]); err == nil {
+			t.Fatalf("inflight truncated to %d bytes decoded", k)
+		}
+	}
+	if _, err := decodeInflight(append(b, 0)); err == nil {
+		t.Fatal("inflight with trailing bytes decoded")
+	}
+	if got, err := decodeInflight(nil); err != nil || got != nil {
+		t.Fatalf("empty inflight: %v %v", got, err)
+	}
+}

@@ -37,8 +37,9 @@ type Fabric struct {
 	out map[string]*outbox
 	in  map[string]*inbound
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // New builds the fabric over the node's peer links and adds its hook to srv
@@ -56,9 +57,9 @@ func New(links *peerlink.Links, srv *mqtt.Server, strategy string, log *zap.Logg
 	return f, nil
 }
 
-// Stop ends the fabric's goroutines.
+// Stop ends the fabric's goroutines; it is safe to call twice.
 func (f *Fabric) Stop() {
-	close(f.stop)
+	f.stopOnce.Do(func() { close(f.stop) })
 	f.wg.Wait()
 }
 

@@ -36,29 +36,30 @@ type routeUpdate struct {
 	Del  []route `codec:"del,omitempty"`
 }
 
-// message is a PUBLISH as it crosses a link.
+// message is a PUBLISH as it crosses a link, in the binary form of
+// codec.go (appendMessage, readMessage).
 type message struct {
-	Seq     uint64      `codec:"q,omitempty"` // per sender epoch, QoS 1/2 only
-	Topic   string      `codec:"t"`
-	Payload []byte      `codec:"p"`
-	QoS     byte        `codec:"o,omitempty"`
-	Retain  bool        `codec:"r,omitempty"`
-	Expiry  uint32      `codec:"e,omitempty"` // remaining message expiry interval, seconds
-	PFI     byte        `codec:"pf,omitempty"`
-	HasPFI  bool        `codec:"hp,omitempty"`
-	CT      string      `codec:"ct,omitempty"`
-	Resp    string      `codec:"rt,omitempty"`
-	Corr    []byte      `codec:"cd,omitempty"`
-	User    [][2]string `codec:"u,omitempty"`
-	From    string      `codec:"fr,omitempty"` // publishing client id
+	Seq     uint64 // per sender epoch, QoS 1/2 only
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+	Expiry  uint32 // remaining message expiry interval, seconds
+	PFI     byte   // payload format indicator, present when HasPFI
+	HasPFI  bool
+	CT      string      // content type
+	Resp    string      // response topic
+	Corr    []byte      // correlation data
+	User    [][2]string // user properties, in order
+	From    string      // publishing client id
 	// Groups: shared filter -> member client chosen on this peer.
-	Groups map[string]string `codec:"g,omitempty"`
+	Groups map[string]string
 	// SharedOnly: deliver to Groups only (a group message re-sent after
 	// the node first chosen went away; plain subscribers had it already).
-	SharedOnly bool `codec:"so,omitempty"`
+	SharedOnly bool
 	// TS and Node version a retained message (newest wins).
-	TS   int64  `codec:"ts,omitempty"`
-	Node string `codec:"n,omitempty"`
+	TS   int64
+	Node string
 }
 
 type fwdBatch struct {

@@ -25,9 +25,11 @@ type subscription struct {
 	ID     int    `codec:"id,omitempty"`
 }
 
+// inflight is an unacknowledged message of a session taken over; a list
+// of them crosses the link in the binary form of codec.go (encodeInflight).
 type inflight struct {
-	ID  uint16   `codec:"i"`
-	Msg *message `codec:"m"`
+	ID  uint16
+	Msg *message
 }
 
 type takeoverResp struct {
@@ -35,7 +37,7 @@ type takeoverResp struct {
 	Session  bool           `codec:"s,omitempty"` // a session follows
 	Version  byte           `codec:"v,omitempty"`
 	Subs     []subscription `codec:"subs,omitempty"`
-	Inflight []inflight     `codec:"inf,omitempty"`
+	Inflight []byte         `codec:"inf,omitempty"` // encodeInflight
 }
 
 // takeoverTimeout bounds how long a CONNECT waits for the other nodes.
@@ -94,8 +96,12 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 	}
 	// mochi resends inflights sorted by uint16(Created) seconds; spread the
 	// creation times one second apart so the queued order survives.
-	base := time.Now().Unix() - int64(len(found.Inflight))
-	for i, in := range found.Inflight {
+	queued, err := decodeInflight(found.Inflight)
+	if err != nil {
+		f.log.Warn("session taken over without its inflight messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
+	}
+	base := time.Now().Unix() - int64(len(queued))
+	for i, in := range queued {
 		p := in.Msg.toPacket(false)
 		p.PacketID = in.ID
 		p.FixedHeader.Dup = true
@@ -133,13 +139,17 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 			}
 			return all[i].PacketID < all[j].PacketID
 		})
+		var queued []inflight
 		for _, p := range all {
 			if p.FixedHeader.Type != packets.Publish {
 				continue // our side of an inbound QoS 2 flow: nothing to resend
 			}
 			if m := fromPacket(p, time.Now()); m != nil {
-				resp.Inflight = append(resp.Inflight, inflight{ID: p.PacketID, Msg: m})
+				queued = append(queued, inflight{ID: p.PacketID, Msg: m})
 			}
+		}
+		if len(queued) > 0 {
+			resp.Inflight = encodeInflight(queued)
 		}
 	}
 	f.srv.UnsubscribeClient(cl) // fires OnUnsubscribed: our routes for it go

@@ -42,8 +42,10 @@ type Node struct {
 	ctl     *ctlrpc.Server
 	sock    string
 
-	stopOnce sync.Once
+	reqOnce  sync.Once // closes stopReq
 	stopReq  chan struct{}
+	stopOnce sync.Once // Stop's work runs once; stopErr is its result
+	stopErr  error
 }
 
 // New validates what it must and builds the parts; it starts nothing.
@@ -101,31 +103,44 @@ func (n *Node) Fabric() *fabric.Fabric { return n.fabric }
 // Broker is the node's MQTT broker.
 func (n *Node) Broker() *broker.Broker { return n.broker }
 
-// Start prepares data_dir, binds the MQTT listeners and the ctl socket. It
-// does not block. On error nothing is left running.
-func (n *Node) Start() error {
+// Start prepares data_dir and binds the ctl socket, the MQTT listeners
+// (holding their accepts) and the cluster ports; then, on a node that
+// restarts into a cluster, it waits until the members of its persisted
+// record have sent their routes (warmUp, at most warmUpLimit = 5 s), and
+// only then accepts MQTT clients, starts autocluster and answers emqx_ctl.
+// Apart from that wait it does not block. On error, what it started is
+// stopped again in reverse order and nothing is left bound.
+func (n *Node) Start() (err error) {
 	if err := os.MkdirAll(n.cfg.Node.DataDir, 0o755); err != nil {
 		return fmt.Errorf("node.data_dir: %w", err)
 	}
 	n.recordName()
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
 	ln, err := n.listenCtl()
 	if err != nil {
 		return err
 	}
+	undo = append(undo, func() { _ = ln.Close(); _ = os.Remove(n.sock) })
 	n.broker.HoldAccepts()
 	if err := n.broker.Start(); err != nil {
-		_ = ln.Close()
-		_ = os.Remove(n.sock)
 		return err
 	}
-	if err := n.cluster.Start(n.fabric); err != nil {
-		_ = ln.Close()
-		_ = os.Remove(n.sock)
+	undo = append(undo, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		_ = n.broker.Stop(ctx)
-		cancel()
+	})
+	if err := n.cluster.Start(n.fabric); err != nil {
 		return err
 	}
+	undo = append(undo, n.cluster.Stop)
 	n.warmUp(warmUpLimit)
 	n.broker.OpenAccepts()
 	if n.starter != nil {
@@ -222,9 +237,19 @@ func (n *Node) listenCtl() (net.Listener, error) {
 // StopRequested is closed when `emqx stop` asked the node to stop.
 func (n *Node) StopRequested() <-chan struct{} { return n.stopReq }
 
-// Stop stops the ctl socket and the broker, within ctx.
+func (n *Node) requestStop() { n.reqOnce.Do(func() { close(n.stopReq) }) }
+
+// Stop stops autocluster, the MQTT clients and listeners (within ctx), hands
+// what peers are owed to them, then stops the cluster (not a leave: peers
+// list this node as stopped), the fabric and the ctl socket. A second call
+// waits for the first and returns its result.
 func (n *Node) Stop(ctx context.Context) error {
-	n.stopOnce.Do(func() { close(n.stopReq) })
+	n.stopOnce.Do(func() { n.stopErr = n.stop(ctx) })
+	return n.stopErr
+}
+
+func (n *Node) stop(ctx context.Context) error {
+	n.requestStop()
 	if n.auto != nil {
 		n.auto.Stop()
 	}
@@ -248,51 +273,76 @@ func (n *Node) Stop(ctx context.Context) error {
 	return err
 }
 
+// ctlOp is one emqx_ctl operation: what it does, and whether the answer
+// carries the cluster status.
+type ctlOp struct {
+	run         func(n *Node, req ctlrpc.Request, resp *ctlrpc.Response)
+	withCluster bool
+}
+
+// ctlOps is every operation the node answers; an unknown one gets
+// unknown_command (and the cluster status).
+var ctlOps = map[string]ctlOp{
+	ctlrpc.OpPing:            {run: (*Node).listeners},
+	ctlrpc.OpStatus:          {run: (*Node).listeners},
+	ctlrpc.OpStop:            {run: func(n *Node, _ ctlrpc.Request, _ *ctlrpc.Response) { n.requestStop() }},
+	ctlrpc.OpClusterStatus:   {withCluster: true},
+	ctlrpc.OpDiscoveryEnable: {run: (*Node).enableDiscovery},
+	ctlrpc.OpJoin:            {run: (*Node).clusterOp, withCluster: true},
+	ctlrpc.OpLeave:           {run: (*Node).clusterOp, withCluster: true},
+	ctlrpc.OpForceLeave:      {run: (*Node).clusterOp, withCluster: true},
+}
+
 // Handle answers one ctl request.
 func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
-	self := n.name.String()
-	resp := ctlrpc.Response{Node: self, Version: version.Version, Pid: os.Getpid()}
-	switch req.Op {
-	case ctlrpc.OpPing, ctlrpc.OpStatus:
-		resp.Listeners = n.broker.Addrs()
-	case ctlrpc.OpStop:
-		n.stopOnce.Do(func() { close(n.stopReq) })
-	case ctlrpc.OpClusterStatus:
-	case ctlrpc.OpDiscoveryEnable:
-		if n.auto == nil {
-			resp.Error = "cluster.discovery = " + n.cfg.Cluster.Discovery + " runs no automatic discovery"
-			break
-		}
-		n.cluster.EnableDiscovery()
-		n.auto.Kick()
-	case ctlrpc.OpJoin, ctlrpc.OpLeave, ctlrpc.OpForceLeave:
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		var err error
-		switch req.Op {
-		case ctlrpc.OpJoin:
-			err = n.cluster.Join(ctx, req.Node)
-		case ctlrpc.OpLeave:
-			err = n.cluster.Leave(ctx)
-			if err == nil && n.auto != nil {
-				n.auto.Unregister(ctx) // and autocluster stays off until restart or `cluster discovery enable`
-			}
-		default:
-			err = n.cluster.ForceLeave(ctx, req.Node)
-		}
-		cancel()
-		switch {
-		case errors.Is(err, cluster.ErrIgnored):
-			resp.Ignored = true
-		case err != nil:
-			resp.Error = err.Error()
-			n.log.Warn("cluster command failed", zap.String("op", req.Op), zap.String("node", req.Node), zap.Error(err))
-		}
-	default:
+	resp := ctlrpc.Response{Node: n.name.String(), Version: version.Version, Pid: os.Getpid()}
+	op, ok := ctlOps[req.Op]
+	switch {
+	case !ok:
 		resp.Error = "unknown_command"
+		op.withCluster = true
+	case op.run != nil:
+		op.run(n, req, &resp)
 	}
-	if req.Op != ctlrpc.OpPing && req.Op != ctlrpc.OpStatus && req.Op != ctlrpc.OpStop && req.Op != ctlrpc.OpDiscoveryEnable {
+	if op.withCluster {
 		st := n.cluster.Status()
 		resp.Cluster = &ctlrpc.ClusterStatus{Running: st.Running, Stopped: st.Stopped}
 	}
 	return resp
+}
+
+func (n *Node) listeners(_ ctlrpc.Request, resp *ctlrpc.Response) { resp.Listeners = n.broker.Addrs() }
+
+func (n *Node) enableDiscovery(_ ctlrpc.Request, resp *ctlrpc.Response) {
+	if n.auto == nil {
+		resp.Error = "cluster.discovery = " + n.cfg.Cluster.Discovery + " runs no automatic discovery"
+		return
+	}
+	n.cluster.EnableDiscovery()
+	n.auto.Kick()
+}
+
+// clusterOp runs join, leave or force-leave; a failure is the EMQX reason term.
+func (n *Node) clusterOp(req ctlrpc.Request, resp *ctlrpc.Response) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var err error
+	switch req.Op {
+	case ctlrpc.OpJoin:
+		err = n.cluster.Join(ctx, req.Node)
+	case ctlrpc.OpLeave:
+		err = n.cluster.Leave(ctx)
+		if err == nil && n.auto != nil {
+			n.auto.Unregister(ctx) // and autocluster stays off until restart or `cluster discovery enable`
+		}
+	default:
+		err = n.cluster.ForceLeave(ctx, req.Node)
+	}
+	switch {
+	case errors.Is(err, cluster.ErrIgnored):
+		resp.Ignored = true
+	case err != nil:
+		resp.Error = err.Error()
+		n.log.Warn("cluster command failed", zap.String("op", req.Op), zap.String("node", req.Node), zap.Error(err))
+	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // protoVersion is the link protocol version sent in the handshake.
-const protoVersion = 2 // 2: binary frame layout
+const protoVersion = 3 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec
 
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
