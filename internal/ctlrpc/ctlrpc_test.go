@@ -69,3 +69,22 @@ func TestServerClient(t *testing.T) {
 		t.Fatal("ping of a missing socket succeeded")
 	}
 }
+
+// TestServerCloseTwice: Close is safe twice, and the socket no longer answers.
+func TestServerCloseTwice(t *testing.T) {
+	p := filepath.Join(t.TempDir(), SocketName)
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(ln, echo{}, zap.NewNop())
+	s.Start()
+	if _, err := (&Client{Path: p}).Ping(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	if _, err := (&Client{Path: p}).Ping(); err == nil {
+		t.Fatal("a closed server answered")
+	}
+}
