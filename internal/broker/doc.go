@@ -1,5 +1,8 @@
 // Package broker owns the mochi-mqtt server of a node: its listeners (TCP,
-// TLS, WebSocket, secure WebSocket, all ours so that every connection gets a
-// CONNECT deadline and an oversize-packet guard), its limits, the auth hook,
-// and a graceful stop that drains clients before mochi's Close.
+// TLS, WebSocket, secure WebSocket, all ours in listener.go), the wrapper of
+// every connection (conn.go: a CONNECT deadline, an oversize-packet guard
+// that answers MQTT 5 clients with DISCONNECT 0x95, and write coalescing),
+// its limits, the node hook (reserved and over-long client ids,
+// allow_anonymous), and a graceful stop that drains clients before mochi's
+// Close. It knows no cluster.
 package broker

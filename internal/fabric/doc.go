@@ -1,15 +1,19 @@
 // Package fabric is the MQTT side of the cluster: it makes joined nodes
-// behave as one broker. It sits between the node's mochi server (as a hook)
-// and the cluster's peer links.
+// behave as one broker. It sits between the node's mochi server (hook.go, a
+// mochi hook) and the node's peer links (package peerlink: Fabric is the
+// links' Handler).
 //
 //   - routes.go: every node owns its subscription filters and pushes them to
-//     each peer (full set when a link comes up, then deltas); the cluster
-//     index (a mochi TopicsIndex keyed by node, and node|client for shared
-//     subscriptions) answers "which nodes want this topic" in one lookup.
+//     each peer (full set when a link comes up, then deltas); a full set
+//     replaces a peer's routes by difference.
+//   - index.go: the cluster route index, our own trie of topic levels keyed
+//     by node (and node|client for shared subscription members): "which
+//     nodes want this topic" in one lookup that allocates nothing.
 //   - forward.go: a publish goes once to each peer with a matching route, in
-//     per-peer batches, in order; QoS 1/2 are kept until the peer acknowledges
-//     and resent after a reconnect; the peer injects them for its local
-//     subscribers through one inline client per origin node.
+//     per-peer batches (an outbox per peer), in order; QoS 1/2 are kept until
+//     the peer acknowledges and resent after a reconnect; the peer injects
+//     them for its local subscribers through one inline client per origin
+//     node ($cluster:<peer>, a prefix the broker refuses from the network).
 //   - shared.go: the node that receives a publish picks one member per shared
 //     group cluster-wide (broker.shared_subscription_strategy).
 //   - retained.go: retained messages replicated to every node, newest wins,
@@ -18,8 +22,12 @@
 //     session over from the node that holds it. Known limit: a message that
 //     is still crossing to the old node while the session leaves it is not
 //     re-routed to the new one (the sender's routes follow within ms).
+//   - messages.go: what crosses the links (operations, route updates, the
+//     message) and its conversion from and to mochi packets; codec.go: the
+//     message's one binary form (forward batches, takeover inflight); the
+//     cold bodies are msgpack (peerlink.Encode).
 //
-// Lock order: routeMu before index locks (mochi's); never hold a fabric lock
-// while calling into a peer link except routeMu for route deltas, which must
-// stay in order with full sets.
+// Lock order: routeMu (routes.mu) before the index's lock; never hold a
+// fabric lock while calling into a peer link except routeMu for route
+// deltas, which must stay in order with full sets.
 package fabric

@@ -1,5 +1,11 @@
-// Package node is the composition root of one EMQX node: it records the node
-// name under data/, starts the MQTT broker and the emqx_ctl socket, answers
-// ctl requests, and stops everything in order. The cluster layer plugs in
-// here once it exists.
+// Package node is the composition root of one EMQX node. New builds the
+// parts from the configuration: the MQTT broker (package broker), the
+// membership (package cluster) with its peer links (package peerlink), the
+// MQTT side of the cluster (package fabric, a hook on the broker and the
+// links' handler), and autocluster (package discovery, when
+// cluster.discovery is not manual). Start records the node name under
+// data/, binds the ctl socket, the listeners and the cluster ports, waits
+// for the routes of a rejoining node's peers, then accepts clients; Handle
+// answers emqx_ctl (ctlOps lists the operations); Stop stops the parts in
+// order.
 package node
