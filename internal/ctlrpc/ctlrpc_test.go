@@ -32,7 +32,9 @@ type echo struct{}
 
 func (echo) Handle(r Request) Response { return Response{Node: r.Op + ":" + r.Node} }
 
-func TestServerClient(t *testing.T) {
+// serve starts a Server answering with echo on a fresh socket.
+func serve(t *testing.T) (string, *Server) {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), SocketName)
 	ln, err := net.Listen("unix", p)
 	if err != nil {
@@ -40,6 +42,11 @@ func TestServerClient(t *testing.T) {
 	}
 	s := NewServer(ln, echo{}, zap.NewNop())
 	s.Start()
+	return p, s
+}
+
+func TestServerClient(t *testing.T) {
+	p, s := serve(t)
 	defer s.Close()
 	c := Client{Path: p}
 	r, err := c.Call(Request{Op: OpJoin, Node: "x@h"})
@@ -72,13 +79,7 @@ func TestServerClient(t *testing.T) {
 
 // TestServerCloseTwice: Close is safe twice, and the socket no longer answers.
 func TestServerCloseTwice(t *testing.T) {
-	p := filepath.Join(t.TempDir(), SocketName)
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(ln, echo{}, zap.NewNop())
-	s.Start()
+	p, s := serve(t)
 	if _, err := (&Client{Path: p}).Ping(); err != nil {
 		t.Fatal(err)
 	}
