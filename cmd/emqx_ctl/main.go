@@ -14,7 +14,6 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
-	"emqxgo/internal/node"
 )
 
 const usage = `Usage: emqx_ctl <command> [args]
@@ -48,7 +47,7 @@ func newSession() (*session, error) {
 		fmt.Fprintf(os.Stderr, "Invalid configuration:\n%v\n", err)
 		return nil, fail()
 	}
-	return &session{cfg: cfg, client: &ctlrpc.Client{Path: node.SocketPath(cfg), Timeout: 5 * time.Minute}}, nil
+	return &session{cfg: cfg, client: &ctlrpc.Client{Path: ctlrpc.SocketPath(cfg.Node.DataDir), Timeout: 5 * time.Minute}}, nil
 }
 
 // call sends req; a node that does not answer gets the SPEC line and exit 1.
