@@ -12,12 +12,11 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"emqxgo/internal/testutil"
-	"emqxgo/internal/testutil/testnode"
 )
 
 func TestRetainedClusterWide(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
 	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
 	join(t, b, a)
@@ -267,7 +266,7 @@ func TestWillAcrossNodes(t *testing.T) {
 // settled when they link up: the newest connection wins.
 func TestDuplicateClientIDSettledOnMerge(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
 	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
 	older := testutil.DialV5(t, a.Addr, "twin")
