@@ -112,7 +112,6 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 			t.Parallel()
 			ns := cluster(t, 3, "EMQX_BROKER__SHARED_SUBSCRIPTION_STRATEGY="+strategy)
 			col := &collector{got: map[string][]string{}}
-			var members []*testutil.V5
 			for i, n := range ns {
 				for j := 0; j < 2; j++ {
 					id := fmt.Sprintf("m%d%d", i, j)
@@ -123,7 +122,6 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 					}
 					v.Sub(t, filter, 1)
 					col.add(t, id, v)
-					members = append(members, v)
 				}
 			}
 			for _, n := range ns {
