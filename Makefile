@@ -5,32 +5,48 @@ VERSION      ?= $(BASE_VERSION)-$(GIT_REV)
 LDFLAGS      := -s -w -X emqxgo/internal/version.Version=$(VERSION)
 GO           ?= go
 REL          ?= _rel/emqx
+STATICCHECK  ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test release clean vet fmt docker bench
+.PHONY: all build run test test-unit lint help release clean vet fmt docker bench
 
-all: build
+all: build ## bin/emqx and bin/emqx_ctl (the default)
 
-build:
+build: ## bin/emqx and bin/emqx_ctl, static, version stamped from git
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/emqx ./cmd/emqx
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/emqx_ctl ./cmd/emqx_ctl
 
 # Run a node in the foreground on its defaults (MQTT on 1883). Ctrl-C stops it.
-run: build
+run: build ## build and run a node in the foreground on its defaults
 	./bin/emqx foreground
 
-vet:
+vet: ## go vet and the gofmt check
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 # Every test, with the race detector. Process-level tests build their own binaries.
-test: vet
+test: vet ## every test with -race, Docker fault suite and multicast included (needs Docker and root)
 	@rm -f "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md"
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/... # the benchmarks still run (one pass each)
 	@echo "Fault suite (test/docker):"; cat "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md" 2>/dev/null || true
 
+# The tests that need neither Docker nor root, with -race: all but the fault
+# suite (test/docker) and the multicast tests, which enable multicast on lo
+# (internal/discovery/mcast and TestMcastCluster). A few minutes.
+UNIT_EXCLUDED := emqxgo/test/docker emqxgo/internal/discovery/mcast
+test-unit: ## the tests that need neither Docker nor root, with -race (a few minutes)
+	$(GO) test -race -count=1 -short -timeout 20m -skip '^TestMcastCluster$$' \
+		$$($(GO) list ./... | grep -v -x $(UNIT_EXCLUDED:%=-e %))
+
+# Static checks: vet, gofmt and staticcheck (fetched through the module proxy).
+lint: vet ## go vet, the gofmt check and staticcheck
+	$(STATICCHECK) ./...
+
+help: ## this list
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
 # A self-contained folder: bin/, etc/, scripts/. Copy it anywhere and run bin/emqx start.
-release: build
+release: build ## a self-contained folder _rel/emqx (REL=...): bin/, etc/, scripts/
 	rm -rf $(REL)
 	mkdir -p $(REL)/bin $(REL)/etc $(REL)/scripts
 	cp bin/emqx bin/emqx_ctl $(REL)/bin/
@@ -41,15 +57,15 @@ release: build
 # Benchmark: Go micro-benchmarks of the hot paths, then the broker benchmark
 # (single node vs mosquitto, cluster paths vs same-node) as ratios of medians
 # over interleaved rounds. Bounded: about 5-10 minutes on a 2-core machine.
-bench: build
+bench: build ## Go micro-benchmarks and the broker benchmark against mosquitto (5-10 minutes)
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/cluster
 	$(GO) run ./cmd/emqxbench -rounds 5
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
 IMAGE ?= emqx-go:latest
-docker: build
+docker: build ## the node image FROM scratch (IMAGE=emqx-go:latest)
 	docker build -t $(IMAGE) .
 
-clean:
+clean: ## remove bin/ and _rel/
 	rm -rf bin _rel

@@ -13,12 +13,11 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
-	"emqxgo/internal/node"
 	"emqxgo/internal/version"
 )
 
 func ctlClient(cfg *config.Config, timeout time.Duration) *ctlrpc.Client {
-	return &ctlrpc.Client{Path: node.SocketPath(cfg), Timeout: timeout}
+	return &ctlrpc.Client{Path: ctlrpc.SocketPath(cfg.Node.DataDir), Timeout: timeout}
 }
 
 func waitForStart() time.Duration {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -15,18 +14,15 @@ func clusterCmd() *cobra.Command {
 		Use:   "cluster",
 		Short: "Cluster membership",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprint(os.Stderr, usage)
-			return fail()
-		},
+		RunE:  usageFail,
 	}
 	var asJSON bool
 	st := &cobra.Command{
 		Use:   "status",
 		Short: "Cluster status",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			s, err := newSession()
+		RunE: func(c *cobra.Command, _ []string) error {
+			s, err := newSession(c)
 			if err != nil {
 				return err
 			}
@@ -35,25 +31,21 @@ func clusterCmd() *cobra.Command {
 				return err
 			}
 			if r.Cluster == nil {
-				fmt.Fprintln(os.Stderr, "node answered without a cluster status")
+				fmt.Fprintln(s.errOut, "node answered without a cluster status")
 				return fail()
 			}
 			if asJSON {
 				b, _ := json.Marshal(r.Cluster.Sorted())
-				fmt.Println(string(b))
+				fmt.Fprintln(s.out, string(b))
 			} else {
-				fmt.Println(r.Cluster.Line())
+				fmt.Fprintln(s.out, r.Cluster.Line())
 			}
 			return nil
 		},
 	}
 	st.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.AddCommand(st)
-	disc := &cobra.Command{Use: "discovery", Short: "Automatic cluster discovery", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprint(os.Stderr, usage)
-			return fail()
-		}}
+	disc := &cobra.Command{Use: "discovery", Short: "Automatic cluster discovery", Args: cobra.NoArgs, RunE: usageFail}
 	disc.AddCommand(memberCmd("enable", "Enable automatic cluster discovery", ctlrpc.OpDiscoveryEnable, 0,
 		"Automatic cluster discovery enabled.", "Failed to enable cluster discovery: "))
 	c.AddCommand(disc)
@@ -78,8 +70,8 @@ func memberCmd(use, short, op string, nargs int, okMsg, failPrefix string) *cobr
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(nargs),
-		RunE: func(_ *cobra.Command, args []string) error {
-			s, err := newSession()
+		RunE: func(c *cobra.Command, args []string) error {
+			s, err := newSession(c)
 			if err != nil {
 				return err
 			}
@@ -93,14 +85,14 @@ func memberCmd(use, short, op string, nargs int, okMsg, failPrefix string) *cobr
 			}
 			switch {
 			case r.Error != "":
-				fmt.Fprintln(os.Stderr, failPrefix+r.Error)
+				fmt.Fprintln(s.errOut, failPrefix+r.Error)
 				return fail()
 			case r.Ignored:
-				fmt.Println("Ignore.")
+				fmt.Fprintln(s.out, "Ignore.")
 			default:
-				fmt.Println(okMsg)
+				fmt.Fprintln(s.out, okMsg)
 				if r.Cluster != nil {
-					fmt.Println(r.Cluster.Line())
+					fmt.Fprintln(s.out, r.Cluster.Line())
 				}
 			}
 			return nil

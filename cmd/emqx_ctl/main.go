@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -14,7 +15,6 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
-	"emqxgo/internal/node"
 )
 
 const usage = `Usage: emqx_ctl <command> [args]
@@ -36,19 +36,26 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func fail() error { return exitError{code: 1} }
 
-// session is what every command needs: the config and a client.
+// session is what every command needs: the config, a client and where to write.
 type session struct {
 	cfg    *config.Config
 	client *ctlrpc.Client
+	out    io.Writer // the command's stdout
+	errOut io.Writer // the command's stderr
 }
 
-func newSession() (*session, error) {
+func newSession(c *cobra.Command) (*session, error) {
 	cfg, err := config.LoadFromHome()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "Invalid configuration:\n%v\n", err)
+		fmt.Fprintf(c.ErrOrStderr(), "Invalid configuration:\n%v\n", err)
 		return nil, fail()
 	}
-	return &session{cfg: cfg, client: &ctlrpc.Client{Path: node.SocketPath(cfg), Timeout: 5 * time.Minute}}, nil
+	return &session{
+		cfg:    cfg,
+		client: &ctlrpc.Client{Path: ctlrpc.SocketPath(cfg.Node.DataDir), Timeout: 5 * time.Minute},
+		out:    c.OutOrStdout(),
+		errOut: c.ErrOrStderr(),
+	}, nil
 }
 
 // call sends req; a node that does not answer gets the SPEC line and exit 1.
@@ -56,17 +63,25 @@ func (s *session) call(req ctlrpc.Request) (ctlrpc.Response, error) {
 	r, err := s.client.Call(req)
 	var nr *ctlrpc.NotRunningError
 	if errors.As(err, &nr) {
-		fmt.Fprintf(os.Stderr, "Node '%s' not responding to pings.\n", s.cfg.Node.Name)
+		fmt.Fprintf(s.errOut, "Node '%s' not responding to pings.\n", s.cfg.Node.Name)
 		return r, fail()
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(s.errOut, err)
 		return r, fail()
 	}
 	return r, nil
 }
 
-func main() {
+// usageFail prints the usage on the command's stderr and exits 1 (a command
+// group such as "cluster" given without its subcommand).
+func usageFail(c *cobra.Command, _ []string) error {
+	fmt.Fprint(c.ErrOrStderr(), usage)
+	return fail()
+}
+
+// newRoot builds the command tree; output goes to the root's Out and Err.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:               "emqx_ctl",
 		SilenceErrors:     true,
@@ -74,27 +89,41 @@ func main() {
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		Args:              cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Print(usage)
+			fmt.Fprint(c.OutOrStdout(), usage)
 			return nil
 		},
 	}
-	root.SetHelpFunc(func(*cobra.Command, []string) { fmt.Print(usage) })
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), usage) })
 	root.SetUsageTemplate(usage)
 	root.AddCommand(statusCmd(), clusterCmd())
 	root.AddCommand(memberCmds()...) // seed aliases: join, leave, force-leave
+	return root
+}
+
+// execute runs emqx_ctl with args (without the program name) and returns the exit code.
+func execute(args []string, stdout, stderr io.Writer) int {
+	if args == nil {
+		args = []string{} // cobra reads os.Args when given nil
+	}
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
-		return
+		return 0
 	}
 	var ee exitError
-	if !errors.As(err, &ee) {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown command") {
-			msg = "Unknown command: " + strings.Join(os.Args[1:], " ")
-		}
-		fmt.Fprintln(os.Stderr, msg)
-		fmt.Fprint(os.Stderr, usage)
-		ee.code = 1
+	if errors.As(err, &ee) {
+		return ee.code
 	}
-	os.Exit(ee.code)
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") {
+		msg = "Unknown command: " + strings.Join(args, " ")
+	}
+	fmt.Fprintln(stderr, msg)
+	fmt.Fprint(stderr, usage)
+	return 1
 }
+
+func main() { os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr)) }

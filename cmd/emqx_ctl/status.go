@@ -13,8 +13,8 @@ func statusCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show broker status",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			s, err := newSession()
+		RunE: func(c *cobra.Command, _ []string) error {
+			s, err := newSession(c)
 			if err != nil {
 				return err
 			}
@@ -22,7 +22,7 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Node '%s' %s is started\n", r.Node, r.Version)
+			fmt.Fprintf(s.out, "Node '%s' %s is started\n", r.Node, r.Version)
 			return nil
 		},
 	}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,41 +264,16 @@ func TestStopUnderConnectChurn(t *testing.T) {
 	}
 	addr := b.Addrs()["tcp"]
 	v5 := testutil.DialV5(t, addr, "watcher")
-	var churned atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			for j := 0; j < 100000; j++ { // bounded; ends when the broker is gone
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c, err := testutil.TryDialV5(addr, fmt.Sprintf("churn-%d-%d", i, j), true)
-				if err != nil {
-					if c == nil {
-						return // listener closed
-					}
-					continue
-				}
-				churned.Add(1)
-				_ = c.Disconnect(&paho.Disconnect{})
-			}
-		}(i)
-	}
-	testutil.Eventually(t, 10*time.Second, "clients churning", func() bool { return churned.Load() > 50 })
+	churn := testutil.StartChurn(t, addr, 4, 100000) // bounded; ends when the broker is gone
+	testutil.Eventually(t, 10*time.Second, "clients churning", func() bool { return churn.Connects() > 50 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
 	if err := b.Stop(ctx); err != nil {
 		t.Fatalf("stop under churn: %v", err)
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("stopped in %s after %d connects", time.Since(start), churned.Load())
+	churn.Stop()
+	t.Logf("stopped in %s after %d connects", time.Since(start), churn.Connects())
 	select {
 	case d := <-v5.Disconnects:
 		if d.ReasonCode != 0x8B {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,11 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreSerf()...) }
-
-// subnet gives each test its own 127.0.N.x range so tests run in parallel.
-var subnet atomic.Int32
-
-func init() { subnet.Store(40) }
 
 type tnode struct {
 	t    *testing.T
@@ -56,7 +50,7 @@ func testConfig(t *testing.T, name, dataDir string) Config {
 
 // trio returns configs for three nodes emqx1..3 on a fresh loopback range.
 func trio(t *testing.T) []Config {
-	net := subnet.Add(1)
+	net := testutil.Subnet(t)
 	var cs []Config
 	for i := 1; i <= 3; i++ {
 		cs = append(cs, testConfig(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, net, i), t.TempDir()))

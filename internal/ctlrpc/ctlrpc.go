@@ -9,6 +9,7 @@
 package ctlrpc
 
 import (
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -17,6 +18,10 @@ import (
 
 // SocketName is the socket's file name inside node.data_dir.
 const SocketName = "emqx_ctl.sock"
+
+// SocketPath is where a node whose node.data_dir is dataDir listens, and
+// where emqx_ctl and `emqx ping|stop|pid` find it.
+func SocketPath(dataDir string) string { return filepath.Join(dataDir, SocketName) }
 
 // Operations.
 const (

@@ -23,7 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testnode.Base(200)
 	goleak.VerifyTestMain(m, testutil.IgnoreSerf()...)
 }
 
@@ -31,13 +30,13 @@ func TestMain(m *testing.M) {
 // random wait, then a round every 5 s.
 const formWithin = 20 * time.Second
 
-func trioNames(net int32) []string {
+func trioNames(net int) []string {
 	return []string{fmt.Sprintf("emqx1@127.0.%d.1", net), fmt.Sprintf("emqx2@127.0.%d.2", net), fmt.Sprintf("emqx3@127.0.%d.3", net)}
 }
 
 func TestStaticSeeds(t *testing.T) {
 	t.Parallel()
-	names := trioNames(testnode.Net())
+	names := trioNames(testutil.Subnet(t))
 	env := []string{"EMQX_CLUSTER__DISCOVERY=static", "EMQX_CLUSTER__STATIC__SEEDS=" + strings.Join(names, ", ")}
 	// The third seed is down: the first two still form a cluster.
 	n1 := testnode.Start(t, names[0], env...)
@@ -144,7 +143,7 @@ func TestDNSRecords(t *testing.T) {
 // records of a real DNS server and form one cluster.
 func TestDNSCluster(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	var ips, names []string
 	for i := 1; i <= 3; i++ {
 		ip := fmt.Sprintf("127.0.%d.%d", net, i)
@@ -163,7 +162,7 @@ func TestDNSCluster(t *testing.T) {
 // EndpointSlices (ready addresses only) and form one cluster.
 func TestK8sCluster(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	var eps []string
 	for i := 1; i <= 3; i++ {
 		eps = append(eps, fmt.Sprintf(`{"addresses":["127.0.%d.%d"],"conditions":{"ready":true}}`, net, i))
@@ -208,7 +207,7 @@ func TestMcastCluster(t *testing.T) {
 	}
 	env := []string{"EMQX_CLUSTER__DISCOVERY=mcast", "EMQX_CLUSTER__MCAST__ADDR=239.192.78.1", "EMQX_CLUSTER__MCAST__PORTS=" + strings.Join(ports, ","),
 		"EMQX_CLUSTER__MCAST__IFACE=127.0.0.1", "EMQX_CLUSTER__MCAST__LOOP=on"}
-	names := trioNames(testnode.Net())
+	names := trioNames(testutil.Subnet(t))
 	var ns []*testnode.Node
 	for _, n := range names {
 		ns = append(ns, testnode.Start(t, n, env...))

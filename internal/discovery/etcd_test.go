@@ -99,7 +99,7 @@ func TestEtcdCluster(t *testing.T) {
 	t.Parallel()
 	etcd := newEtcd(t)
 	etcd.start()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	cl := fmt.Sprintf("cl%d", net)
 	env := etcdEnv(etcd, cl)
 	var ns []*testnode.Node
@@ -144,7 +144,7 @@ func TestEtcdSimultaneousStart(t *testing.T) {
 	etcd := newEtcd(t)
 	etcd.start()
 	for rep := 0; rep < 10; rep++ {
-		net := testnode.Net()
+		net := testutil.Subnet(t)
 		env := etcdEnv(etcd, fmt.Sprintf("sim%d", net))
 		var ns []*testnode.Node
 		for _, name := range trioNames(net) {
@@ -178,7 +178,7 @@ func TestEtcdSimultaneousStart(t *testing.T) {
 func TestEtcdDownAtStart(t *testing.T) {
 	t.Parallel()
 	etcd := newEtcd(t) // not started yet
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	env := etcdEnv(etcd, fmt.Sprintf("down%d", net))
 	names := trioNames(net)
 	n1 := testnode.Start(t, names[0], env...)

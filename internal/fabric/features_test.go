@@ -12,12 +12,11 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"emqxgo/internal/testutil"
-	"emqxgo/internal/testutil/testnode"
 )
 
 func TestRetainedClusterWide(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
 	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
 	join(t, b, a)
@@ -113,7 +112,6 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 			t.Parallel()
 			ns := cluster(t, 3, "EMQX_BROKER__SHARED_SUBSCRIPTION_STRATEGY="+strategy)
 			col := &collector{got: map[string][]string{}}
-			var members []*testutil.V5
 			for i, n := range ns {
 				for j := 0; j < 2; j++ {
 					id := fmt.Sprintf("m%d%d", i, j)
@@ -124,7 +122,6 @@ func TestSharedSubscriptionsExactlyOnce(t *testing.T) {
 					}
 					v.Sub(t, filter, 1)
 					col.add(t, id, v)
-					members = append(members, v)
 				}
 			}
 			for _, n := range ns {
@@ -267,7 +264,7 @@ func TestWillAcrossNodes(t *testing.T) {
 // settled when they link up: the newest connection wins.
 func TestDuplicateClientIDSettledOnMerge(t *testing.T) {
 	t.Parallel()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	a := start(t, fmt.Sprintf("emqx1@127.0.%d.1", net))
 	b := start(t, fmt.Sprintf("emqx2@127.0.%d.2", net))
 	older := testutil.DialV5(t, a.Addr, "twin")

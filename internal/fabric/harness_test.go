@@ -12,14 +12,12 @@ import (
 
 type tnode = testnode.Node
 
-func init() { testnode.Base(160) }
-
 func start(t *testing.T, name string, env ...string) *tnode { return testnode.Start(t, name, env...) }
 
 // cluster starts count nodes emqx1..N on a fresh loopback range and joins them.
 func cluster(t *testing.T, count int, env ...string) []*tnode {
 	t.Helper()
-	net := testnode.Net()
+	net := testutil.Subnet(t)
 	var ns []*tnode
 	for i := 1; i <= count; i++ {
 		ns = append(ns, start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, net, i), env...))

@@ -54,7 +54,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	sock := filepath.Join(cfg.Node.DataDir, ctlrpc.SocketName)
+	sock := ctlrpc.SocketPath(cfg.Node.DataDir)
 	if len(sock) > maxSocketPath {
 		return nil, fmt.Errorf("node.data_dir %s is too long for the emqx_ctl socket (%d bytes, at most %d): use a shorter path", cfg.Node.DataDir, len(sock), maxSocketPath)
 	}
@@ -84,11 +84,6 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		n.starter, _ = st.(interface{ Start() error })
 	}
 	return n, nil
-}
-
-// SocketPath is where emqx_ctl finds a node of this configuration.
-func SocketPath(cfg *config.Config) string {
-	return filepath.Join(cfg.Node.DataDir, ctlrpc.SocketName)
 }
 
 // Name is the node's name.

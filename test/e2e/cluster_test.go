@@ -19,7 +19,7 @@ type member struct{ *node }
 // trio makes three node homes emqx1..3@127.0.N.1..3, each with extra config.
 func trio(t *testing.T, extra ...func(i int) []string) []*member {
 	t.Helper()
-	net := subnet.Add(1)
+	net := testutil.Subnet(t)
 	var ms []*member
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("emqx%d@127.0.%d.%d", i, net, i)

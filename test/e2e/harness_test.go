@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/testutil"
 )
 
 // binDir holds emqx and emqx_ctl, built once for the package.
@@ -57,22 +57,19 @@ type node struct {
 	name string
 }
 
-// subnet gives each test its own 127.0.N.x addresses: cluster ports come from
-// the node name, so parallel tests must not share a host.
-var subnet atomic.Int32
-
-func init() { subnet.Store(100) }
-
 // newNode makes a home for node emqx@127.0.N.1 (a fresh N) whose MQTT
 // listener binds port 0, and appends extra config lines (a node.name line
 // among them replaces the default).
 func newNode(t *testing.T, extra ...string) *node {
 	t.Helper()
-	name := fmt.Sprintf("emqx@127.0.%d.1", subnet.Add(1))
+	name := ""
 	for _, l := range extra {
 		if v, ok := strings.CutPrefix(l, "node.name = "); ok {
 			name = v
 		}
+	}
+	if name == "" { // cluster ports come from the name: a host of its own
+		name = fmt.Sprintf("emqx@127.0.%d.1", testutil.Subnet(t))
 	}
 	host := name[strings.IndexByte(name, '@')+1:]
 	extra = append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0"}, extra...)

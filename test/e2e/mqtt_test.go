@@ -5,8 +5,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,37 +64,12 @@ func TestStopWhileClientsChurn(t *testing.T) {
 	for i := range watchers {
 		watchers[i] = testutil.DialV5(t, addr, fmt.Sprintf("watch-%d", i))
 	}
-	var connects atomic.Int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 20000; i++ { // bounded; the node going away ends it sooner
-				select {
-				case <-done:
-					return
-				default:
-				}
-				c, err := testutil.TryDialV5(addr, fmt.Sprintf("churn-%d-%d", g, i), true)
-				if err != nil {
-					if c == nil {
-						return
-					}
-					continue
-				}
-				connects.Add(1)
-				_ = c.Disconnect(&paho.Disconnect{})
-			}
-		}(g)
-	}
-	testutil.Eventually(t, 20*time.Second, "churn under way", func() bool { return connects.Load() > 100 })
+	churn := testutil.StartChurn(t, addr, 4, 20000) // bounded; the node going away ends it sooner
+	testutil.Eventually(t, 20*time.Second, "churn under way", func() bool { return churn.Connects() > 100 })
 	start := time.Now()
 	n.must(0, "ok\n", "emqx", "stop")
 	took := time.Since(start)
-	close(done)
-	wg.Wait()
+	churn.Stop()
 	if took > 10*time.Second {
 		t.Fatalf("stop took %s", took)
 	}
@@ -113,5 +86,5 @@ func TestStopWhileClientsChurn(t *testing.T) {
 			t.Fatalf("watcher %d got no DISCONNECT", i)
 		}
 	}
-	t.Logf("stop took %s with %d connects during the test", took, connects.Load())
+	t.Logf("stop took %s with %d connects during the test", took, churn.Connects())
 }

@@ -1,5 +1,6 @@
 // Package testnode starts real nodes in-process for tests: the shipped
-// etc/ files plus environment overrides, each test on its own loopback range.
+// etc/ files plus environment overrides, each test on its own loopback range
+// (testutil.Subnet).
 package testnode
 
 import (
@@ -10,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,18 +22,6 @@ import (
 	"emqxgo/internal/node"
 	"emqxgo/internal/testutil"
 )
-
-var subnet atomic.Int32
-
-// Subnets: each package using testnode passes its own base so that test
-// binaries running at the same time never share an address.
-func init() { subnet.Store(0) }
-
-// Base sets the first 127.0.N.x range of this test binary (call from TestMain).
-func Base(n int32) { subnet.Store(n) }
-
-// Net returns a fresh N for 127.0.N.x.
-func Net() int32 { return subnet.Add(1) }
 
 // Node is one running in-process node.
 type Node struct {
