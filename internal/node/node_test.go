@@ -19,15 +19,12 @@ import (
 	"emqxgo/internal/testutil/testnode"
 )
 
-func TestMain(m *testing.M) {
-	testnode.Base(240)
-	goleak.VerifyTestMain(m, testutil.IgnoreSerf()...)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreSerf()...) }
 
 // TestStopTwice: a second Stop returns the first one's result and panics
 // on nothing (the cluster, fabric, broker and ctl socket are each stopped once).
 func TestStopTwice(t *testing.T) {
-	n := testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.1", testnode.Net()))
+	n := testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.1", testutil.Subnet(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := n.N.Stop(ctx); err != nil {
@@ -47,7 +44,7 @@ func TestStopTwice(t *testing.T) {
 // closes what it opened before (ctl socket, MQTT listener), and the node
 // can then be started by a second process with the same ports.
 func TestFailedStartLeavesNothing(t *testing.T) {
-	host := fmt.Sprintf("127.0.%d.1", testnode.Net())
+	host := fmt.Sprintf("127.0.%d.1", testutil.Subnet(t))
 	blocker, err := net.Listen("tcp", net.JoinHostPort(host, "5370")) // emqx's cluster RPC port
 	if err != nil {
 		t.Fatal(err)
