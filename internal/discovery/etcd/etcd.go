@@ -9,11 +9,9 @@ package etcd
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +21,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
+
+	"emqxgo/internal/tlsfiles"
 )
 
 // Config is the cluster.etcd.* keys plus what names this node.
@@ -90,13 +90,9 @@ func tlsConfig(c Config) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	if c.CACertFile != "" {
-		pem, err := os.ReadFile(c.CACertFile)
+		pool, err := tlsfiles.LoadCAPool(c.CACertFile, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cluster.etcd.ssl.cacertfile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cluster.etcd.ssl.cacertfile %s: no PEM certificate", c.CACertFile)
 		}
 		tc.RootCAs = pool
 	}

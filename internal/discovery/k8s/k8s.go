@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"emqxgo/internal/tlsfiles"
 )
 
 // Values of Config.AddressType (cluster.k8s.address_type).
@@ -177,17 +179,16 @@ func validDomain(d string) bool {
 // buildTransport trusts the system roots plus the PEM certificates of
 // caFile when it exists.
 func buildTransport(caFile string) (*http.Transport, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
+	system, err := x509.SystemCertPool()
+	if err != nil || system == nil {
+		system = x509.NewCertPool()
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := tlsfiles.LoadCAPool(caFile, system)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		pool = system
 	case err != nil:
-		return nil, fmt.Errorf("cluster.k8s: reading CA file %s: %w", caFile, err)
-	case !pool.AppendCertsFromPEM(pem):
-		return nil, fmt.Errorf("cluster.k8s: CA file %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("cluster.k8s: CA file: %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
