@@ -1,6 +1,7 @@
 package node
 
 import (
+	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/discovery/dns"
@@ -33,3 +34,9 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 	}
 	return nil, nil
 }
+
+// loopCluster is the cluster as the autocluster loop sees it.
+type loopCluster struct{ *cluster.Cluster }
+
+// Running lists the running members, this node included.
+func (c loopCluster) Running() []string { return c.Status().Running }

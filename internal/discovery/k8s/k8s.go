@@ -87,7 +87,7 @@ type Strategy struct {
 }
 
 // Structural check against discovery.Strategy and discovery.Closer (not
-// imported: package discovery may import its strategies).
+// imported: a strategy does not depend on the loop that runs it).
 var _ interface {
 	Name() string
 	Discover(context.Context) ([]string, error)

@@ -15,8 +15,6 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/net/ipv4"
-
-	"emqxgo/internal/discovery"
 )
 
 // Defaults for the fields of Config left empty.
@@ -82,10 +80,14 @@ type Strategy struct {
 	wg      sync.WaitGroup
 }
 
-var (
-	_ discovery.Strategy = (*Strategy)(nil)
-	_ discovery.Closer   = (*Strategy)(nil)
-)
+// Structural check against discovery.Strategy, Starter and Closer (not
+// imported: a strategy does not depend on the loop that runs it).
+var _ interface {
+	Name() string
+	Discover(context.Context) ([]string, error)
+	Start() error
+	Close() error
+} = (*Strategy)(nil)
 
 // ErrNotStarted is returned by Discover before Start.
 var ErrNotStarted = errors.New("mcast: discovery not started")
