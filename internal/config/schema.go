@@ -78,7 +78,7 @@ func buildSchema() []field {
 		boolField("cluster.autoheal", "on", func(c *Config) *bool { return &c.Cluster.Autoheal }),
 		durField("cluster.autoclean", "24h", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Cluster.Autoclean }),
 
-		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, parseSeed),
+		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, normalSeed),
 
 		optStrField("cluster.dns.name", func(c *Config) *string { return &c.Cluster.DNS.Name }, checkDNSName),
 		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }),
@@ -172,12 +172,13 @@ func appNameField(key string, p func(*Config) *string) field {
 	}
 }
 
-func parseSeed(s string) (string, error) {
-	n, err := nodename.Parse(s)
-	if err != nil {
-		return "", err
+// normalSeed writes a valid node name the way nodename does ("[::1]"
+// without brackets); static.Config.CheckKeys reports an invalid one.
+func normalSeed(s string) (string, error) {
+	if n, err := nodename.Parse(s); err == nil {
+		return n.String(), nil
 	}
-	return n.String(), nil
+	return s, nil
 }
 
 func parsePortList(raw string) ([]int, error) {

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"emqxgo/internal/discovery/static"
+)
 
 // Config is the effective, validated configuration of one node.
 // Paths are absolute (resolved against Home).
@@ -72,13 +76,15 @@ type Log struct {
 	RotationCount int
 }
 
-// Cluster holds cluster.* keys.
+// Cluster holds cluster.* keys. The keys of each discovery strategy
+// (cluster.<strategy>.*) are that strategy's own Config type, with its
+// defaults and rules.
 type Cluster struct {
 	Name      string
 	Discovery string // manual, static, dns, etcd, k8s, mcast
 	Autoheal  bool
 	Autoclean time.Duration // 0 = off
-	Static    struct{ Seeds []string }
+	Static    static.Config
 	DNS       struct {
 		Name, App, Type, Server string
 	}

@@ -8,13 +8,37 @@ import (
 // Cross-key rules, checked after every key has its value. A value that failed
 // its own check is left at its zero value here, so it triggers no rule.
 
+// strategyKeys is the Config of one discovery strategy: its package owns
+// the rules of its cluster.<strategy>.* keys.
+type strategyKeys interface {
+	// CheckKeys reports each value that breaks its key's own rule.
+	CheckKeys(report func(key, problem string))
+	// Validate reports, besides, what keeps the strategy from running:
+	// keys it needs (reported at cluster.discovery) and cross-key rules.
+	Validate(report func(key, problem string))
+}
+
 func (l *loader) crossCheck(c *Config) {
 	l.checkDiscovery(c)
 	l.checkListeners(c)
 	l.checkRPC(c)
 }
 
+// checkDiscovery validates the strategy in use as a whole; the keys of the
+// others may be set too and must still be right, each on its own.
 func (l *loader) checkDiscovery(c *Config) {
+	for _, s := range []struct {
+		name string
+		keys strategyKeys
+	}{
+		{"static", c.Cluster.Static},
+	} {
+		if s.name == c.Cluster.Discovery {
+			s.keys.Validate(l.report)
+		} else {
+			s.keys.CheckKeys(l.report)
+		}
+	}
 	const d = "cluster.discovery"
 	when := func(need string, present bool) {
 		if !present {
@@ -23,8 +47,6 @@ func (l *loader) checkDiscovery(c *Config) {
 		}
 	}
 	switch c.Cluster.Discovery {
-	case "static":
-		when("cluster.static.seeds", len(c.Cluster.Static.Seeds) > 0)
 	case "dns":
 		when("cluster.dns.name", c.Cluster.DNS.Name != "")
 	case "etcd":

@@ -17,7 +17,7 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 	c := cfg.Cluster
 	switch c.Discovery {
 	case "static":
-		return static.New(c.Static.Seeds)
+		return static.New(c.Static), nil
 	case "dns":
 		dc := dns.Config{Name: c.DNS.Name, App: c.DNS.App, Type: c.DNS.Type, Server: c.DNS.Server}
 		if hint := dns.SelfNameHint(dc, name.String()); hint != "" {
