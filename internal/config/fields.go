@@ -63,6 +63,17 @@ func enumField(key, def string, allowed []string, p func(*Config) *string) field
 	}
 }
 
+// lowerField stores the value in lower case; its owner checks what is allowed.
+func lowerField(key, def string, p func(*Config) *string) field {
+	return field{key: key, def: def,
+		set: func(c *Config, raw, _ string) error {
+			*p(c) = strings.ToLower(raw)
+			return nil
+		},
+		get: func(c *Config) string { return *p(c) },
+	}
+}
+
 func boolField(key, def string, p func(*Config) *bool) field {
 	return field{key: key, def: def,
 		set: func(c *Config, raw, _ string) error {

@@ -122,8 +122,10 @@ func (l *loader) build() *Config {
 		f := &schema[i]
 		raw := l.v.GetString(f.key)
 		if err := f.set(c, raw, l.home); err != nil {
-			l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
 			l.failed[f.key] = true
+			if !errors.Is(err, errNoNodeName) { // node.name's own error says it
+				l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
+			}
 		}
 	}
 	_, c.Log.ToIsSet = l.from["log.to"]

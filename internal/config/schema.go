@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/nodename"
 )
 
@@ -80,18 +81,17 @@ func buildSchema() []field {
 
 		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, normalSeed),
 
-		optStrField("cluster.dns.name", func(c *Config) *string { return &c.Cluster.DNS.Name }, checkDNSName),
-		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }),
-		enumField("cluster.dns.type", "a", []string{"a", "aaaa", "srv"}, func(c *Config) *string { return &c.Cluster.DNS.Type }),
+		strField("cluster.dns.name", "", func(c *Config) *string { return &c.Cluster.DNS.Name }, nil),
+		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }, nil),
+		lowerField("cluster.dns.type", dns.DefaultType, func(c *Config) *string { return &c.Cluster.DNS.Type }),
 		{key: "cluster.dns.server",
 			set: func(c *Config, raw, _ string) error {
-				if raw == "" {
-					c.Cluster.DNS.Server = ""
-					return nil
+				// Written as ip:port when valid; dns.Config.CheckKeys reports it when not.
+				c.Cluster.DNS.Server = raw
+				if v, err := dns.ParseServer(raw); err == nil {
+					c.Cluster.DNS.Server = v
 				}
-				v, err := parseHostPortDefault(raw, 53)
-				c.Cluster.DNS.Server = v
-				return err
+				return nil
 			},
 			get: func(c *Config) string { return c.Cluster.DNS.Server },
 		},
@@ -107,7 +107,7 @@ func buildSchema() []field {
 		optStrField("cluster.k8s.apiserver", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, checkURL),
 		optStrField("cluster.k8s.service_name", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, checkDNSLabel),
 		enumField("cluster.k8s.address_type", "ip", []string{"ip", "dns", "hostname"}, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
-		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }),
+		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }, nodename.CheckNamePart),
 		strField("cluster.k8s.namespace", "default", func(c *Config) *string { return &c.Cluster.K8s.Namespace }, checkDNSLabel),
 		strField("cluster.k8s.suffix", "pod.cluster.local", func(c *Config) *string { return &c.Cluster.K8s.Suffix }, checkDNSName),
 
@@ -153,17 +153,26 @@ func indexSchema(fields []field) map[string]*field {
 // lookup returns the schema entry of key, nil if unknown.
 func lookup(key string) *field { return schemaIndex[key] }
 
+// errNoNodeName is returned by the set of a key derived from node.name when
+// node.name failed: the key is left unset, and unreported.
+var errNoNodeName = errors.New("node.name has no valid value to derive from")
+
 // appNameField defaults to the name part of node.name (already stored).
-func appNameField(key string, p func(*Config) *string) field {
+func appNameField(key string, p func(*Config) *string, check func(string) error) field {
 	return field{key: key,
 		set: func(c *Config, raw, _ string) error {
 			if raw == "" {
+				if c.Node.Name == "" {
+					return errNoNodeName
+				}
 				raw, _, _ = strings.Cut(c.Node.Name, "@")
 				*p(c) = raw
 				return nil
 			}
-			if err := checkAppName(raw); err != nil {
-				return err
+			if check != nil {
+				if err := check(raw); err != nil {
+					return err
+				}
 			}
 			*p(c) = raw
 			return nil

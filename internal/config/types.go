@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/static"
 )
 
@@ -85,10 +86,8 @@ type Cluster struct {
 	Autoheal  bool
 	Autoclean time.Duration // 0 = off
 	Static    static.Config
-	DNS       struct {
-		Name, App, Type, Server string
-	}
-	Etcd struct {
+	DNS       dns.Config
+	Etcd      struct {
 		Servers                       []string
 		Prefix                        string
 		NodeTTL                       time.Duration

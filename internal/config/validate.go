@@ -32,6 +32,7 @@ func (l *loader) checkDiscovery(c *Config) {
 		keys strategyKeys
 	}{
 		{"static", c.Cluster.Static},
+		{"dns", c.Cluster.DNS},
 	} {
 		if s.name == c.Cluster.Discovery {
 			s.keys.Validate(l.report)
@@ -47,8 +48,6 @@ func (l *loader) checkDiscovery(c *Config) {
 		}
 	}
 	switch c.Cluster.Discovery {
-	case "dns":
-		when("cluster.dns.name", c.Cluster.DNS.Name != "")
 	case "etcd":
 		when("cluster.etcd.server", len(c.Cluster.Etcd.Servers) > 0)
 		l.checkKeyPair("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile, "cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)

@@ -231,30 +231,8 @@ func isDigits(s string) bool {
 	return true
 }
 
-// parseHostPortDefault reads `ip:port`, `[ipv6]:port` or a bare `ip`, adding defPort.
-func parseHostPortDefault(s string, defPort int) (string, error) {
-	bad := fmt.Errorf("must be an IP address with an optional port (10.0.0.1, 10.0.0.1:53, [::1]:53)")
-	if ip := net.ParseIP(strings.Trim(s, "[]")); ip != nil {
-		return net.JoinHostPort(ip.String(), strconv.Itoa(defPort)), nil
-	}
-	h, p, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", bad
-	}
-	ip := net.ParseIP(h)
-	if ip == nil {
-		return "", bad
-	}
-	n, err := parsePort(p)
-	if err != nil {
-		return "", err
-	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(n)), nil
-}
-
 var (
 	dnsLabelRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	appNameRe  = regexp.MustCompile(`^[0-9A-Za-z_-]+$`)
 	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
 
@@ -277,13 +255,6 @@ func checkDNSName(s string) error {
 func checkDNSLabel(s string) error {
 	if !dnsLabelRe.MatchString(s) {
 		return errors.New("must be a DNS label (letters, digits and '-', at most 63, not starting or ending with '-')")
-	}
-	return nil
-}
-
-func checkAppName(s string) error {
-	if !appNameRe.MatchString(s) {
-		return errors.New("must match ^[0-9A-Za-z_-]+$ (the name part of a node name)")
 	}
 	return nil
 }

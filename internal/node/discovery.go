@@ -19,11 +19,10 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 	case "static":
 		return static.New(c.Static), nil
 	case "dns":
-		dc := dns.Config{Name: c.DNS.Name, App: c.DNS.App, Type: c.DNS.Type, Server: c.DNS.Server}
-		if hint := dns.SelfNameHint(dc, name.String()); hint != "" {
+		if hint := dns.SelfNameHint(c.DNS, name.String()); hint != "" {
 			log.Warn(hint)
 		}
-		return dns.New(dc)
+		return dns.New(c.DNS), nil
 	case "etcd":
 		return etcd.New(etcd.Config{Servers: c.Etcd.Servers, Prefix: c.Etcd.Prefix, ClusterName: c.Name, Node: name.String(),
 			TTL: c.Etcd.NodeTTL, KeyFile: c.Etcd.KeyFile, CertFile: c.Etcd.CertFile, CACertFile: c.Etcd.CACertFile, Log: log})
