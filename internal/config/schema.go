@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"emqxgo/internal/discovery/dns"
+	"emqxgo/internal/discovery/etcd"
 	"emqxgo/internal/nodename"
 )
 
@@ -96,10 +97,9 @@ func buildSchema() []field {
 			get: func(c *Config) string { return c.Cluster.DNS.Server },
 		},
 
-		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers },
-			func(s string) (string, error) { return s, checkURL(s) }),
-		strField("cluster.etcd.prefix", "emqxcl", func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, checkEtcdPrefix),
-		durField("cluster.etcd.node_ttl", "1m", time.Second, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
+		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers }, asIs),
+		strField("cluster.etcd.prefix", etcd.DefaultPrefix, func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, nil),
+		durField("cluster.etcd.node_ttl", formatDuration(etcd.DefaultNodeTTL), 0, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
 		pathField("cluster.etcd.ssl.keyfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.KeyFile }),
 		pathField("cluster.etcd.ssl.certfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CertFile }),
 		pathField("cluster.etcd.ssl.cacertfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CACertFile }),
@@ -181,6 +181,9 @@ func appNameField(key string, p func(*Config) *string, check func(string) error)
 	}
 }
 
+// asIs keeps a list item as it is; the key's owner checks it.
+func asIs(s string) (string, error) { return s, nil }
+
 // normalSeed writes a valid node name the way nodename does ("[::1]"
 // without brackets); static.Config.CheckKeys reports an invalid one.
 func normalSeed(s string) (string, error) {
@@ -228,13 +231,6 @@ func checkLogFile(s string) error {
 func checkClusterName(s string) error {
 	if !clusterRe.MatchString(s) {
 		return errors.New("must be letters, digits, '_', '.' or '-' (e.g. emqxcl)")
-	}
-	return nil
-}
-
-func checkEtcdPrefix(s string) error {
-	if s == "" || strings.ContainsAny(s, " \t") {
-		return errors.New("must be a non-empty key prefix without spaces (e.g. emqxcl)")
 	}
 	return nil
 }

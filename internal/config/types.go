@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"emqxgo/internal/discovery/dns"
+	"emqxgo/internal/discovery/etcd"
 	"emqxgo/internal/discovery/static"
 )
 
@@ -87,13 +88,8 @@ type Cluster struct {
 	Autoclean time.Duration // 0 = off
 	Static    static.Config
 	DNS       dns.Config
-	Etcd      struct {
-		Servers                       []string
-		Prefix                        string
-		NodeTTL                       time.Duration
-		KeyFile, CertFile, CACertFile string
-	}
-	K8s struct {
+	Etcd      etcd.Config
+	K8s       struct {
 		APIServer, ServiceName, AddressType, AppName, Namespace, Suffix string
 	}
 	Mcast struct {

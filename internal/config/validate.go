@@ -33,6 +33,7 @@ func (l *loader) checkDiscovery(c *Config) {
 	}{
 		{"static", c.Cluster.Static},
 		{"dns", c.Cluster.DNS},
+		{"etcd", c.Cluster.Etcd},
 	} {
 		if s.name == c.Cluster.Discovery {
 			s.keys.Validate(l.report)
@@ -49,26 +50,12 @@ func (l *loader) checkDiscovery(c *Config) {
 	}
 	switch c.Cluster.Discovery {
 	case "etcd":
-		when("cluster.etcd.server", len(c.Cluster.Etcd.Servers) > 0)
-		l.checkKeyPair("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile, "cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
 		l.checkFile("cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
 		l.checkFile("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile)
 		l.checkFile("cluster.etcd.ssl.cacertfile", c.Cluster.Etcd.CACertFile)
 	case "k8s":
 		when("cluster.k8s.apiserver", c.Cluster.K8s.APIServer != "")
 		when("cluster.k8s.service_name", c.Cluster.K8s.ServiceName != "")
-	}
-}
-
-// checkKeyPair: a client certificate needs its key and the other way round.
-func (l *loader) checkKeyPair(certKey, cert, keyKey, key string) {
-	switch {
-	case cert != "" && key == "":
-		raw, from := l.raw(certKey)
-		l.errs = append(l.errs, errAt(from, certKey, raw, keyKey+" is required when "+certKey+" is set"))
-	case key != "" && cert == "":
-		raw, from := l.raw(keyKey)
-		l.errs = append(l.errs, errAt(from, keyKey, raw, certKey+" is required when "+keyKey+" is set"))
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"emqxgo/internal/config"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/discovery/dns"
-	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/etcd/etcdv3"
 	"emqxgo/internal/discovery/static"
 	"emqxgo/internal/nodename"
 
@@ -24,8 +24,7 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 		}
 		return dns.New(c.DNS), nil
 	case "etcd":
-		return etcd.New(etcd.Config{Servers: c.Etcd.Servers, Prefix: c.Etcd.Prefix, ClusterName: c.Name, Node: name.String(),
-			TTL: c.Etcd.NodeTTL, KeyFile: c.Etcd.KeyFile, CertFile: c.Etcd.CertFile, CACertFile: c.Etcd.CACertFile, Log: log})
+		return etcdv3.New(c.Etcd, c.Name, name.String(), log)
 	case "k8s":
 		return k8sStrategy(cfg, log)
 	case "mcast":
