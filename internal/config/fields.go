@@ -35,16 +35,6 @@ func strField(key, def string, p func(*Config) *string, check func(string) error
 	}
 }
 
-// optStrField is a string that may be empty; check runs only on non-empty values.
-func optStrField(key string, p func(*Config) *string, check func(string) error) field {
-	return strField(key, "", p, func(s string) error {
-		if s == "" {
-			return nil
-		}
-		return check(s)
-	})
-}
-
 func nonEmpty(s string) error {
 	if s == "" {
 		return errors.New("must not be empty")

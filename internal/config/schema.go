@@ -8,6 +8,7 @@ import (
 
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/k8s"
 	"emqxgo/internal/nodename"
 )
 
@@ -83,7 +84,7 @@ func buildSchema() []field {
 		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, normalSeed),
 
 		strField("cluster.dns.name", "", func(c *Config) *string { return &c.Cluster.DNS.Name }, nil),
-		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }, nil),
+		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }),
 		lowerField("cluster.dns.type", dns.DefaultType, func(c *Config) *string { return &c.Cluster.DNS.Type }),
 		{key: "cluster.dns.server",
 			set: func(c *Config, raw, _ string) error {
@@ -104,12 +105,12 @@ func buildSchema() []field {
 		pathField("cluster.etcd.ssl.certfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CertFile }),
 		pathField("cluster.etcd.ssl.cacertfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CACertFile }),
 
-		optStrField("cluster.k8s.apiserver", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, checkURL),
-		optStrField("cluster.k8s.service_name", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, checkDNSLabel),
-		enumField("cluster.k8s.address_type", "ip", []string{"ip", "dns", "hostname"}, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
-		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }, nodename.CheckNamePart),
-		strField("cluster.k8s.namespace", "default", func(c *Config) *string { return &c.Cluster.K8s.Namespace }, checkDNSLabel),
-		strField("cluster.k8s.suffix", "pod.cluster.local", func(c *Config) *string { return &c.Cluster.K8s.Suffix }, checkDNSName),
+		strField("cluster.k8s.apiserver", "", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, nil),
+		strField("cluster.k8s.service_name", "", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, nil),
+		lowerField("cluster.k8s.address_type", k8s.DefaultAddressType, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
+		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }),
+		strField("cluster.k8s.namespace", k8s.DefaultNamespace, func(c *Config) *string { return &c.Cluster.K8s.Namespace }, nil),
+		strField("cluster.k8s.suffix", k8s.DefaultSuffix, func(c *Config) *string { return &c.Cluster.K8s.Suffix }, nil),
 
 		strField("cluster.mcast.addr", "239.192.0.1", func(c *Config) *string { return &c.Cluster.Mcast.Addr }, checkMulticast),
 		{key: "cluster.mcast.ports", def: "4369",
@@ -157,8 +158,9 @@ func lookup(key string) *field { return schemaIndex[key] }
 // node.name failed: the key is left unset, and unreported.
 var errNoNodeName = errors.New("node.name has no valid value to derive from")
 
-// appNameField defaults to the name part of node.name (already stored).
-func appNameField(key string, p func(*Config) *string, check func(string) error) field {
+// appNameField defaults to the name part of node.name (already stored); its
+// owner checks it.
+func appNameField(key string, p func(*Config) *string) field {
 	return field{key: key,
 		set: func(c *Config, raw, _ string) error {
 			if raw == "" {
@@ -166,13 +168,6 @@ func appNameField(key string, p func(*Config) *string, check func(string) error)
 					return errNoNodeName
 				}
 				raw, _, _ = strings.Cut(c.Node.Name, "@")
-				*p(c) = raw
-				return nil
-			}
-			if check != nil {
-				if err := check(raw); err != nil {
-					return err
-				}
 			}
 			*p(c) = raw
 			return nil

@@ -5,6 +5,7 @@ import (
 
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/k8s"
 	"emqxgo/internal/discovery/static"
 )
 
@@ -89,10 +90,8 @@ type Cluster struct {
 	Static    static.Config
 	DNS       dns.Config
 	Etcd      etcd.Config
-	K8s       struct {
-		APIServer, ServiceName, AddressType, AppName, Namespace, Suffix string
-	}
-	Mcast struct {
+	K8s       k8s.Config
+	Mcast     struct {
 		Addr  string
 		Ports []int
 		Iface string

@@ -34,6 +34,7 @@ func (l *loader) checkDiscovery(c *Config) {
 		{"static", c.Cluster.Static},
 		{"dns", c.Cluster.DNS},
 		{"etcd", c.Cluster.Etcd},
+		{"k8s", c.Cluster.K8s},
 	} {
 		if s.name == c.Cluster.Discovery {
 			s.keys.Validate(l.report)
@@ -41,21 +42,10 @@ func (l *loader) checkDiscovery(c *Config) {
 			s.keys.CheckKeys(l.report)
 		}
 	}
-	const d = "cluster.discovery"
-	when := func(need string, present bool) {
-		if !present {
-			raw, from := l.raw(d)
-			l.errs = append(l.errs, errAt(from, d, raw, need+" is required when "+d+" = "+c.Cluster.Discovery))
-		}
-	}
-	switch c.Cluster.Discovery {
-	case "etcd":
+	if c.Cluster.Discovery == "etcd" {
 		l.checkFile("cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
 		l.checkFile("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile)
 		l.checkFile("cluster.etcd.ssl.cacertfile", c.Cluster.Etcd.CACertFile)
-	case "k8s":
-		when("cluster.k8s.apiserver", c.Cluster.K8s.APIServer != "")
-		when("cluster.k8s.service_name", c.Cluster.K8s.ServiceName != "")
 	}
 }
 

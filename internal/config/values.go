@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -231,47 +230,7 @@ func isDigits(s string) bool {
 	return true
 }
 
-var (
-	dnsLabelRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-)
-
-// checkDNSName accepts RFC 1123 host names (labels of letters, digits and
-// '-', a trailing dot allowed).
-func checkDNSName(s string) error {
-	bad := errors.New("must be a DNS name (letters, digits and '-' in dot-separated labels, e.g. emqx.example.com)")
-	t := strings.TrimSuffix(s, ".")
-	if t == "" || len(t) > 253 {
-		return bad
-	}
-	for _, l := range strings.Split(t, ".") {
-		if !dnsLabelRe.MatchString(l) {
-			return bad
-		}
-	}
-	return nil
-}
-
-func checkDNSLabel(s string) error {
-	if !dnsLabelRe.MatchString(s) {
-		return errors.New("must be a DNS label (letters, digits and '-', at most 63, not starting or ending with '-')")
-	}
-	return nil
-}
-
-// checkURL accepts http:// and https:// URLs with a host.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("%q must be an http:// or https:// URL with a host (e.g. http://127.0.0.1:2379)", s)
-	}
-	if p := u.Port(); p != "" {
-		if _, err := parsePort(p); err != nil {
-			return fmt.Errorf("%q: %w", s, err)
-		}
-	}
-	return nil
-}
+var clusterRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 func checkIPv4(s string) (net.IP, error) {
 	ip := net.ParseIP(s)

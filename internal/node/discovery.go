@@ -6,6 +6,7 @@ import (
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd/etcdv3"
+	"emqxgo/internal/discovery/k8s"
 	"emqxgo/internal/discovery/static"
 	"emqxgo/internal/nodename"
 
@@ -26,7 +27,7 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 	case "etcd":
 		return etcdv3.New(c.Etcd, c.Name, name.String(), log)
 	case "k8s":
-		return k8sStrategy(cfg, log)
+		return k8s.New(c.K8s, k8s.Options{Log: log.Named("k8s")})
 	case "mcast":
 		return mcastStrategy(cfg, name, log)
 	}

@@ -5,16 +5,9 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/discovery"
-	"emqxgo/internal/discovery/k8s"
 	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/nodename"
 )
-
-func k8sStrategy(cfg *config.Config, log *zap.Logger) (discovery.Strategy, error) {
-	k := cfg.Cluster.K8s
-	return k8s.New(k8s.Config{APIServer: k.APIServer, ServiceName: k.ServiceName, AddressType: k.AddressType,
-		AppName: k.AppName, Namespace: k.Namespace, Suffix: k.Suffix, Log: log.Named("k8s")})
-}
 
 func mcastStrategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discovery.Strategy, error) {
 	m := cfg.Cluster.Mcast
