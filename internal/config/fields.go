@@ -92,8 +92,7 @@ func intField(key, def string, lo, hi int, p func(*Config) *int) field {
 	}
 }
 
-// durField: min > 0 is the smallest allowed value (min 0: any, the key's
-// owner checks it); off allows 0/off (disabled).
+// durField: min > 0 is the smallest allowed value; off allows 0/off (disabled).
 func durField(key, def string, min time.Duration, off bool, p func(*Config) *time.Duration) field {
 	return field{key: key, def: def,
 		set: func(c *Config, raw, _ string) error {
@@ -105,7 +104,7 @@ func durField(key, def string, min time.Duration, off bool, p func(*Config) *tim
 				*p(c) = 0
 				return nil
 			}
-			if v < min {
+			if v < min || v == 0 {
 				if min <= time.Millisecond {
 					return errors.New("must be greater than 0")
 				}

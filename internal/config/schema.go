@@ -9,6 +9,7 @@ import (
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd"
 	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/nodename"
 )
 
@@ -100,7 +101,7 @@ func buildSchema() []field {
 
 		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers }, asIs),
 		strField("cluster.etcd.prefix", etcd.DefaultPrefix, func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, nil),
-		durField("cluster.etcd.node_ttl", formatDuration(etcd.DefaultNodeTTL), 0, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
+		durField("cluster.etcd.node_ttl", formatDuration(etcd.DefaultNodeTTL), etcd.MinNodeTTL, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
 		pathField("cluster.etcd.ssl.keyfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.KeyFile }),
 		pathField("cluster.etcd.ssl.certfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CertFile }),
 		pathField("cluster.etcd.ssl.cacertfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CACertFile }),
@@ -112,25 +113,18 @@ func buildSchema() []field {
 		strField("cluster.k8s.namespace", k8s.DefaultNamespace, func(c *Config) *string { return &c.Cluster.K8s.Namespace }, nil),
 		strField("cluster.k8s.suffix", k8s.DefaultSuffix, func(c *Config) *string { return &c.Cluster.K8s.Suffix }, nil),
 
-		strField("cluster.mcast.addr", "239.192.0.1", func(c *Config) *string { return &c.Cluster.Mcast.Addr }, checkMulticast),
-		{key: "cluster.mcast.ports", def: "4369",
+		strField("cluster.mcast.addr", mcast.DefaultAddr, func(c *Config) *string { return &c.Cluster.Mcast.Addr }, nil),
+		{key: "cluster.mcast.ports", def: formatPorts(mcast.Defaults().Ports),
 			set: func(c *Config, raw, _ string) error {
-				ports, err := parsePortList(raw)
+				ports, err := parsePorts(raw)
 				c.Cluster.Mcast.Ports = ports
 				return err
 			},
-			get: func(c *Config) string {
-				s := make([]string, len(c.Cluster.Mcast.Ports))
-				for i, p := range c.Cluster.Mcast.Ports {
-					s[i] = strconv.Itoa(p)
-				}
-				return strings.Join(s, ",")
-			},
+			get: func(c *Config) string { return formatPorts(c.Cluster.Mcast.Ports) },
 		},
-		strField("cluster.mcast.iface", "0.0.0.0", func(c *Config) *string { return &c.Cluster.Mcast.Iface },
-			func(s string) error { _, err := checkIPv4(s); return err }),
-		intField("cluster.mcast.ttl", "255", 0, 255, func(c *Config) *int { return &c.Cluster.Mcast.TTL }),
-		boolField("cluster.mcast.loop", "on", func(c *Config) *bool { return &c.Cluster.Mcast.Loop }),
+		strField("cluster.mcast.iface", mcast.DefaultIface, func(c *Config) *string { return &c.Cluster.Mcast.Iface }, nil),
+		intField("cluster.mcast.ttl", strconv.Itoa(mcast.DefaultTTL), mcast.MinTTL, mcast.MaxTTL, func(c *Config) *int { return &c.Cluster.Mcast.TTL }),
+		boolField("cluster.mcast.loop", formatBool(mcast.DefaultLoop), func(c *Config) *bool { return &c.Cluster.Mcast.Loop }),
 
 		enumField("rpc.port_discovery", "stateless", []string{"stateless", "manual"}, func(c *Config) *string { return &c.RPC.PortDiscovery }),
 		intField("rpc.tcp_server_port", "5369", 1, 65535, func(c *Config) *int { return &c.RPC.TCPServerPort }),
@@ -188,11 +182,10 @@ func normalSeed(s string) (string, error) {
 	return s, nil
 }
 
-func parsePortList(raw string) ([]int, error) {
+// parsePorts reads a list of port numbers (1 to 65535); an empty list is
+// mcast.Config's to report.
+func parsePorts(raw string) ([]int, error) {
 	items := parseList(raw)
-	if len(items) == 0 {
-		return nil, errors.New("must be a list of ports from 1 to 65535, such as 4369,4370")
-	}
 	var bad []string
 	ports := make([]int, 0, len(items))
 	for _, it := range items {
@@ -207,6 +200,14 @@ func parsePortList(raw string) ([]int, error) {
 		return nil, errors.New(strings.Join(bad, "; "))
 	}
 	return ports, nil
+}
+
+func formatPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
 }
 
 func checkMQTTPath(s string) error {
@@ -226,14 +227,6 @@ func checkLogFile(s string) error {
 func checkClusterName(s string) error {
 	if !clusterRe.MatchString(s) {
 		return errors.New("must be letters, digits, '_', '.' or '-' (e.g. emqxcl)")
-	}
-	return nil
-}
-
-func checkMulticast(s string) error {
-	ip, err := checkIPv4(s)
-	if err != nil || !ip.IsMulticast() {
-		return errors.New("must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255, e.g. 239.192.0.1)")
 	}
 	return nil
 }

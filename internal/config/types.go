@@ -6,6 +6,7 @@ import (
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd"
 	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/discovery/static"
 )
 
@@ -91,13 +92,7 @@ type Cluster struct {
 	DNS       dns.Config
 	Etcd      etcd.Config
 	K8s       k8s.Config
-	Mcast     struct {
-		Addr  string
-		Ports []int
-		Iface string
-		TTL   int
-		Loop  bool
-	}
+	Mcast     mcast.Config
 }
 
 // RPC holds rpc.* keys.

@@ -35,6 +35,7 @@ func (l *loader) checkDiscovery(c *Config) {
 		{"dns", c.Cluster.DNS},
 		{"etcd", c.Cluster.Etcd},
 		{"k8s", c.Cluster.K8s},
+		{"mcast", c.Cluster.Mcast},
 	} {
 		if s.name == c.Cluster.Discovery {
 			s.keys.Validate(l.report)

@@ -232,14 +232,6 @@ func isDigits(s string) bool {
 
 var clusterRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
-func checkIPv4(s string) (net.IP, error) {
-	ip := net.ParseIP(s)
-	if ip == nil || ip.To4() == nil || strings.Contains(s, ":") {
-		return nil, errors.New("must be an IPv4 address")
-	}
-	return ip.To4(), nil
-}
-
 // resolvePath makes p absolute against home and cleans it.
 func resolvePath(home, p string) string {
 	if p == "" {

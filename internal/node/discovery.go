@@ -1,19 +1,23 @@
 package node
 
 import (
+	"go.uber.org/zap"
+
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd/etcdv3"
 	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/discovery/static"
 	"emqxgo/internal/nodename"
-
-	"go.uber.org/zap"
 )
 
-// strategy builds the cluster.discovery strategy; nil for manual.
+// strategy builds the cluster.discovery strategy; nil for manual. Each
+// strategy takes its own Config from the validated configuration as it is
+// (config.Load ran its Validate); what is not a cluster.<strategy>.* key
+// (this node's name, cluster.name, the cookie, the logger) is passed beside.
 func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discovery.Strategy, error) {
 	c := cfg.Cluster
 	switch c.Discovery {
@@ -25,13 +29,22 @@ func strategy(cfg *config.Config, name nodename.Name, log *zap.Logger) (discover
 		}
 		return dns.New(c.DNS), nil
 	case "etcd":
-		return etcdv3.New(c.Etcd, c.Name, name.String(), log)
+		return built(etcdv3.New(c.Etcd, c.Name, name.String(), log))
 	case "k8s":
-		return k8s.New(c.K8s, k8s.Options{Log: log.Named("k8s")})
+		return built(k8s.New(c.K8s, k8s.Options{Log: log.Named("k8s")}))
 	case "mcast":
-		return mcastStrategy(cfg, name, log)
+		return built(mcast.New(c.Mcast, mcast.Options{Node: name.String(), ClusterName: c.Name, Cookie: cfg.Node.Cookie, Log: log.Named("mcast")}))
 	}
 	return nil, nil
+}
+
+// built turns a constructor's result into a Strategy, nil (not a typed
+// nil pointer) on error.
+func built[S discovery.Strategy](s S, err error) (discovery.Strategy, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // loopCluster is the cluster as the autocluster loop sees it.
