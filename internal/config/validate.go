@@ -8,8 +8,12 @@ import (
 // Cross-key rules, checked after every key has its value. A value that failed
 // its own check is left at its zero value here, so it triggers no rule.
 
-// strategyKeys is the Config of one discovery strategy: its package owns
-// the rules of its cluster.<strategy>.* keys.
+// strategyKeys is the Config of one discovery strategy (static, dns, etcd,
+// k8s, mcast): its package owns the cluster.<strategy>.* keys, their
+// defaults (which the schema takes) and their rules. The schema only turns
+// the text into values (lists, numbers within the bounds the strategy
+// exports, durations, lower case); the strategy reports what breaks a rule,
+// and l.report puts each problem at the place its key was set.
 type strategyKeys interface {
 	// CheckKeys reports each value that breaks its key's own rule.
 	CheckKeys(report func(key, problem string))
