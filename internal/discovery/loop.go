@@ -55,8 +55,9 @@ const (
 	stopped // by Stop, or by a Start that failed; the strategy is closed
 )
 
-// ErrStopped is returned by Start after Stop or after a failed Start.
-var ErrStopped = errors.New("autocluster: loop stopped")
+// ErrStarted is returned by a second Start, and by Start after Stop: a
+// Loop runs once.
+var ErrStarted = errors.New("autocluster: the loop was already started or stopped")
 
 // NewLoop starts nothing.
 func NewLoop(s Strategy, c Cluster, log *zap.Logger) *Loop {
@@ -75,7 +76,7 @@ func (l *Loop) Start() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != created {
-		return ErrStopped
+		return ErrStarted
 	}
 	if st, ok := l.s.(Starter); ok {
 		if err := st.Start(); err != nil {

@@ -90,8 +90,8 @@ func TestLoopStopWithoutStart(t *testing.T) {
 	if f.closes.Load() != 1 {
 		t.Fatalf("closed %d times, want 1", f.closes.Load())
 	}
-	if err := l.Start(); !errors.Is(err, discovery.ErrStopped) {
-		t.Fatalf("Start after Stop = %v, want ErrStopped", err)
+	if err := l.Start(); !errors.Is(err, discovery.ErrStarted) {
+		t.Fatalf("Start after Stop = %v, want ErrStarted", err)
 	}
 	if f.starts.Load() != 0 {
 		t.Fatal("strategy started after Stop")
@@ -113,8 +113,8 @@ func TestLoopStartFails(t *testing.T) {
 	if f.closes.Load() != 1 {
 		t.Fatalf("Stop after a failed Start closed again (%d)", f.closes.Load())
 	}
-	if err := l.Start(); !errors.Is(err, discovery.ErrStopped) {
-		t.Fatalf("second Start = %v, want ErrStopped", err)
+	if err := l.Start(); !errors.Is(err, discovery.ErrStarted) {
+		t.Fatalf("second Start = %v, want ErrStarted", err)
 	}
 	if f.starts.Load() != 1 {
 		t.Fatalf("strategy started %d times, want 1", f.starts.Load())
@@ -142,8 +142,8 @@ func TestLoopRound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no join")
 	}
-	if err := l.Start(); !errors.Is(err, discovery.ErrStopped) {
-		t.Fatalf("second Start = %v, want ErrStopped", err)
+	if err := l.Start(); !errors.Is(err, discovery.ErrStarted) {
+		t.Fatalf("second Start = %v, want ErrStarted", err)
 	}
 	l.Stop()
 	l.Stop()
