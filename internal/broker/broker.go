@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +16,7 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/logging"
+	"emqxgo/internal/tlsfiles"
 )
 
 // ReservedClientIDPrefix is kept for the cluster layer's inline clients;
@@ -88,13 +87,9 @@ func tlsConfig(l config.Listener) (*tls.Config, error) {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if l.CACertFile != "" {
-		pem, err := os.ReadFile(l.CACertFile)
+		pool, err := tlsfiles.LoadCAPool(l.CACertFile, nil)
 		if err != nil {
 			return nil, fmt.Errorf("cacertfile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cacertfile %s: no PEM certificate found", l.CACertFile)
 		}
 		tc.ClientCAs = pool
 	}

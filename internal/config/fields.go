@@ -35,16 +35,6 @@ func strField(key, def string, p func(*Config) *string, check func(string) error
 	}
 }
 
-// optStrField is a string that may be empty; check runs only on non-empty values.
-func optStrField(key string, p func(*Config) *string, check func(string) error) field {
-	return strField(key, "", p, func(s string) error {
-		if s == "" {
-			return nil
-		}
-		return check(s)
-	})
-}
-
 func nonEmpty(s string) error {
 	if s == "" {
 		return errors.New("must not be empty")
@@ -58,6 +48,17 @@ func enumField(key, def string, allowed []string, p func(*Config) *string) field
 			v, err := parseEnum(raw, allowed)
 			*p(c) = v
 			return err
+		},
+		get: func(c *Config) string { return *p(c) },
+	}
+}
+
+// lowerField stores the value in lower case; its owner checks what is allowed.
+func lowerField(key, def string, p func(*Config) *string) field {
+	return field{key: key, def: def,
+		set: func(c *Config, raw, _ string) error {
+			*p(c) = strings.ToLower(raw)
+			return nil
 		},
 		get: func(c *Config) string { return *p(c) },
 	}

@@ -51,6 +51,7 @@ type loader struct {
 	from         map[string]origin // key -> where its effective value was set; absent = default
 	sources      []string          // files in load order, for sorting errors
 	errs         []Error
+	failed       map[string]bool // keys whose value could not be stored
 }
 
 func newLoader(opts Options) (*loader, error) {
@@ -70,6 +71,7 @@ func newLoader(opts Options) (*loader, error) {
 		etcDir: resolvePath(home, etc),
 		v:      viper.NewWithOptions(viper.KeyDelimiter("::")),
 		from:   map[string]origin{},
+		failed: map[string]bool{},
 	}
 	for _, f := range schema {
 		l.v.SetDefault(f.key, f.def)
@@ -120,11 +122,26 @@ func (l *loader) build() *Config {
 		f := &schema[i]
 		raw := l.v.GetString(f.key)
 		if err := f.set(c, raw, l.home); err != nil {
-			l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
+			l.failed[f.key] = true
+			if !errors.Is(err, errNoNodeName) { // node.name's own error says it
+				l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
+			}
 		}
 	}
 	_, c.Log.ToIsSet = l.from["log.to"]
 	return c
+}
+
+// report adds a problem of key, found after build, at the place key was set
+// (its raw value quoted). A key whose value already failed to be stored is
+// left at its zero value, so a problem reported about that is dropped: one
+// error per mistake.
+func (l *loader) report(key, problem string) {
+	if l.failed[key] {
+		return
+	}
+	raw, from := l.raw(key)
+	l.errs = append(l.errs, errAt(from, key, raw, problem))
 }
 
 // raw returns the effective raw value of key and where it was set.

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"emqxgo/internal/discovery/dns"
+	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
 	"emqxgo/internal/nodename"
 )
 
@@ -78,58 +82,49 @@ func buildSchema() []field {
 		boolField("cluster.autoheal", "on", func(c *Config) *bool { return &c.Cluster.Autoheal }),
 		durField("cluster.autoclean", "24h", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Cluster.Autoclean }),
 
-		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, parseSeed),
+		listField("cluster.static.seeds", "", func(c *Config) *[]string { return &c.Cluster.Static.Seeds }, normalSeed),
 
-		optStrField("cluster.dns.name", func(c *Config) *string { return &c.Cluster.DNS.Name }, checkDNSName),
+		strField("cluster.dns.name", "", func(c *Config) *string { return &c.Cluster.DNS.Name }, nil),
 		appNameField("cluster.dns.app", func(c *Config) *string { return &c.Cluster.DNS.App }),
-		enumField("cluster.dns.type", "a", []string{"a", "aaaa", "srv"}, func(c *Config) *string { return &c.Cluster.DNS.Type }),
+		lowerField("cluster.dns.type", dns.DefaultType, func(c *Config) *string { return &c.Cluster.DNS.Type }),
 		{key: "cluster.dns.server",
 			set: func(c *Config, raw, _ string) error {
-				if raw == "" {
-					c.Cluster.DNS.Server = ""
-					return nil
+				// Written as ip:port when valid; dns.Config.CheckKeys reports it when not.
+				c.Cluster.DNS.Server = raw
+				if v, err := dns.ParseServer(raw); err == nil {
+					c.Cluster.DNS.Server = v
 				}
-				v, err := parseHostPortDefault(raw, 53)
-				c.Cluster.DNS.Server = v
-				return err
+				return nil
 			},
 			get: func(c *Config) string { return c.Cluster.DNS.Server },
 		},
 
-		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers },
-			func(s string) (string, error) { return s, checkURL(s) }),
-		strField("cluster.etcd.prefix", "emqxcl", func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, checkEtcdPrefix),
-		durField("cluster.etcd.node_ttl", "1m", time.Second, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
+		listField("cluster.etcd.server", "", func(c *Config) *[]string { return &c.Cluster.Etcd.Servers }, asIs),
+		strField("cluster.etcd.prefix", etcd.DefaultPrefix, func(c *Config) *string { return &c.Cluster.Etcd.Prefix }, nil),
+		durField("cluster.etcd.node_ttl", formatDuration(etcd.DefaultNodeTTL), etcd.MinNodeTTL, false, func(c *Config) *time.Duration { return &c.Cluster.Etcd.NodeTTL }),
 		pathField("cluster.etcd.ssl.keyfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.KeyFile }),
 		pathField("cluster.etcd.ssl.certfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CertFile }),
 		pathField("cluster.etcd.ssl.cacertfile", "", false, func(c *Config) *string { return &c.Cluster.Etcd.CACertFile }),
 
-		optStrField("cluster.k8s.apiserver", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, checkURL),
-		optStrField("cluster.k8s.service_name", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, checkDNSLabel),
-		enumField("cluster.k8s.address_type", "ip", []string{"ip", "dns", "hostname"}, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
+		strField("cluster.k8s.apiserver", "", func(c *Config) *string { return &c.Cluster.K8s.APIServer }, nil),
+		strField("cluster.k8s.service_name", "", func(c *Config) *string { return &c.Cluster.K8s.ServiceName }, nil),
+		lowerField("cluster.k8s.address_type", k8s.DefaultAddressType, func(c *Config) *string { return &c.Cluster.K8s.AddressType }),
 		appNameField("cluster.k8s.app_name", func(c *Config) *string { return &c.Cluster.K8s.AppName }),
-		strField("cluster.k8s.namespace", "default", func(c *Config) *string { return &c.Cluster.K8s.Namespace }, checkDNSLabel),
-		strField("cluster.k8s.suffix", "pod.cluster.local", func(c *Config) *string { return &c.Cluster.K8s.Suffix }, checkDNSName),
+		strField("cluster.k8s.namespace", k8s.DefaultNamespace, func(c *Config) *string { return &c.Cluster.K8s.Namespace }, nil),
+		strField("cluster.k8s.suffix", k8s.DefaultSuffix, func(c *Config) *string { return &c.Cluster.K8s.Suffix }, nil),
 
-		strField("cluster.mcast.addr", "239.192.0.1", func(c *Config) *string { return &c.Cluster.Mcast.Addr }, checkMulticast),
-		{key: "cluster.mcast.ports", def: "4369",
+		strField("cluster.mcast.addr", mcast.DefaultAddr, func(c *Config) *string { return &c.Cluster.Mcast.Addr }, nil),
+		{key: "cluster.mcast.ports", def: formatPorts(mcast.Defaults().Ports),
 			set: func(c *Config, raw, _ string) error {
-				ports, err := parsePortList(raw)
+				ports, err := parsePorts(raw)
 				c.Cluster.Mcast.Ports = ports
 				return err
 			},
-			get: func(c *Config) string {
-				s := make([]string, len(c.Cluster.Mcast.Ports))
-				for i, p := range c.Cluster.Mcast.Ports {
-					s[i] = strconv.Itoa(p)
-				}
-				return strings.Join(s, ",")
-			},
+			get: func(c *Config) string { return formatPorts(c.Cluster.Mcast.Ports) },
 		},
-		strField("cluster.mcast.iface", "0.0.0.0", func(c *Config) *string { return &c.Cluster.Mcast.Iface },
-			func(s string) error { _, err := checkIPv4(s); return err }),
-		intField("cluster.mcast.ttl", "255", 0, 255, func(c *Config) *int { return &c.Cluster.Mcast.TTL }),
-		boolField("cluster.mcast.loop", "on", func(c *Config) *bool { return &c.Cluster.Mcast.Loop }),
+		strField("cluster.mcast.iface", mcast.DefaultIface, func(c *Config) *string { return &c.Cluster.Mcast.Iface }, nil),
+		intField("cluster.mcast.ttl", strconv.Itoa(mcast.DefaultTTL), mcast.MinTTL, mcast.MaxTTL, func(c *Config) *int { return &c.Cluster.Mcast.TTL }),
+		boolField("cluster.mcast.loop", formatBool(mcast.DefaultLoop), func(c *Config) *bool { return &c.Cluster.Mcast.Loop }),
 
 		enumField("rpc.port_discovery", "stateless", []string{"stateless", "manual"}, func(c *Config) *string { return &c.RPC.PortDiscovery }),
 		intField("rpc.tcp_server_port", "5369", 1, 65535, func(c *Config) *int { return &c.RPC.TCPServerPort }),
@@ -153,17 +148,20 @@ func indexSchema(fields []field) map[string]*field {
 // lookup returns the schema entry of key, nil if unknown.
 func lookup(key string) *field { return schemaIndex[key] }
 
-// appNameField defaults to the name part of node.name (already stored).
+// errNoNodeName is returned by the set of a key derived from node.name when
+// node.name failed: the key is left unset, and unreported.
+var errNoNodeName = errors.New("node.name has no valid value to derive from")
+
+// appNameField defaults to the name part of node.name (already stored); its
+// owner checks it.
 func appNameField(key string, p func(*Config) *string) field {
 	return field{key: key,
 		set: func(c *Config, raw, _ string) error {
 			if raw == "" {
+				if c.Node.Name == "" {
+					return errNoNodeName
+				}
 				raw, _, _ = strings.Cut(c.Node.Name, "@")
-				*p(c) = raw
-				return nil
-			}
-			if err := checkAppName(raw); err != nil {
-				return err
 			}
 			*p(c) = raw
 			return nil
@@ -172,19 +170,22 @@ func appNameField(key string, p func(*Config) *string) field {
 	}
 }
 
-func parseSeed(s string) (string, error) {
-	n, err := nodename.Parse(s)
-	if err != nil {
-		return "", err
+// asIs keeps a list item as it is; the key's owner checks it.
+func asIs(s string) (string, error) { return s, nil }
+
+// normalSeed writes a valid node name the way nodename does ("[::1]"
+// without brackets); static.Config.CheckKeys reports an invalid one.
+func normalSeed(s string) (string, error) {
+	if n, err := nodename.Parse(s); err == nil {
+		return n.String(), nil
 	}
-	return n.String(), nil
+	return s, nil
 }
 
-func parsePortList(raw string) ([]int, error) {
+// parsePorts reads a list of port numbers (1 to 65535); an empty list is
+// mcast.Config's to report.
+func parsePorts(raw string) ([]int, error) {
 	items := parseList(raw)
-	if len(items) == 0 {
-		return nil, errors.New("must be a list of ports from 1 to 65535, such as 4369,4370")
-	}
 	var bad []string
 	ports := make([]int, 0, len(items))
 	for _, it := range items {
@@ -199,6 +200,14 @@ func parsePortList(raw string) ([]int, error) {
 		return nil, errors.New(strings.Join(bad, "; "))
 	}
 	return ports, nil
+}
+
+func formatPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
 }
 
 func checkMQTTPath(s string) error {
@@ -218,21 +227,6 @@ func checkLogFile(s string) error {
 func checkClusterName(s string) error {
 	if !clusterRe.MatchString(s) {
 		return errors.New("must be letters, digits, '_', '.' or '-' (e.g. emqxcl)")
-	}
-	return nil
-}
-
-func checkEtcdPrefix(s string) error {
-	if s == "" || strings.ContainsAny(s, " \t") {
-		return errors.New("must be a non-empty key prefix without spaces (e.g. emqxcl)")
-	}
-	return nil
-}
-
-func checkMulticast(s string) error {
-	ip, err := checkIPv4(s)
-	if err != nil || !ip.IsMulticast() {
-		return errors.New("must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255, e.g. 239.192.0.1)")
 	}
 	return nil
 }

@@ -1,6 +1,14 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"emqxgo/internal/discovery/dns"
+	"emqxgo/internal/discovery/etcd"
+	"emqxgo/internal/discovery/k8s"
+	"emqxgo/internal/discovery/mcast"
+	"emqxgo/internal/discovery/static"
+)
 
 // Config is the effective, validated configuration of one node.
 // Paths are absolute (resolved against Home).
@@ -72,32 +80,19 @@ type Log struct {
 	RotationCount int
 }
 
-// Cluster holds cluster.* keys.
+// Cluster holds cluster.* keys. The keys of each discovery strategy
+// (cluster.<strategy>.*) are that strategy's own Config type, with its
+// defaults and rules.
 type Cluster struct {
 	Name      string
 	Discovery string // manual, static, dns, etcd, k8s, mcast
 	Autoheal  bool
 	Autoclean time.Duration // 0 = off
-	Static    struct{ Seeds []string }
-	DNS       struct {
-		Name, App, Type, Server string
-	}
-	Etcd struct {
-		Servers                       []string
-		Prefix                        string
-		NodeTTL                       time.Duration
-		KeyFile, CertFile, CACertFile string
-	}
-	K8s struct {
-		APIServer, ServiceName, AddressType, AppName, Namespace, Suffix string
-	}
-	Mcast struct {
-		Addr  string
-		Ports []int
-		Iface string
-		TTL   int
-		Loop  bool
-	}
+	Static    static.Config
+	DNS       dns.Config
+	Etcd      etcd.Config
+	K8s       k8s.Config
+	Mcast     mcast.Config
 }
 
 // RPC holds rpc.* keys.

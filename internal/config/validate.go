@@ -8,46 +8,49 @@ import (
 // Cross-key rules, checked after every key has its value. A value that failed
 // its own check is left at its zero value here, so it triggers no rule.
 
+// strategyKeys is the Config of one discovery strategy (static, dns, etcd,
+// k8s, mcast): its package owns the cluster.<strategy>.* keys, their
+// defaults (which the schema takes) and their rules. The schema only turns
+// the text into values (lists, numbers within the bounds the strategy
+// exports, durations, lower case); the strategy reports what breaks a rule,
+// and l.report puts each problem at the place its key was set.
+type strategyKeys interface {
+	// CheckKeys reports each value that breaks its key's own rule.
+	CheckKeys(report func(key, problem string))
+	// Validate reports, besides, what keeps the strategy from running:
+	// keys it needs (reported at cluster.discovery) and cross-key rules.
+	Validate(report func(key, problem string))
+}
+
 func (l *loader) crossCheck(c *Config) {
 	l.checkDiscovery(c)
 	l.checkListeners(c)
 	l.checkRPC(c)
 }
 
+// checkDiscovery validates the strategy in use as a whole; the keys of the
+// others may be set too and must still be right, each on its own.
 func (l *loader) checkDiscovery(c *Config) {
-	const d = "cluster.discovery"
-	when := func(need string, present bool) {
-		if !present {
-			raw, from := l.raw(d)
-			l.errs = append(l.errs, errAt(from, d, raw, need+" is required when "+d+" = "+c.Cluster.Discovery))
+	for _, s := range []struct {
+		name string
+		keys strategyKeys
+	}{
+		{"static", c.Cluster.Static},
+		{"dns", c.Cluster.DNS},
+		{"etcd", c.Cluster.Etcd},
+		{"k8s", c.Cluster.K8s},
+		{"mcast", c.Cluster.Mcast},
+	} {
+		if s.name == c.Cluster.Discovery {
+			s.keys.Validate(l.report)
+		} else {
+			s.keys.CheckKeys(l.report)
 		}
 	}
-	switch c.Cluster.Discovery {
-	case "static":
-		when("cluster.static.seeds", len(c.Cluster.Static.Seeds) > 0)
-	case "dns":
-		when("cluster.dns.name", c.Cluster.DNS.Name != "")
-	case "etcd":
-		when("cluster.etcd.server", len(c.Cluster.Etcd.Servers) > 0)
-		l.checkKeyPair("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile, "cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
+	if c.Cluster.Discovery == "etcd" {
 		l.checkFile("cluster.etcd.ssl.keyfile", c.Cluster.Etcd.KeyFile)
 		l.checkFile("cluster.etcd.ssl.certfile", c.Cluster.Etcd.CertFile)
 		l.checkFile("cluster.etcd.ssl.cacertfile", c.Cluster.Etcd.CACertFile)
-	case "k8s":
-		when("cluster.k8s.apiserver", c.Cluster.K8s.APIServer != "")
-		when("cluster.k8s.service_name", c.Cluster.K8s.ServiceName != "")
-	}
-}
-
-// checkKeyPair: a client certificate needs its key and the other way round.
-func (l *loader) checkKeyPair(certKey, cert, keyKey, key string) {
-	switch {
-	case cert != "" && key == "":
-		raw, from := l.raw(certKey)
-		l.errs = append(l.errs, errAt(from, certKey, raw, keyKey+" is required when "+certKey+" is set"))
-	case key != "" && cert == "":
-		raw, from := l.raw(keyKey)
-		l.errs = append(l.errs, errAt(from, keyKey, raw, certKey+" is required when "+keyKey+" is set"))
 	}
 }
 

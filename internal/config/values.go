@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -231,84 +230,7 @@ func isDigits(s string) bool {
 	return true
 }
 
-// parseHostPortDefault reads `ip:port`, `[ipv6]:port` or a bare `ip`, adding defPort.
-func parseHostPortDefault(s string, defPort int) (string, error) {
-	bad := fmt.Errorf("must be an IP address with an optional port (10.0.0.1, 10.0.0.1:53, [::1]:53)")
-	if ip := net.ParseIP(strings.Trim(s, "[]")); ip != nil {
-		return net.JoinHostPort(ip.String(), strconv.Itoa(defPort)), nil
-	}
-	h, p, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", bad
-	}
-	ip := net.ParseIP(h)
-	if ip == nil {
-		return "", bad
-	}
-	n, err := parsePort(p)
-	if err != nil {
-		return "", err
-	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(n)), nil
-}
-
-var (
-	dnsLabelRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-	appNameRe  = regexp.MustCompile(`^[0-9A-Za-z_-]+$`)
-	clusterRe  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-)
-
-// checkDNSName accepts RFC 1123 host names (labels of letters, digits and
-// '-', a trailing dot allowed).
-func checkDNSName(s string) error {
-	bad := errors.New("must be a DNS name (letters, digits and '-' in dot-separated labels, e.g. emqx.example.com)")
-	t := strings.TrimSuffix(s, ".")
-	if t == "" || len(t) > 253 {
-		return bad
-	}
-	for _, l := range strings.Split(t, ".") {
-		if !dnsLabelRe.MatchString(l) {
-			return bad
-		}
-	}
-	return nil
-}
-
-func checkDNSLabel(s string) error {
-	if !dnsLabelRe.MatchString(s) {
-		return errors.New("must be a DNS label (letters, digits and '-', at most 63, not starting or ending with '-')")
-	}
-	return nil
-}
-
-func checkAppName(s string) error {
-	if !appNameRe.MatchString(s) {
-		return errors.New("must match ^[0-9A-Za-z_-]+$ (the name part of a node name)")
-	}
-	return nil
-}
-
-// checkURL accepts http:// and https:// URLs with a host.
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("%q must be an http:// or https:// URL with a host (e.g. http://127.0.0.1:2379)", s)
-	}
-	if p := u.Port(); p != "" {
-		if _, err := parsePort(p); err != nil {
-			return fmt.Errorf("%q: %w", s, err)
-		}
-	}
-	return nil
-}
-
-func checkIPv4(s string) (net.IP, error) {
-	ip := net.ParseIP(s)
-	if ip == nil || ip.To4() == nil || strings.Contains(s, ":") {
-		return nil, errors.New("must be an IPv4 address")
-	}
-	return ip.To4(), nil
-}
+var clusterRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // resolvePath makes p absolute against home and cleans it.
 func resolvePath(home, p string) string {

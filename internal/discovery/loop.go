@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -9,17 +10,21 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"emqxgo/internal/cluster"
 )
 
 // Cluster is what the loop needs of membership.
 type Cluster interface {
+	// Self is this node's name.
 	Self() string
+	// Epoch orders nodes by age: the oldest has the smallest.
 	Epoch() int64
-	Status() cluster.Status
+	// Running lists the running members, this node included.
+	Running() []string
+	// Left reports whether `cluster leave` turned autocluster off.
 	Left() bool
+	// Probe asks a node for its epoch; an error means it does not answer.
 	Probe(ctx context.Context, name string) (int64, error)
+	// Join makes this node a member of name's cluster.
 	Join(ctx context.Context, name string) error
 }
 
@@ -37,7 +42,22 @@ type Loop struct {
 	wake chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	state loopState
 }
+
+type loopState int
+
+const (
+	created loopState = iota
+	running
+	stopped // by Stop, or by a Start that failed; the strategy is closed
+)
+
+// ErrStarted is returned by a second Start, and by Start after Stop: a
+// Loop runs once.
+var ErrStarted = errors.New("autocluster: the loop was already started or stopped")
 
 // NewLoop starts nothing.
 func NewLoop(s Strategy, c Cluster, log *zap.Logger) *Loop {
@@ -48,16 +68,45 @@ func NewLoop(s Strategy, c Cluster, log *zap.Logger) *Loop {
 	return l
 }
 
-// Start runs the loop in the background.
-func (l *Loop) Start() {
+// Start starts the strategy (a Starter: mcast binds its sockets) and then
+// runs the loop in the background. When the strategy cannot start, Start
+// closes it and returns the error; the loop is then stopped for good. A
+// second Start fails.
+func (l *Loop) Start() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != created {
+		return ErrStarted
+	}
+	if st, ok := l.s.(Starter); ok {
+		if err := st.Start(); err != nil {
+			l.state = stopped
+			l.closeStrategy()
+			return err
+		}
+	}
+	l.state = running
 	l.wg.Add(1)
 	go l.run()
+	return nil
 }
 
-// Stop ends the loop and closes the strategy.
+// Stop ends the loop, waits for a round in progress, and closes the
+// strategy. It may be called more than once, without Start, and after a
+// failed Start.
 func (l *Loop) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state == stopped {
+		return
+	}
+	l.state = stopped
 	close(l.stop)
 	l.wg.Wait()
+	l.closeStrategy()
+}
+
+func (l *Loop) closeStrategy() {
 	if c, ok := l.s.(Closer); ok {
 		_ = c.Close()
 	}
@@ -123,7 +172,7 @@ func (l *Loop) round() {
 		}
 		cancel()
 	}
-	if l.c.Left() || len(l.c.Status().Running) > 1 {
+	if l.c.Left() || len(l.c.Running()) > 1 {
 		return // turned off by `cluster leave`, or clustered: nothing to do
 	}
 	ctx, cancel := l.ctx(30 * time.Second)
@@ -135,7 +184,7 @@ func (l *Loop) round() {
 			return
 		}
 		defer unlock()
-		if len(l.c.Status().Running) > 1 {
+		if len(l.c.Running()) > 1 {
 			return // someone joined us while we waited
 		}
 	}

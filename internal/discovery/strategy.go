@@ -31,7 +31,15 @@ type Locker interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
-// Closer is a strategy holding resources (connections, sockets).
+// Starter is a strategy with something to set up before its first
+// Discover (mcast binds its sockets and starts answering pings). Loop.Start
+// calls it.
+type Starter interface {
+	Start() error
+}
+
+// Closer is a strategy holding resources (connections, sockets). Loop.Stop,
+// or a failed Loop.Start, calls it once.
 type Closer interface {
 	Close() error
 }

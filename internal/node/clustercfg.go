@@ -2,15 +2,14 @@ package node
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 
 	"go.uber.org/zap"
 
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/nodename"
+	"emqxgo/internal/tlsfiles"
 )
 
 // clusterConfig maps cluster.* and rpc.* keys onto the cluster layer.
@@ -32,13 +31,9 @@ func clusterConfig(cfg *config.Config, name nodename.Name, log *zap.Logger) (clu
 		if err != nil {
 			return cc, fmt.Errorf("rpc.certfile/rpc.keyfile: %w", err)
 		}
-		pem, err := os.ReadFile(cfg.RPC.CACertFile)
+		pool, err := tlsfiles.LoadCAPool(cfg.RPC.CACertFile, nil)
 		if err != nil {
 			return cc, fmt.Errorf("rpc.cacertfile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return cc, fmt.Errorf("rpc.cacertfile %s: no PEM certificate", cfg.RPC.CACertFile)
 		}
 		cc.ServerTLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}

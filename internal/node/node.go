@@ -37,8 +37,7 @@ type Node struct {
 	broker  *broker.Broker
 	cluster *cluster.Cluster
 	fabric  *fabric.Fabric
-	auto    *discovery.Loop            // nil with cluster.discovery = manual
-	starter interface{ Start() error } // a strategy with sockets of its own (mcast)
+	auto    *discovery.Loop // nil with cluster.discovery = manual
 	ctl     *ctlrpc.Server
 	sock    string
 
@@ -80,8 +79,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	if st != nil {
-		n.auto = discovery.NewLoop(st, cl, log)
-		n.starter, _ = st.(interface{ Start() error })
+		n.auto = discovery.NewLoop(st, loopCluster{cl}, log)
 	}
 	return n, nil
 }
@@ -138,14 +136,11 @@ func (n *Node) Start() (err error) {
 	undo = append(undo, n.cluster.Stop)
 	n.warmUp(warmUpLimit)
 	n.broker.OpenAccepts()
-	if n.starter != nil {
-		if err := n.starter.Start(); err != nil {
+	if n.auto != nil {
+		if err := n.auto.Start(); err != nil {
 			n.log.Error("autocluster strategy cannot start; the node runs without it", zap.String("discovery", n.cfg.Cluster.Discovery), zap.Error(err))
 			n.auto = nil
 		}
-	}
-	if n.auto != nil {
-		n.auto.Start()
 	}
 	n.ctl = ctlrpc.NewServer(ln, n, n.log)
 	n.ctl.Start()

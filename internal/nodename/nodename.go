@@ -3,6 +3,7 @@
 package nodename
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -67,6 +68,16 @@ func Parse(s string) (Name, error) {
 		return bad(err.Error())
 	}
 	return Name{Name: name, Host: strings.Trim(host, "[]")}, nil
+}
+
+// CheckNamePart accepts what may stand before the '@' of a node name: the
+// app name that DNS and Kubernetes discovery put in front of the addresses
+// they find (cluster.dns.app, cluster.k8s.app_name).
+func CheckNamePart(s string) error {
+	if !namePart.MatchString(s) {
+		return errors.New("must match " + namePart.String() + " (the name part of a node name)")
+	}
+	return nil
 }
 
 // Valid reports whether s is a valid node name.

@@ -73,3 +73,16 @@ func TestQualify(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestCheckNamePart(t *testing.T) {
+	for _, s := range []string{"emqx", "my_app-1", "EMQX"} {
+		if err := CheckNamePart(s); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "my.app", "a@b", "em qx"} {
+		if err := CheckNamePart(s); err == nil || err.Error() != "must match ^[0-9A-Za-z_-]+$ (the name part of a node name)" {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+}

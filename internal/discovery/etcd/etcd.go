@@ -1,210 +1,122 @@
-// Package etcd is the etcd v3 autocluster strategy: each node registers
+// Package etcd holds the settings of the etcd v3 autocluster strategy: the
+// cluster.etcd.* keys (Config), their defaults and rules (Validate), and
+// where the strategy keeps its records in etcd. Each node registers
 // <prefix>/<cluster.name>/nodes/<node> on a lease of cluster.etcd.node_ttl
-// kept alive, discovers the others by prefix, and joins under an etcd lock
-// (<prefix>/<cluster.name>/lock) so that nodes starting together form one
-// cluster. etcd being down never stops the node: rounds fail, are logged,
-// and are retried.
+// kept alive, discovers the others by prefix, and joins under the lock
+// <prefix>/<cluster.name>/lock.
+//
+// The strategy itself, which talks to etcd through go.etcd.io/etcd/client/v3
+// (and so gRPC), is package etcd/etcdv3. The two are apart so that package
+// config, and with it every program that only reads the configuration
+// (emqx_ctl), can hold these settings without linking the etcd client.
 package etcd
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"sort"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 )
 
-// Config is the cluster.etcd.* keys plus what names this node.
+// Config is the cluster.etcd.* keys.
 type Config struct {
-	Servers                       []string
-	Prefix                        string
-	ClusterName                   string
-	Node                          string
-	TTL                           time.Duration
+	Servers []string      // cluster.etcd.server: http:// or https:// URLs
+	Prefix  string        // cluster.etcd.prefix
+	NodeTTL time.Duration // cluster.etcd.node_ttl: lease of this node's record
+	// cluster.etcd.ssl.keyfile, certfile and cacertfile: client certificate
+	// and key, and the CA to trust; "" = none (absolute paths).
 	KeyFile, CertFile, CACertFile string
-	Log                           *zap.Logger
 }
 
-// Strategy talks to etcd through one client.
-type Strategy struct {
-	cfg Config
-	cli *clientv3.Client
+// Defaults of the keys, and the shortest node_ttl (a lease is whole seconds).
+const (
+	DefaultPrefix  = "emqxcl"
+	DefaultNodeTTL = time.Minute
+	MinNodeTTL     = time.Second
+)
 
-	mu         sync.Mutex
-	lease      clientv3.LeaseID
-	stopKA     context.CancelFunc
-	registered atomic.Bool
-	wg         sync.WaitGroup
-}
+// Defaults is the built-in value of every key (no servers, no TLS files).
+func Defaults() Config { return Config{Prefix: DefaultPrefix, NodeTTL: DefaultNodeTTL} }
 
-// New validates the config and creates the client (it connects lazily: an
-// etcd that is down now is not an error).
-func New(c Config) (*Strategy, error) {
-	if len(c.Servers) == 0 {
-		return nil, errors.New("cluster.etcd.server is required when cluster.discovery = etcd")
-	}
-	var eps []string
+// CheckKeys reports, as report(key, problem), each value of c that breaks
+// its key's rule, the problem saying what is allowed. An empty server list
+// is not checked here (see Validate).
+func (c Config) CheckKeys(report func(key, problem string)) {
+	var bad []string
 	for _, s := range c.Servers {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("cluster.etcd.server: %q is not an http:// or https:// URL", s)
+		if err := checkServer(s); err != nil {
+			bad = append(bad, err.Error())
 		}
-		eps = append(eps, u.Host)
 	}
-	if c.TTL < time.Second {
-		return nil, fmt.Errorf("cluster.etcd.node_ttl = %s: must be at least 1s", c.TTL)
+	if len(bad) > 0 {
+		report("cluster.etcd.server", strings.Join(bad, "; "))
 	}
-	cc := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: c.Log.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.ErrorLevel))}
-	if strings.HasPrefix(c.Servers[0], "https://") || c.CertFile != "" || c.CACertFile != "" {
-		tc, err := tlsConfig(c)
-		if err != nil {
-			return nil, err
-		}
-		cc.TLS = tc
+	if c.Prefix == "" || strings.ContainsAny(c.Prefix, " \t") {
+		report("cluster.etcd.prefix", "must be a non-empty key prefix without spaces (e.g. emqxcl)")
 	}
-	cli, err := clientv3.New(cc)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client: %w", err)
+	if c.NodeTTL < MinNodeTTL {
+		report("cluster.etcd.node_ttl", "must be at least "+MinNodeTTL.String())
 	}
-	return &Strategy{cfg: c, cli: cli}, nil
 }
 
-func tlsConfig(c Config) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cluster.etcd.ssl.certfile/keyfile: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+// Validate reports every problem that keeps the strategy from running with
+// c: those of CheckKeys, a missing server list (reported at
+// cluster.discovery, the key that made it required), and a client
+// certificate without its key or the other way round. That the TLS files
+// can be read is checked by package config, like every file it names.
+// etcdv3.New assumes c passed.
+func (c Config) Validate(report func(key, problem string)) {
+	c.CheckKeys(report)
+	if len(c.Servers) == 0 {
+		report("cluster.discovery", "cluster.etcd.server is required when cluster.discovery = etcd")
 	}
-	if c.CACertFile != "" {
-		pem, err := os.ReadFile(c.CACertFile)
-		if err != nil {
-			return nil, fmt.Errorf("cluster.etcd.ssl.cacertfile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cluster.etcd.ssl.cacertfile %s: no PEM certificate", c.CACertFile)
-		}
-		tc.RootCAs = pool
+	const cert, key = "cluster.etcd.ssl.certfile", "cluster.etcd.ssl.keyfile"
+	switch {
+	case c.CertFile != "" && c.KeyFile == "":
+		report(cert, key+" is required when "+cert+" is set")
+	case c.KeyFile != "" && c.CertFile == "":
+		report(key, cert+" is required when "+key+" is set")
 	}
-	return tc, nil
 }
 
-func (s *Strategy) dir() string  { return s.cfg.Prefix + "/" + s.cfg.ClusterName + "/nodes/" }
-func (s *Strategy) key() string  { return s.dir() + s.cfg.Node }
-func (s *Strategy) lock() string { return s.cfg.Prefix + "/" + s.cfg.ClusterName + "/lock" }
-
-// Name is "etcd".
-func (s *Strategy) Name() string { return "etcd" }
-
-// Register puts this node's key on a fresh lease and keeps the lease alive.
-func (s *Strategy) Register(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopKeepAliveLocked()
-	ttl := int64(s.cfg.TTL / time.Second)
-	g, err := s.cli.Grant(ctx, ttl)
-	if err != nil {
-		return fmt.Errorf("etcd lease: %w", err)
+// checkServer accepts http:// and https:// URLs with a host.
+func checkServer(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("%q must be an http:// or https:// URL with a host (e.g. http://127.0.0.1:2379)", s)
 	}
-	if _, err := s.cli.Put(ctx, s.key(), s.cfg.Node, clientv3.WithLease(g.ID)); err != nil {
-		return fmt.Errorf("etcd put %s: %w", s.key(), err)
-	}
-	kctx, cancel := context.WithCancel(context.Background())
-	ch, err := s.cli.KeepAlive(kctx, g.ID)
-	if err != nil {
-		cancel()
-		return fmt.Errorf("etcd keep-alive: %w", err)
-	}
-	s.lease, s.stopKA = g.ID, cancel
-	s.registered.Store(true)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for range ch { // drains responses; closes when the lease is lost or cancelled
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strings.TrimLeft(p, "0123456789") != "" {
+			return fmt.Errorf("%q: port %q must be an integer from 1 to 65535", s, p)
 		}
-		s.registered.Store(false)
-	}()
+	}
 	return nil
 }
 
-func (s *Strategy) stopKeepAliveLocked() {
-	if s.stopKA != nil {
-		s.stopKA()
-		s.stopKA = nil
+// Endpoints returns the host:port of each server, as the etcd client wants
+// them.
+func (c Config) Endpoints() []string {
+	eps := make([]string, 0, len(c.Servers))
+	for _, s := range c.Servers {
+		if u, err := url.Parse(s); err == nil {
+			eps = append(eps, u.Host)
+		}
 	}
+	return eps
 }
 
-// Registered reports whether the lease is being kept alive.
-func (s *Strategy) Registered() bool { return s.registered.Load() }
-
-// Unregister revokes the lease: the key goes at once.
-func (s *Strategy) Unregister(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopKeepAliveLocked()
-	s.registered.Store(false)
-	if s.lease == 0 {
-		return nil
-	}
-	_, err := s.cli.Revoke(ctx, s.lease)
-	s.lease = 0
-	return err
+// UsesTLS reports whether the client talks TLS: the first server is https,
+// or a client certificate or a CA is given.
+func (c Config) UsesTLS() bool {
+	return (len(c.Servers) > 0 && strings.HasPrefix(c.Servers[0], "https://")) || c.CertFile != "" || c.CACertFile != ""
 }
 
-// Discover lists the registered nodes of this cluster.
-func (s *Strategy) Discover(ctx context.Context) ([]string, error) {
-	r, err := s.cli.Get(ctx, s.dir(), clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("etcd get %s: %w", s.dir(), err)
-	}
-	var out []string
-	for _, kv := range r.Kvs {
-		out = append(out, strings.TrimPrefix(string(kv.Key), s.dir()))
-	}
-	sort.Strings(out)
-	return out, nil
-}
+// NodesDir is the prefix under which the nodes of cluster register.
+func (c Config) NodesDir(cluster string) string { return c.Prefix + "/" + cluster + "/nodes/" }
 
-// Lock takes the cluster's join lock.
-func (s *Strategy) Lock(ctx context.Context) (func(), error) {
-	sess, err := concurrency.NewSession(s.cli, concurrency.WithTTL(10), concurrency.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("etcd session: %w", err)
-	}
-	m := concurrency.NewMutex(sess, s.lock())
-	if err := m.Lock(ctx); err != nil {
-		_ = sess.Close()
-		return nil, fmt.Errorf("etcd lock %s: %w", s.lock(), err)
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = m.Unlock(ctx)
-		_ = sess.Close()
-	}, nil
-}
+// NodeKey is the record of node in cluster; its value is the node name.
+func (c Config) NodeKey(cluster, node string) string { return c.NodesDir(cluster) + node }
 
-// Close stops the keep-alive (the key then expires after node_ttl: a
-// stopped node is not a left node) and closes the client.
-func (s *Strategy) Close() error {
-	s.mu.Lock()
-	s.stopKeepAliveLocked()
-	s.mu.Unlock()
-	err := s.cli.Close()
-	s.wg.Wait()
-	return err
-}
+// LockKey is the join lock of cluster.
+func (c Config) LockKey(cluster string) string { return c.Prefix + "/" + cluster + "/lock" }

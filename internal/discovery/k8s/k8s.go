@@ -15,11 +15,15 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"emqxgo/internal/nodename"
+	"emqxgo/internal/tlsfiles"
 )
 
 // Values of Config.AddressType (cluster.k8s.address_type).
@@ -29,7 +33,7 @@ const (
 	AddressHostname = "hostname" // app@<hostname>.<service>.<namespace>.<suffix>
 )
 
-// Defaults of the optional Config fields.
+// Defaults of the keys, and of the service-account files (Options).
 const (
 	DefaultNamespace   = "default"
 	DefaultSuffix      = "pod.cluster.local"
@@ -47,14 +51,28 @@ const (
 	excerptLen = 200
 )
 
-// Config is the cluster.k8s.* keys plus what tests need to redirect.
+// Config is the cluster.k8s.* keys.
 type Config struct {
 	APIServer   string // cluster.k8s.apiserver, e.g. https://kubernetes.default.svc:443
 	ServiceName string // cluster.k8s.service_name
-	AddressType string // ip | dns | hostname; "" = ip
-	AppName     string // cluster.k8s.app_name: the name part of discovered node names
-	Namespace   string // "" = "default"
-	Suffix      string // "" = "pod.cluster.local"
+	AddressType string // cluster.k8s.address_type: ip, dns or hostname (lower case)
+	// AppName (cluster.k8s.app_name) is the name part of discovered node
+	// names. It has no default of its own: package config derives it from
+	// node.name.
+	AppName   string
+	Namespace string // cluster.k8s.namespace
+	Suffix    string // cluster.k8s.suffix: the pods' DNS domain (a trailing dot is allowed)
+}
+
+// Defaults is the built-in value of every key (APIServer, ServiceName and
+// AppName empty).
+func Defaults() Config {
+	return Config{AddressType: DefaultAddressType, Namespace: DefaultNamespace, Suffix: DefaultSuffix}
+}
+
+// Options is what New needs besides the keys; the zero value is the
+// service account of the pod.
+type Options struct {
 	// Service-account files; "" = DefaultTokenFile / DefaultCAFile. Each is
 	// used when present; a missing file is not an error. The token is re-read
 	// on every Discover (tokens rotate); the CA is read by New.
@@ -62,20 +80,60 @@ type Config struct {
 	// HTTPClient is used as is when set (CAFile is then ignored); else New
 	// builds one trusting the system roots plus CAFile.
 	HTTPClient *http.Client
-	Log        *zap.Logger
+	Log        *zap.Logger // nil = no logging
 }
 
 var (
-	appRe = regexp.MustCompile(`^[0-9A-Za-z_-]+$`)
 	// RFC 1123 label (namespaces, hostnames, suffix labels).
 	label1123Re = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	// RFC 1035 label (service names must start with a letter).
 	label1035Re = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 )
 
+// CheckKeys reports, as report(key, problem), each value of c that breaks
+// its key's rule, the problem saying what is allowed. APIServer and
+// ServiceName left empty are not checked here (see Validate).
+func (c Config) CheckKeys(report func(key, problem string)) {
+	if c.APIServer != "" {
+		if err := checkAPIServer(c.APIServer); err != nil {
+			report("cluster.k8s.apiserver", err.Error())
+		}
+	}
+	if c.ServiceName != "" && !label1035Re.MatchString(c.ServiceName) {
+		report("cluster.k8s.service_name", "must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63)")
+	}
+	if c.AddressType != AddressIP && c.AddressType != AddressDNS && c.AddressType != AddressHostname {
+		report("cluster.k8s.address_type", "must be one of ip, dns, hostname")
+	}
+	if err := nodename.CheckNamePart(c.AppName); err != nil {
+		report("cluster.k8s.app_name", err.Error())
+	}
+	if !label1123Re.MatchString(c.Namespace) {
+		report("cluster.k8s.namespace", "must be a DNS label (lower-case letters, digits and '-', at most 63, not starting or ending with '-')")
+	}
+	if !validDomain(strings.TrimSuffix(c.Suffix, ".")) {
+		report("cluster.k8s.suffix", "must be a DNS name (lower-case letters, digits and '-' in dot-separated labels, e.g. pod.cluster.local)")
+	}
+}
+
+// Validate reports every problem that keeps the strategy from running with
+// c: those of CheckKeys, and a missing API server or service name, reported
+// at cluster.discovery (the key that made them required). New assumes c
+// passed.
+func (c Config) Validate(report func(key, problem string)) {
+	c.CheckKeys(report)
+	if c.APIServer == "" {
+		report("cluster.discovery", "cluster.k8s.apiserver is required when cluster.discovery = k8s")
+	}
+	if c.ServiceName == "" {
+		report("cluster.discovery", "cluster.k8s.service_name is required when cluster.discovery = k8s")
+	}
+}
+
 // Strategy lists the ready endpoints of a Kubernetes service.
 type Strategy struct {
 	cfg     Config
+	token   string // service-account token file
 	base    string // APIServer without trailing slash
 	client  *http.Client
 	own     *http.Transport // the transport New built, nil when injected
@@ -85,62 +143,30 @@ type Strategy struct {
 }
 
 // Structural check against discovery.Strategy and discovery.Closer (not
-// imported: package discovery may import its strategies).
+// imported: a strategy does not depend on the loop that runs it).
 var _ interface {
 	Name() string
 	Discover(context.Context) ([]string, error)
 	Close() error
 } = (*Strategy)(nil)
 
-// New validates c, fills defaults and builds the HTTP client.
-func New(c Config) (*Strategy, error) {
-	c.AddressType = strings.ToLower(strings.TrimSpace(c.AddressType))
-	if c.AddressType == "" {
-		c.AddressType = DefaultAddressType
+// New builds the HTTP client of a validated Config; it fails only when the
+// CA file exists but cannot be used.
+func New(c Config, o Options) (*Strategy, error) {
+	if o.TokenFile == "" {
+		o.TokenFile = DefaultTokenFile
 	}
-	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
+	if o.CAFile == "" {
+		o.CAFile = DefaultCAFile
 	}
-	if c.Suffix == "" {
-		c.Suffix = DefaultSuffix
-	}
-	if c.TokenFile == "" {
-		c.TokenFile = DefaultTokenFile
-	}
-	if c.CAFile == "" {
-		c.CAFile = DefaultCAFile
-	}
-	base, err := checkAPIServer(c.APIServer)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case c.ServiceName == "":
-		return nil, errors.New("cluster.k8s.service_name is required when cluster.discovery = k8s")
-	case !label1035Re.MatchString(c.ServiceName):
-		return nil, fmt.Errorf("cluster.k8s.service_name = %q: must be a DNS label (lower-case letters, digits and '-', starting with a letter, at most 63)", c.ServiceName)
-	case !label1123Re.MatchString(c.Namespace):
-		return nil, fmt.Errorf("cluster.k8s.namespace = %q: must be a DNS label (lower-case letters, digits and '-', at most 63)", c.Namespace)
-	case c.AddressType != AddressIP && c.AddressType != AddressDNS && c.AddressType != AddressHostname:
-		return nil, fmt.Errorf("cluster.k8s.address_type = %q: must be ip, dns or hostname", c.AddressType)
-	case c.AppName == "":
-		return nil, errors.New("cluster.k8s.app_name is required when cluster.discovery = k8s")
-	case !appRe.MatchString(c.AppName):
-		return nil, fmt.Errorf("cluster.k8s.app_name = %q: must be letters, digits, '_' or '-'", c.AppName)
-	}
-	suffix := strings.Trim(c.Suffix, ".")
-	if !validDomain(suffix) {
-		return nil, fmt.Errorf("cluster.k8s.suffix = %q: must be a DNS domain (dot-separated labels)", c.Suffix)
-	}
-	c.Suffix = suffix
-
-	s := &Strategy{cfg: c, base: base, client: c.HTTPClient, log: c.Log}
+	c.Suffix = strings.TrimSuffix(c.Suffix, ".")
+	s := &Strategy{cfg: c, token: o.TokenFile, base: strings.TrimRight(c.APIServer, "/"), client: o.HTTPClient, log: o.Log}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
 	s.log = s.log.With(zap.String("discovery", "k8s"))
 	if s.client == nil {
-		tr, err := buildTransport(c.CAFile)
+		tr, err := buildTransport(o.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -150,16 +176,20 @@ func New(c Config) (*Strategy, error) {
 	return s, nil
 }
 
-func checkAPIServer(raw string) (string, error) {
-	if raw == "" {
-		return "", errors.New("cluster.k8s.apiserver is required when cluster.discovery = k8s")
-	}
+// checkAPIServer accepts an http:// or https:// URL with a host (and a
+// path, as behind a proxy), without query, fragment or user info.
+func checkAPIServer(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
-		return "", fmt.Errorf("cluster.k8s.apiserver = %q: must be an http or https URL such as https://kubernetes.default.svc:443", raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		strings.ContainsAny(raw, "?#") || u.User != nil || u.Opaque != "" {
+		return errors.New("must be an http:// or https:// URL with a host, without query, fragment or user info (e.g. https://kubernetes.default.svc:443)")
 	}
-	return strings.TrimRight(raw, "/"), nil
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strings.TrimLeft(p, "0123456789") != "" {
+			return fmt.Errorf("port %q must be an integer from 1 to 65535", p)
+		}
+	}
+	return nil
 }
 
 func validDomain(d string) bool {
@@ -177,17 +207,16 @@ func validDomain(d string) bool {
 // buildTransport trusts the system roots plus the PEM certificates of
 // caFile when it exists.
 func buildTransport(caFile string) (*http.Transport, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
+	system, err := x509.SystemCertPool()
+	if err != nil || system == nil {
+		system = x509.NewCertPool()
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := tlsfiles.LoadCAPool(caFile, system)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		pool = system
 	case err != nil:
-		return nil, fmt.Errorf("cluster.k8s: reading CA file %s: %w", caFile, err)
-	case !pool.AppendCertsFromPEM(pem):
-		return nil, fmt.Errorf("cluster.k8s: CA file %s holds no PEM certificate", caFile)
+		return nil, fmt.Errorf("cluster.k8s: CA file: %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
@@ -245,12 +274,12 @@ func (s *Strategy) Discover(ctx context.Context) ([]string, error) {
 
 // readToken re-reads the token file; a missing file means no token.
 func (s *Strategy) readToken() (string, error) {
-	b, err := os.ReadFile(s.cfg.TokenFile)
+	b, err := os.ReadFile(s.token)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("k8s discovery: reading token file %s: %w", s.cfg.TokenFile, err)
+		return "", fmt.Errorf("k8s discovery: reading token file %s: %w", s.token, err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -423,7 +452,7 @@ func (s *Strategy) get(ctx context.Context, path, query, token string, out any) 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return &statusError{path: path, code: resp.StatusCode, status: resp.Status,
-			message: bodyMessage(body), ns: s.cfg.Namespace, token: s.cfg.TokenFile}
+			message: bodyMessage(body), ns: s.cfg.Namespace, token: s.token}
 	}
 	if len(body) > maxBody {
 		return fmt.Errorf("k8s discovery: GET %s: response larger than %d bytes", path, maxBody)

@@ -218,23 +218,37 @@ func (e *env) writeToken(t *testing.T, tok string) {
 	}
 }
 
-func (e *env) config() Config {
-	return Config{
-		APIServer:   e.api.srv.URL,
-		ServiceName: svc,
-		AppName:     "emqx",
-		TokenFile:   e.tokenFile,
-		CAFile:      e.caFile,
-	}
+// config is the valid Config of the fake API server: the defaults plus
+// the required keys.
+func config(apiServer string) Config {
+	c := Defaults()
+	c.APIServer, c.ServiceName, c.AppName = apiServer, svc, "emqx"
+	return c
 }
 
-func (e *env) strategy(t *testing.T, mut func(*Config)) *Strategy {
+func (e *env) options() Options {
+	return Options{TokenFile: e.tokenFile, CAFile: e.caFile}
+}
+
+// problems collects what Validate reports, as "key: problem".
+func problems(c Config) []string {
+	var out []string
+	c.Validate(func(key, problem string) { out = append(out, key+": "+problem) })
+	return out
+}
+
+// strategy validates the Config (as package config does) and builds the
+// strategy.
+func (e *env) strategy(t *testing.T, mut func(*Config, *Options)) *Strategy {
 	t.Helper()
-	c := e.config()
+	c, o := config(e.api.srv.URL), e.options()
 	if mut != nil {
-		mut(&c)
+		mut(&c, &o)
 	}
-	s, err := New(c)
+	if p := problems(c); p != nil {
+		t.Fatalf("invalid config: %q", p)
+	}
+	s, err := New(c, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -252,7 +266,7 @@ func discover(t *testing.T, s *Strategy) []string {
 }
 
 func TestName(t *testing.T) {
-	s, err := New(Config{APIServer: "https://kubernetes.default.svc:443", ServiceName: svc, AppName: "emqx"})
+	s, err := New(config("https://kubernetes.default.svc:443"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,13 +287,13 @@ func TestAddressTypes(t *testing.T) {
 	}{
 		{name: "slices/ip", addrType: "ip",
 			want: []string{"emqx@10.0.0.1", "emqx@10.0.0.3", "emqx@fd00::4", "emqx@fd00::5"}},
-		{name: "slices/default is ip", addrType: "",
+		{name: "slices/default is ip", addrType: "", // Defaults()
 			want: []string{"emqx@10.0.0.1", "emqx@10.0.0.3", "emqx@fd00::4", "emqx@fd00::5"}},
 		{name: "slices/dns", addrType: "dns",
 			want: []string{
 				"emqx@10-0-0-1.default.pod.cluster.local", "emqx@10-0-0-3.default.pod.cluster.local",
 				"emqx@fd00--4.default.pod.cluster.local", "emqx@fd00--5.default.pod.cluster.local"}},
-		{name: "slices/dns custom suffix", addrType: "dns", suffix: ".pod.local.",
+		{name: "slices/dns custom suffix", addrType: "dns", suffix: "pod.local.",
 			want: []string{
 				"emqx@10-0-0-1.default.pod.local", "emqx@10-0-0-3.default.pod.local",
 				"emqx@fd00--4.default.pod.local", "emqx@fd00--5.default.pod.local"}},
@@ -287,7 +301,7 @@ func TestAddressTypes(t *testing.T) {
 			want: []string{"emqx@emqx-0" + sfx, "emqx@emqx-2" + sfx, "emqx@emqx-3" + sfx}},
 		{name: "endpoints/ip", addrType: "ip", slicesOff: true,
 			want: []string{"emqx@10.1.0.1", "emqx@10.1.0.2", "emqx@10.1.0.3", "emqx@fd00::7"}},
-		{name: "endpoints/dns", addrType: "DNS", slicesOff: true,
+		{name: "endpoints/dns", addrType: "dns", slicesOff: true,
 			want: []string{
 				"emqx@10-1-0-1.default.pod.cluster.local", "emqx@10-1-0-2.default.pod.cluster.local",
 				"emqx@10-1-0-3.default.pod.cluster.local", "emqx@fd00--7.default.pod.cluster.local"}},
@@ -298,9 +312,13 @@ func TestAddressTypes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.api.set(func(f *fakeAPI) { f.slices = !tc.slicesOff })
-			s := e.strategy(t, func(c *Config) {
-				c.AddressType = tc.addrType
-				c.Suffix = tc.suffix
+			s := e.strategy(t, func(c *Config, _ *Options) {
+				if tc.addrType != "" {
+					c.AddressType = tc.addrType
+				}
+				if tc.suffix != "" {
+					c.Suffix = tc.suffix
+				}
 			})
 			got := discover(t, s)
 			if !slices.Equal(got, tc.want) {
@@ -406,7 +424,7 @@ func TestAuthErrors(t *testing.T) {
 				e.writeToken(t, tc.token)
 			}
 			core, logs := observer.New(zapcore.DebugLevel)
-			s := e.strategy(t, func(c *Config) { c.Log = zap.New(core) })
+			s := e.strategy(t, func(_ *Config, o *Options) { o.Log = zap.New(core) })
 			if tc.slicesOff {
 				// Learn the 404 first, with the right token.
 				e.writeToken(t, "tok-1")
@@ -463,7 +481,7 @@ func TestTokenRotation(t *testing.T) {
 func TestTLSVerified(t *testing.T) {
 	e := newEnv(t)
 	// No CA file: the system roots don't know the test server.
-	s := e.strategy(t, func(c *Config) { c.CAFile = filepath.Join(e.dir, "absent.crt") })
+	s := e.strategy(t, func(_ *Config, o *Options) { o.CAFile = filepath.Join(e.dir, "absent.crt") })
 	_, err := s.Discover(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("err = %v, want a certificate error", err)
@@ -504,8 +522,7 @@ func TestBodyBounded(t *testing.T) {
 	}))
 	defer srv.Close()
 	tr := &http.Transport{}
-	s, err := New(Config{APIServer: srv.URL + "/", ServiceName: svc, AppName: "emqx",
-		TokenFile: filepath.Join(t.TempDir(), "none"), HTTPClient: &http.Client{Transport: tr}})
+	s, err := New(config(srv.URL+"/"), Options{TokenFile: filepath.Join(t.TempDir(), "none"), HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,8 +545,7 @@ func TestContextBoundsCall(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s, err := New(Config{APIServer: srv.URL, ServiceName: svc, AppName: "emqx",
-		TokenFile: filepath.Join(t.TempDir(), "none")})
+	s, err := New(config(srv.URL), Options{TokenFile: filepath.Join(t.TempDir(), "none")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,48 +562,49 @@ func TestContextBoundsCall(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	ok := Config{APIServer: "https://kubernetes.default.svc:443", ServiceName: svc, AppName: "emqx"}
+	ok := config("https://kubernetes.default.svc:443")
+	if p := problems(ok); p != nil {
+		t.Fatalf("valid config: %q", p)
+	}
+	const required = "cluster.discovery"
 	cases := []struct {
 		name    string
 		mut     func(*Config)
 		wantKey string
-		wantVal string
+		wantMsg string
 	}{
-		{"apiserver missing", func(c *Config) { c.APIServer = "" }, "cluster.k8s.apiserver", ""},
-		{"apiserver scheme", func(c *Config) { c.APIServer = "ftp://k8s:21" }, "cluster.k8s.apiserver", `"ftp://k8s:21"`},
-		{"apiserver no scheme", func(c *Config) { c.APIServer = "kubernetes.default.svc" }, "cluster.k8s.apiserver", `"kubernetes.default.svc"`},
-		{"apiserver no host", func(c *Config) { c.APIServer = "https://" }, "cluster.k8s.apiserver", `"https://"`},
-		{"apiserver query", func(c *Config) { c.APIServer = "https://k8s/?a=b" }, "cluster.k8s.apiserver", `"https://k8s/?a=b"`},
-		{"service missing", func(c *Config) { c.ServiceName = "" }, "cluster.k8s.service_name", ""},
-		{"service upper", func(c *Config) { c.ServiceName = "EMQX" }, "cluster.k8s.service_name", `"EMQX"`},
-		{"service dot", func(c *Config) { c.ServiceName = "emqx.headless" }, "cluster.k8s.service_name", `"emqx.headless"`},
-		{"service too long", func(c *Config) { c.ServiceName = strings.Repeat("a", 64) }, "cluster.k8s.service_name", strings.Repeat("a", 64)},
-		{"namespace bad", func(c *Config) { c.Namespace = "kube_system" }, "cluster.k8s.namespace", `"kube_system"`},
-		{"namespace dash", func(c *Config) { c.Namespace = "-ns" }, "cluster.k8s.namespace", `"-ns"`},
-		{"address type", func(c *Config) { c.AddressType = "fqdn" }, "cluster.k8s.address_type", `"fqdn"`},
-		{"app missing", func(c *Config) { c.AppName = "" }, "cluster.k8s.app_name", ""},
-		{"app bad", func(c *Config) { c.AppName = "em qx" }, "cluster.k8s.app_name", `"em qx"`},
-		{"app at", func(c *Config) { c.AppName = "emqx@x" }, "cluster.k8s.app_name", `"emqx@x"`},
-		{"suffix bad", func(c *Config) { c.Suffix = "pod..local" }, "cluster.k8s.suffix", `"pod..local"`},
-		{"ca garbage", func(c *Config) {
-			p := filepath.Join(t.TempDir(), "ca.crt")
-			if err := os.WriteFile(p, []byte("not a cert"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c.CAFile = p
-		}, "CA file", "no PEM certificate"},
+		{"apiserver missing", func(c *Config) { c.APIServer = "" }, required, "cluster.k8s.apiserver is required when cluster.discovery = k8s"},
+		{"apiserver scheme", func(c *Config) { c.APIServer = "ftp://k8s:21" }, "cluster.k8s.apiserver", "must be an http:// or https:// URL"},
+		{"apiserver no scheme", func(c *Config) { c.APIServer = "kubernetes.default.svc" }, "cluster.k8s.apiserver", "must be an http:// or https:// URL"},
+		{"apiserver no host", func(c *Config) { c.APIServer = "https://" }, "cluster.k8s.apiserver", "must be an http:// or https:// URL"},
+		{"apiserver query", func(c *Config) { c.APIServer = "https://k8s/?a=b" }, "cluster.k8s.apiserver", "without query"},
+		{"apiserver empty query", func(c *Config) { c.APIServer = "https://k8s/?" }, "cluster.k8s.apiserver", "without query"},
+		{"apiserver user", func(c *Config) { c.APIServer = "https://u:p@k8s/" }, "cluster.k8s.apiserver", "user info"},
+		{"apiserver port", func(c *Config) { c.APIServer = "https://k8s:65536" }, "cluster.k8s.apiserver", "from 1 to 65535"},
+		{"service missing", func(c *Config) { c.ServiceName = "" }, required, "cluster.k8s.service_name is required when cluster.discovery = k8s"},
+		{"service upper", func(c *Config) { c.ServiceName = "EMQX" }, "cluster.k8s.service_name", "must be a DNS label"},
+		{"service dot", func(c *Config) { c.ServiceName = "emqx.headless" }, "cluster.k8s.service_name", "must be a DNS label"},
+		{"service digit", func(c *Config) { c.ServiceName = "1emqx" }, "cluster.k8s.service_name", "starting with a letter"},
+		{"service too long", func(c *Config) { c.ServiceName = strings.Repeat("a", 64) }, "cluster.k8s.service_name", "at most 63"},
+		{"namespace bad", func(c *Config) { c.Namespace = "kube_system" }, "cluster.k8s.namespace", "must be a DNS label"},
+		{"namespace dash", func(c *Config) { c.Namespace = "-ns" }, "cluster.k8s.namespace", "must be a DNS label"},
+		{"namespace upper", func(c *Config) { c.Namespace = "Prod" }, "cluster.k8s.namespace", "lower-case"},
+		{"namespace empty", func(c *Config) { c.Namespace = "" }, "cluster.k8s.namespace", "must be a DNS label"},
+		{"address type", func(c *Config) { c.AddressType = "fqdn" }, "cluster.k8s.address_type", "must be one of ip, dns, hostname"},
+		{"app missing", func(c *Config) { c.AppName = "" }, "cluster.k8s.app_name", "must match"},
+		{"app bad", func(c *Config) { c.AppName = "em qx" }, "cluster.k8s.app_name", "must match"},
+		{"app at", func(c *Config) { c.AppName = "emqx@x" }, "cluster.k8s.app_name", "must match"},
+		{"suffix bad", func(c *Config) { c.Suffix = "pod..local" }, "cluster.k8s.suffix", "must be a DNS name"},
+		{"suffix leading dot", func(c *Config) { c.Suffix = ".pod.local" }, "cluster.k8s.suffix", "must be a DNS name"},
+		{"suffix upper", func(c *Config) { c.Suffix = "Pod.Local" }, "cluster.k8s.suffix", "must be a DNS name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.mut(&c)
-			s, err := New(c)
-			if err == nil {
-				s.Close()
-				t.Fatal("no error")
-			}
-			if !strings.Contains(err.Error(), tc.wantKey) || !strings.Contains(err.Error(), tc.wantVal) {
-				t.Fatalf("error %q lacks %q / %q", err, tc.wantKey, tc.wantVal)
+			p := problems(c)
+			if len(p) != 1 || !strings.HasPrefix(p[0], tc.wantKey+": ") || !strings.Contains(p[0], tc.wantMsg) {
+				t.Fatalf("problems %q, want one at %s saying %q", p, tc.wantKey, tc.wantMsg)
 			}
 		})
 	}
@@ -596,18 +613,38 @@ func TestConfigValidation(t *testing.T) {
 		func(c *Config) { c.APIServer = "http://127.0.0.1:8001/" },
 		func(c *Config) { c.APIServer = "https://[::1]:6443/prefix" },
 		func(c *Config) {
-			c.AddressType = "Hostname"
+			c.AddressType = "hostname"
 			c.Namespace = "emqx-system"
-			c.Suffix = "svc.cluster.local"
+			c.Suffix = "svc.cluster.local."
 		},
 		func(c *Config) { c.AppName = "emqx_node-1" },
 	} {
 		c := ok
 		mut(&c)
-		s, err := New(c)
+		if p := problems(c); p != nil {
+			t.Fatalf("%+v: %q", c, p)
+		}
+		s, err := New(c, Options{})
 		if err != nil {
 			t.Fatalf("%+v: %v", c, err)
 		}
 		s.Close()
+	}
+}
+
+// TestBadCAFile: a CA file that exists but holds no certificate stops New
+// (a missing one does not: TestTLSVerified).
+func TestBadCAFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(p, []byte("not a cert"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(config("https://kubernetes.default.svc:443"), Options{CAFile: p})
+	if err == nil {
+		s.Close()
+		t.Fatal("no error")
+	}
+	if !strings.Contains(err.Error(), "CA file") || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("error %q", err)
 	}
 }

@@ -5,6 +5,11 @@
 // as multicast routing reaches), so Start logs a deprecation warning and
 // operators should move to static, dns, etcd or k8s.
 //
+// The package owns the cluster.mcast.* keys: their Config, defaults and
+// rules (Validate, which package config runs when it loads the
+// configuration). New takes a validated Config plus Options, what is not a
+// key of this package (the node name, cluster.name, node.cookie).
+//
 // # Sockets
 //
 // Start binds the first free UDP port of cluster.mcast.ports on 0.0.0.0,
@@ -27,7 +32,7 @@
 //
 // Discover sends one ping, with a fresh random nonce, to addr:port for every
 // port of the list (so it reaches every node whatever port it bound) and
-// collects pongs for Config.Wait (3 s by default) or until its context ends.
+// collects pongs for Options.Wait (3 s by default) or until its context ends.
 // A responder answers a ping of another node whose cluster name and cookie
 // proof match its own with a unicast pong, carrying the same nonce, to the
 // address the ping came from. Discover keeps the pongs of the current nonce

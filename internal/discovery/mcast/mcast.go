@@ -15,15 +15,22 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/net/ipv4"
-
-	"emqxgo/internal/discovery"
 )
 
-// Defaults for the fields of Config left empty.
+// Defaults of the keys, and of Options.Wait.
 const (
-	DefaultAddr = "239.192.0.1"
-	DefaultPort = 4369
-	DefaultWait = 3 * time.Second
+	DefaultAddr  = "239.192.0.1"
+	DefaultPort  = 4369
+	DefaultIface = "0.0.0.0" // the system's choice
+	DefaultTTL   = 255
+	DefaultLoop  = true
+	DefaultWait  = 3 * time.Second
+)
+
+// Bounds of cluster.mcast.ttl.
+const (
+	MinTTL = 0
+	MaxTTL = 255
 )
 
 // DeprecationWarning is logged (once) by Start.
@@ -39,18 +46,78 @@ const drainFor = 5 * time.Millisecond
 // maxQuietSenders bounds the memory of the rate limiter.
 const maxQuietSenders = 4096
 
-// Config configures a Strategy. Defaults of the cluster.mcast.* keys that
-// have a usable zero value (ttl 255, loop on) are the caller's business.
+// Config is the cluster.mcast.* keys.
 type Config struct {
+	Addr  string // cluster.mcast.addr: IPv4 multicast group
+	Ports []int  // cluster.mcast.ports: the first free one is bound, pings go to all
+	Iface string // cluster.mcast.iface: IPv4 address of an interface; 0.0.0.0 = the system's choice
+	TTL   int    // cluster.mcast.ttl: MinTTL..MaxTTL
+	Loop  bool   // cluster.mcast.loop: loop own datagrams back to this host (over lo they always come back)
+}
+
+// Defaults is the built-in value of every key.
+func Defaults() Config {
+	return Config{Addr: DefaultAddr, Ports: []int{DefaultPort}, Iface: DefaultIface, TTL: DefaultTTL, Loop: DefaultLoop}
+}
+
+// CheckKeys reports, as report(key, problem), each value of c that breaks
+// its key's rule, the problem saying what is allowed.
+func (c Config) CheckKeys(report func(key, problem string)) {
+	if _, err := group(c.Addr); err != nil {
+		report("cluster.mcast.addr", err.Error())
+	}
+	if len(c.Ports) == 0 {
+		report("cluster.mcast.ports", "must be a list of ports from 1 to 65535, such as 4369,4370")
+	}
+	var bad []string
+	for _, p := range c.Ports {
+		if p < 1 || p > 65535 {
+			bad = append(bad, fmt.Sprintf("port %q must be an integer from 1 to 65535", strconv.Itoa(p)))
+		}
+	}
+	if len(bad) > 0 {
+		report("cluster.mcast.ports", strings.Join(bad, "; "))
+	}
+	if _, err := ifaceAddr(c.Iface); err != nil {
+		report("cluster.mcast.iface", err.Error())
+	}
+	if c.TTL < MinTTL || c.TTL > MaxTTL {
+		report("cluster.mcast.ttl", fmt.Sprintf("must be an integer from %d to %d", MinTTL, MaxTTL))
+	}
+}
+
+// Validate reports every problem that keeps the strategy from running with
+// c: those of CheckKeys (every key has a default, none is required). New
+// assumes c passed.
+func (c Config) Validate(report func(key, problem string)) { c.CheckKeys(report) }
+
+// group reads cluster.mcast.addr.
+func group(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() || !a.IsMulticast() {
+		return netip.Addr{}, errors.New("must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255, e.g. 239.192.0.1)")
+	}
+	return a, nil
+}
+
+// ifaceAddr reads cluster.mcast.iface.
+func ifaceAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, errors.New("must be an IPv4 address (of an interface; 0.0.0.0 lets the system choose)")
+	}
+	if a.IsMulticast() {
+		return netip.Addr{}, errors.New("must be an IPv4 address of an interface, not a multicast address")
+	}
+	return a, nil
+}
+
+// Options is what New needs besides the keys.
+type Options struct {
 	Node        string        // this node's name, name@host
 	ClusterName string        // cluster.name
 	Cookie      string        // node.cookie; never sent, only proofs derived from it
-	Addr        string        // cluster.mcast.addr, IPv4 multicast; "" = 239.192.0.1
-	Ports       []int         // cluster.mcast.ports; nil = [4369], an empty non-nil list is an error
-	Iface       string        // cluster.mcast.iface, IPv4 address of an interface; "" or 0.0.0.0 = system default
-	TTL         int           // cluster.mcast.ttl, 0..255
-	Loop        bool          // cluster.mcast.loop: loop own datagrams back to this host (over lo they always come back)
-	Wait        time.Duration // how long Discover collects pongs; <= 0 = 3s
+	Wait        time.Duration // how long Discover collects pongs; <= 0 = DefaultWait
 	Log         *zap.Logger   // nil = no logging
 }
 
@@ -82,10 +149,14 @@ type Strategy struct {
 	wg      sync.WaitGroup
 }
 
-var (
-	_ discovery.Strategy = (*Strategy)(nil)
-	_ discovery.Closer   = (*Strategy)(nil)
-)
+// Structural check against discovery.Strategy, Starter and Closer (not
+// imported: a strategy does not depend on the loop that runs it).
+var _ interface {
+	Name() string
+	Discover(context.Context) ([]string, error)
+	Start() error
+	Close() error
+} = (*Strategy)(nil)
 
 // ErrNotStarted is returned by Discover before Start.
 var ErrNotStarted = errors.New("mcast: discovery not started")
@@ -93,83 +164,53 @@ var ErrNotStarted = errors.New("mcast: discovery not started")
 // ErrClosed is returned by Start and Discover after Close.
 var ErrClosed = errors.New("mcast: discovery closed")
 
-// New validates c and returns a Strategy; it binds nothing (see Start).
-// Errors name the configuration key at fault.
-func New(c Config) (*Strategy, error) {
-	if strings.TrimSpace(c.Node) == "" || !strings.Contains(c.Node, "@") {
-		return nil, fmt.Errorf("node.name: %q is not of the form name@host", c.Node)
+// New returns the Strategy of a validated Config; it binds nothing (see
+// Start). It checks the Options (not configuration keys of this package);
+// its errors name the configuration key at fault.
+func New(c Config, o Options) (*Strategy, error) {
+	if strings.TrimSpace(o.Node) == "" || !strings.Contains(o.Node, "@") {
+		return nil, fmt.Errorf("node.name: %q is not of the form name@host", o.Node)
 	}
-	if len(c.Node) > maxField {
+	if len(o.Node) > maxField {
 		return nil, fmt.Errorf("node.name: longer than %d bytes", maxField)
 	}
-	if c.ClusterName == "" {
+	if o.ClusterName == "" {
 		return nil, errors.New("cluster.name: empty")
 	}
-	if len(c.ClusterName) > maxField {
+	if len(o.ClusterName) > maxField {
 		return nil, fmt.Errorf("cluster.name: longer than %d bytes", maxField)
 	}
-	if c.Cookie == "" {
+	if o.Cookie == "" {
 		return nil, errors.New("node.cookie: empty")
 	}
-
-	addr := strings.TrimSpace(c.Addr)
-	if addr == "" {
-		addr = DefaultAddr
+	grp, err := group(c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.mcast.addr: %w", err)
 	}
-	group, err := netip.ParseAddr(addr)
-	if err != nil || !group.Is4() {
-		return nil, fmt.Errorf("cluster.mcast.addr: %q is not an IPv4 address", c.Addr)
+	iface, err := ifaceAddr(c.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.mcast.iface: %w", err)
 	}
-	if !group.IsMulticast() {
-		return nil, fmt.Errorf("cluster.mcast.addr: %s is not a multicast address (224.0.0.0/4)", group)
-	}
-
-	ports := c.Ports
-	if ports == nil {
-		ports = []int{DefaultPort}
-	}
-	if len(ports) == 0 {
-		return nil, errors.New("cluster.mcast.ports: empty list")
-	}
-	var uniq []int
-	for _, p := range ports {
-		if p < 1 || p > 65535 {
-			return nil, fmt.Errorf("cluster.mcast.ports: %d is not a port (1..65535)", p)
-		}
-		if !slices.Contains(uniq, p) {
-			uniq = append(uniq, p)
+	var ports []int // the list without repeats
+	for _, p := range c.Ports {
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
 		}
 	}
-
-	ifs := strings.TrimSpace(c.Iface)
-	if ifs == "" {
-		ifs = "0.0.0.0"
-	}
-	iface, err := netip.ParseAddr(ifs)
-	if err != nil || !iface.Is4() {
-		return nil, fmt.Errorf("cluster.mcast.iface: %q is not an IPv4 address", c.Iface)
-	}
-	if iface.IsMulticast() {
-		return nil, fmt.Errorf("cluster.mcast.iface: %s is a multicast address, not an interface address", iface)
-	}
-
-	if c.TTL < 0 || c.TTL > 255 {
-		return nil, fmt.Errorf("cluster.mcast.ttl: %d is out of range 0..255", c.TTL)
-	}
-	wait := c.Wait
+	wait := o.Wait
 	if wait <= 0 {
 		wait = DefaultWait
 	}
-	log := c.Log
+	log := o.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
 	return &Strategy{
-		node:    c.Node,
-		cluster: c.ClusterName,
-		key:     proofKey(c.Cookie),
-		group:   net.IP(group.AsSlice()),
-		ports:   uniq,
+		node:    o.Node,
+		cluster: o.ClusterName,
+		key:     proofKey(o.Cookie),
+		group:   net.IP(grp.AsSlice()),
+		ports:   ports,
 		iface:   iface,
 		ttl:     c.TTL,
 		loop:    c.Loop,
@@ -308,7 +349,7 @@ func (s *Strategy) bindFirstFree() (*net.UDPConn, error) {
 }
 
 // Discover pings the group on every port of the list and returns the names
-// of the nodes that answered within Config.Wait (or until ctx ends), plus
+// of the nodes that answered within Options.Wait (or until ctx ends), plus
 // this node, sorted and deduplicated. A context that ends after the pings
 // were sent cuts the wait short; what was collected is returned.
 func (s *Strategy) Discover(ctx context.Context) ([]string, error) {

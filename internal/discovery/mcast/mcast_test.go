@@ -82,23 +82,40 @@ func freeUDPPorts(t *testing.T, n int) []int {
 	return ports
 }
 
-func testConfig(node string, ports []int) Config {
-	return Config{
-		Node:        node,
-		ClusterName: "emqxcl",
-		Cookie:      "emqxsecretcookie",
-		Addr:        testGroup,
-		Ports:       ports,
-		Iface:       "127.0.0.1",
-		TTL:         1,
-		Loop:        true,
-		Wait:        testWait,
+// testCfg is the keys and the options of one test node.
+type testCfg struct {
+	Config
+	Options
+}
+
+func testConfig(node string, ports []int) testCfg {
+	return testCfg{
+		Config: Config{
+			Addr:  testGroup,
+			Ports: ports,
+			Iface: "127.0.0.1",
+			TTL:   1,
+			Loop:  true,
+		},
+		Options: Options{
+			Node:        node,
+			ClusterName: "emqxcl",
+			Cookie:      "emqxsecretcookie",
+			Wait:        testWait,
+		},
 	}
 }
 
-func start(t *testing.T, c Config) *Strategy {
+// newStrategy validates the Config (as package config does) and calls New.
+func newStrategy(t *testing.T, c testCfg) (*Strategy, error) {
 	t.Helper()
-	s, err := New(c)
+	c.Validate(func(key, problem string) { t.Fatalf("invalid config: %s: %s", key, problem) })
+	return New(c.Config, c.Options)
+}
+
+func start(t *testing.T, c testCfg) *Strategy {
+	t.Helper()
+	s, err := newStrategy(t, c)
 	if err != nil {
 		t.Fatalf("New(%s): %v", c.Node, err)
 	}
@@ -405,7 +422,7 @@ func TestAllPortsTaken(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	s, err := New(testConfig("emqx1@127.0.0.1", ports))
+	s, err := newStrategy(t, testConfig("emqx1@127.0.0.1", ports))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +444,7 @@ func TestAllPortsTaken(t *testing.T) {
 	// all nodes of a list with one port: the second one fails
 	one := freeUDPPorts(t, 1)
 	start(t, testConfig("emqx1@127.0.0.1", one))
-	s2, err := New(testConfig("emqx2@127.0.0.1", one))
+	s2, err := newStrategy(t, testConfig("emqx2@127.0.0.1", one))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,56 +454,80 @@ func TestAllPortsTaken(t *testing.T) {
 	}
 }
 
-func TestNewValidates(t *testing.T) {
-	ok := testConfig("emqx1@127.0.0.1", []int{4369})
+func TestValidate(t *testing.T) {
+	ok := testConfig("emqx1@127.0.0.1", []int{4369}).Config
+	for _, c := range []Config{ok, Defaults()} {
+		c.Validate(func(key, problem string) { t.Errorf("%+v: %s: %s", c, key, problem) })
+	}
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
 		key  string
+		want string
 	}{
-		{"bad addr", func(c *Config) { c.Addr = "239.192.0" }, "cluster.mcast.addr"},
-		{"hostname addr", func(c *Config) { c.Addr = "mcast.example.com" }, "cluster.mcast.addr"},
-		{"unicast addr", func(c *Config) { c.Addr = "10.0.0.1" }, "cluster.mcast.addr"},
-		{"ipv6 addr", func(c *Config) { c.Addr = "ff02::1" }, "cluster.mcast.addr"},
-		{"ttl 256", func(c *Config) { c.TTL = 256 }, "cluster.mcast.ttl"},
-		{"ttl -1", func(c *Config) { c.TTL = -1 }, "cluster.mcast.ttl"},
-		{"empty ports", func(c *Config) { c.Ports = []int{} }, "cluster.mcast.ports"},
-		{"port 0", func(c *Config) { c.Ports = []int{4369, 0} }, "cluster.mcast.ports"},
-		{"port 65536", func(c *Config) { c.Ports = []int{65536} }, "cluster.mcast.ports"},
-		{"iface name", func(c *Config) { c.Iface = "eth0" }, "cluster.mcast.iface"},
-		{"iface ipv6", func(c *Config) { c.Iface = "::1" }, "cluster.mcast.iface"},
-		{"iface multicast", func(c *Config) { c.Iface = "239.1.1.1" }, "cluster.mcast.iface"},
-		{"no node", func(c *Config) { c.Node = "" }, "node.name"},
-		{"node without host", func(c *Config) { c.Node = "emqx" }, "node.name"},
-		{"no cluster", func(c *Config) { c.ClusterName = "" }, "cluster.name"},
-		{"no cookie", func(c *Config) { c.Cookie = "" }, "node.cookie"},
+		{"bad addr", func(c *Config) { c.Addr = "239.192.0" }, "cluster.mcast.addr", "IPv4 multicast address"},
+		{"hostname addr", func(c *Config) { c.Addr = "mcast.example.com" }, "cluster.mcast.addr", "IPv4 multicast address"},
+		{"unicast addr", func(c *Config) { c.Addr = "10.0.0.1" }, "cluster.mcast.addr", "IPv4 multicast address"},
+		{"ipv6 addr", func(c *Config) { c.Addr = "ff02::1" }, "cluster.mcast.addr", "IPv4 multicast address"},
+		{"empty addr", func(c *Config) { c.Addr = "" }, "cluster.mcast.addr", "IPv4 multicast address"},
+		{"ttl 256", func(c *Config) { c.TTL = 256 }, "cluster.mcast.ttl", "from 0 to 255"},
+		{"ttl -1", func(c *Config) { c.TTL = -1 }, "cluster.mcast.ttl", "from 0 to 255"},
+		{"empty ports", func(c *Config) { c.Ports = []int{} }, "cluster.mcast.ports", "must be a list of ports"},
+		{"port 0", func(c *Config) { c.Ports = []int{4369, 0} }, "cluster.mcast.ports", `port "0" must be an integer from 1 to 65535`},
+		{"port 65536", func(c *Config) { c.Ports = []int{65536} }, "cluster.mcast.ports", `port "65536" must be`},
+		{"iface name", func(c *Config) { c.Iface = "eth0" }, "cluster.mcast.iface", "must be an IPv4 address"},
+		{"iface ipv6", func(c *Config) { c.Iface = "::1" }, "cluster.mcast.iface", "must be an IPv4 address"},
+		{"iface empty", func(c *Config) { c.Iface = "" }, "cluster.mcast.iface", "must be an IPv4 address"},
+		{"iface multicast", func(c *Config) { c.Iface = "239.1.1.1" }, "cluster.mcast.iface", "not a multicast address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			tc.mod(&c)
-			s, err := New(c)
-			if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") {
-				t.Fatalf("New = %v, %v; want an error naming %s", s, err, tc.key)
+			var got []string
+			c.Validate(func(key, problem string) { got = append(got, key+": "+problem) })
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.key+": ") || !strings.Contains(got[0], tc.want) {
+				t.Fatalf("Validate: %q; want one problem of %s saying %q", got, tc.key, tc.want)
 			}
 		})
 	}
 	for _, ttl := range []int{0, 1, 255} {
 		c := ok
 		c.TTL = ttl
-		if _, err := New(c); err != nil {
-			t.Errorf("ttl %d: %v", ttl, err)
-		}
+		c.Validate(func(key, problem string) { t.Errorf("ttl %d: %s: %s", ttl, key, problem) })
+	}
+}
+
+// TestNewChecksOptions: what New gets besides the keys is checked there.
+func TestNewChecksOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mod  func(*Options)
+		key  string
+	}{
+		{"no node", func(o *Options) { o.Node = "" }, "node.name"},
+		{"node without host", func(o *Options) { o.Node = "emqx" }, "node.name"},
+		{"no cluster", func(o *Options) { o.ClusterName = "" }, "cluster.name"},
+		{"no cookie", func(o *Options) { o.Cookie = "" }, "node.cookie"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig("emqx1@127.0.0.1", []int{4369})
+			tc.mod(&c.Options)
+			s, err := New(c.Config, c.Options)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") {
+				t.Fatalf("New = %v, %v; want an error naming %s", s, err, tc.key)
+			}
+		})
 	}
 }
 
 func TestNewDefaultsAndBindsNothing(t *testing.T) {
-	s, err := New(Config{Node: "emqx@127.0.0.1", ClusterName: "emqxcl", Cookie: "c"})
+	s, err := New(Defaults(), Options{Node: "emqx@127.0.0.1", ClusterName: "emqxcl", Cookie: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.group.String() != DefaultAddr || !slices.Equal(s.ports, []int{DefaultPort}) ||
-		!s.iface.IsUnspecified() || s.wait != DefaultWait || s.Port() != 0 {
-		t.Errorf("defaults: group %s ports %v iface %s wait %s port %d", s.group, s.ports, s.iface, s.wait, s.Port())
+		!s.iface.IsUnspecified() || s.wait != DefaultWait || s.Port() != 0 || s.ttl != DefaultTTL || !s.loop {
+		t.Errorf("defaults: group %s ports %v iface %s wait %s port %d ttl %d loop %v", s.group, s.ports, s.iface, s.wait, s.Port(), s.ttl, s.loop)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -494,7 +535,7 @@ func TestNewDefaultsAndBindsNothing(t *testing.T) {
 
 	ports := freeUDPPorts(t, 1)
 	c := testConfig("emqx1@127.0.0.1", []int{ports[0], ports[0]})
-	s, err = New(c)
+	s, err = newStrategy(t, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +573,7 @@ next:
 func TestUnknownInterfaceAddress(t *testing.T) {
 	c := testConfig("emqx1@127.0.0.1", freeUDPPorts(t, 1))
 	c.Iface = unassignedAddress(t)
-	s, err := New(c)
+	s, err := newStrategy(t, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +600,7 @@ func TestDeprecationWarningOnce(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	needLoopbackMulticast(t)
-	s, err := New(testConfig("emqx1@127.0.0.1", freeUDPPorts(t, 1)))
+	s, err := newStrategy(t, testConfig("emqx1@127.0.0.1", freeUDPPorts(t, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +628,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Start after Close = %v", err)
 	}
 
-	s, err = New(testConfig("emqx1@127.0.0.1", []int{4369}))
+	s, err = newStrategy(t, testConfig("emqx1@127.0.0.1", []int{4369}))
 	if err != nil {
 		t.Fatal(err)
 	}
