@@ -24,7 +24,7 @@ vet: ## go vet and the gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 # Every test, with the race detector. Process-level tests build their own binaries.
-test: vet ## every test with -race, Docker fault suite and multicast included (needs Docker and root)
+test: lint ## lint, then every test with -race, Docker fault suite and multicast included (needs Docker and root)
 	@rm -f "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md"
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/... # the benchmarks still run (one pass each)
@@ -59,7 +59,7 @@ release: build ## a self-contained folder _rel/emqx (REL=...): bin/, etc/, scrip
 # over interleaved rounds. Bounded: about 5-10 minutes on a 2-core machine.
 bench: build ## Go micro-benchmarks and the broker benchmark against mosquitto (5-10 minutes)
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/cluster
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/peerlink
 	$(GO) run ./cmd/emqxbench -rounds 5
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest

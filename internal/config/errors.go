@@ -65,20 +65,6 @@ type origin struct {
 	line   int
 }
 
-func (o origin) isDefault() bool { return o.source == "" }
-
-// describe is used in messages that point at another place: "/etc/emqx.conf:10".
-func (o origin) describe() string {
-	switch {
-	case o.source == "":
-		return "default"
-	case o.line > 0:
-		return o.source + ":" + strconv.Itoa(o.line)
-	default:
-		return o.source
-	}
-}
-
 func errAt(o origin, key, value, msg string) Error {
 	return Error{Source: o.source, Line: o.line, Key: key, Value: value, Msg: msg}
 }

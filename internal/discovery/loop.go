@@ -40,8 +40,11 @@ type Loop struct {
 	jitter   time.Duration
 
 	wake chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// base is cancelled by Stop: the loop's waits and every round's
+	// discovery, probes and join derive from it.
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu    sync.Mutex
 	state loopState
@@ -61,7 +64,8 @@ var ErrStarted = errors.New("autocluster: the loop was already started or stoppe
 
 // NewLoop starts nothing.
 func NewLoop(s Strategy, c Cluster, log *zap.Logger) *Loop {
-	l := &Loop{s: s, c: c, log: log.Named("autocluster"), interval: Interval, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	l := &Loop{s: s, c: c, log: log.Named("autocluster"), interval: Interval, wake: make(chan struct{}, 1)}
+	l.base, l.cancel = context.WithCancel(context.Background())
 	if _, ok := s.(Locker); !ok {
 		l.jitter = MaxJitter
 	}
@@ -101,7 +105,7 @@ func (l *Loop) Stop() {
 		return
 	}
 	l.state = stopped
-	close(l.stop)
+	l.cancel()
 	l.wg.Wait()
 	l.closeStrategy()
 }
@@ -130,15 +134,7 @@ func (l *Loop) Unregister(ctx context.Context) {
 }
 
 func (l *Loop) ctx(d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	go func() {
-		select {
-		case <-l.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithTimeout(l.base, d)
 }
 
 func (l *Loop) run() {
@@ -146,7 +142,7 @@ func (l *Loop) run() {
 	if l.jitter > 0 { // lockless: nodes started together do not all decide at once
 		select {
 		case <-time.After(rand.N(l.jitter)):
-		case <-l.stop:
+		case <-l.base.Done():
 			return
 		}
 	}
@@ -157,7 +153,7 @@ func (l *Loop) run() {
 		select {
 		case <-t.C:
 		case <-l.wake:
-		case <-l.stop:
+		case <-l.base.Done():
 			return
 		}
 	}
