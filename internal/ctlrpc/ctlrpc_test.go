@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
@@ -87,5 +88,39 @@ func TestServerCloseTwice(t *testing.T) {
 	s.Close()
 	if _, err := (&Client{Path: p}).Ping(); err == nil {
 		t.Fatal("a closed server answered")
+	}
+}
+
+// TestCloseWithIdleConnection: a client that connects and sends nothing
+// does not hold Close up (it held `emqx stop` for 30 s, then the node was
+// killed), and its connection is closed.
+func TestCloseWithIdleConnection(t *testing.T) {
+	p, s := serve(t)
+	idle, err := net.Dial("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	half, err := net.Dial("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	_, _ = half.Write([]byte(`{"op":"pi`)) // a request that never ends
+	if _, err := (&Client{Path: p}).Ping(); err != nil {
+		t.Fatal(err) // the server still answers others
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for a connection that sends nothing")
+	}
+	for _, c := range []net.Conn{idle, half} {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
+			t.Fatalf("idle connection still open: %d %v", n, err)
+		}
 	}
 }

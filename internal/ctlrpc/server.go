@@ -19,17 +19,25 @@ type Handler interface {
 // maxRequest bounds one request line.
 const maxRequest = 64 << 10
 
+// readTimeout bounds how long a connection may take to send its request
+// line (clients write it at once); answering may take longer (a join).
+const readTimeout = 10 * time.Second
+
 // Server serves Handler on a listener it is given.
 type Server struct {
 	ln  net.Listener
 	h   Handler
 	log *zap.Logger
 	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	waiting map[net.Conn]struct{} // connections still to send their request
+	closed  bool
 }
 
 // NewServer starts nothing.
 func NewServer(ln net.Listener, h Handler, log *zap.Logger) *Server {
-	return &Server{ln: ln, h: h, log: log}
+	return &Server{ln: ln, h: h, log: log, waiting: map[net.Conn]struct{}{}}
 }
 
 // Start accepts in the background until Close.
@@ -56,13 +64,18 @@ func (s *Server) Start() {
 
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Minute)) // joins may take a while, never forever
+	if !s.wait(c, true) {
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(readTimeout))
 	r := bufio.NewReader(&limitedReader{r: c, n: maxRequest})
 	line, err := r.ReadBytes('\n')
+	s.wait(c, false)
 	if err != nil {
 		s.log.Debug("ctl request read failed", zap.Error(err))
 		return
 	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Minute)) // joins may take a while, never forever
 	var req Request
 	var resp Response
 	if err := json.Unmarshal(line, &req); err != nil {
@@ -74,9 +87,33 @@ func (s *Server) serve(c net.Conn) {
 	_, _ = c.Write(append(b, '\n'))
 }
 
-// Close stops accepting and waits for requests in flight.
+// wait notes c as waiting for its request (on) or not any more; it
+// reports false when the server is closed (c is not served then).
+func (s *Server) wait(c net.Conn, on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !on {
+		delete(s.waiting, c)
+		return true
+	}
+	if s.closed {
+		return false
+	}
+	s.waiting[c] = struct{}{}
+	return true
+}
+
+// Close stops accepting, closes the connections that have not sent their
+// request (an idle client cannot hold a stop up), and waits for the
+// requests in flight. It is safe to call twice.
 func (s *Server) Close() {
 	_ = s.ln.Close()
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.waiting {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/testutil"
 )
 
@@ -205,5 +206,31 @@ func TestRenamedNodeIsLogged(t *testing.T) {
 	b, _ := os.ReadFile(n.logFile())
 	if !strings.Contains(string(b), "node name changed") || !strings.Contains(string(b), `"old_node": "`+old+`"`) {
 		t.Fatalf("log lacks the rename warning:\n%s", b)
+	}
+}
+
+// TestStopWithIdleCtlConnection: a client connected to the ctl socket that
+// sends nothing does not hold `emqx stop` up (it made stop wait 30 s, then
+// kill the node, which never logged that it stopped).
+func TestStopWithIdleCtlConnection(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "log.level = info")
+	n.start()
+	pid := n.info().Pid
+	idle, err := net.Dial("unix", filepath.Join(n.home, "data", ctlrpc.SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	n.must(0, "ok\n", "emqx", "stop")
+	if alive(pid) {
+		t.Fatalf("process %d still running after stop", pid)
+	}
+	b, err := os.ReadFile(n.logFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "node stopped") || strings.Contains(string(b), "uncleanly") {
+		t.Fatalf("the log does not say the node stopped cleanly:\n%s", b)
 	}
 }
