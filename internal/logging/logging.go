@@ -74,7 +74,7 @@ func New(c config.Log, to string) (*Logger, error) {
 	if len(cores) == 0 {
 		return nil, fmt.Errorf("log.to %q: nothing to log to", to)
 	}
-	l.Logger = zap.New(zapcore.NewTee(cores...), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
+	l.Logger = zap.New(newLimitCore(zapcore.NewTee(cores...)), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
 	return l, nil
 }
 
