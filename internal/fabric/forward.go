@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"emqxgo/internal/peerlink"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/zap"
 )
@@ -16,7 +18,38 @@ const (
 	queueCap = 65536
 	keepCap  = 262144
 	batchMax = 512
+	// batchBytes bounds a batch by size (about its bytes on the wire): a
+	// large message goes in a frame of its own.
+	batchBytes = 4 << 20
+	// maxForward is the largest message a frame can carry. Every packet
+	// the node accepts (mqtt.max_packet_size, at most 256 MB) fits.
+	maxForward = peerlink.MaxFrame - 1<<20
 )
+
+// wireSize is about the bytes m takes in a batch.
+func wireSize(m *message) int {
+	n := 64 + len(m.Topic) + len(m.Payload) + len(m.CT) + len(m.Resp) + len(m.Corr) + len(m.From) + len(m.Node)
+	for _, u := range m.User {
+		n += 4 + len(u[0]) + len(u[1])
+	}
+	for k, v := range m.Groups {
+		n += 4 + len(k) + len(v)
+	}
+	return n
+}
+
+// batchLen is how many of ms (at least one) make the next batch.
+func batchLen(ms []*message) int {
+	n, size := 0, 0
+	for n < len(ms) && n < batchMax {
+		size += wireSize(ms[n])
+		if n > 0 && size > batchBytes {
+			break
+		}
+		n++
+	}
+	return n
+}
 
 // outbox is what this node still has to send one peer, and what the peer
 // has not acknowledged yet.
@@ -50,6 +83,12 @@ func (o *outbox) put(m *message) {
 	c := *m
 	m = &c
 	o.mu.Lock()
+	if wireSize(m) > maxForward {
+		o.mu.Unlock()
+		o.f.log.Error("message too large for a peer link; not forwarded", zap.String("peer", o.peer),
+			zap.String("topic", m.Topic), zap.Int("bytes", wireSize(m)), zap.Int("limit", maxForward))
+		return
+	}
 	full := (!reliable(m) && len(o.queue) >= queueCap) || len(o.queue)+len(o.pending) >= keepCap
 	if full {
 		o.dropped++
@@ -138,16 +177,16 @@ func (o *outbox) next() []*message {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.resendIdx < len(o.pending) {
-		end := min(len(o.pending), o.resendIdx+batchMax)
+		end := o.resendIdx + batchLen(o.pending[o.resendIdx:])
 		b := append([]*message(nil), o.pending[o.resendIdx:end]...)
 		o.resendIdx = end
 		o.busy = true
 		return b
 	}
-	n := min(len(o.queue), batchMax)
-	if n == 0 {
+	if len(o.queue) == 0 {
 		return nil
 	}
+	n := batchLen(o.queue)
 	b := o.queue[:n:n]
 	o.queue = append(o.queue[:0:0], o.queue[n:]...)
 	o.busy = true

@@ -10,8 +10,16 @@ import (
 	"emqxgo/internal/wire"
 )
 
-// MaxFrame bounds one frame's body; a peer announcing more is cut off.
-const MaxFrame = 16 << 20
+// MaxFrame bounds one frame's body after the handshake; a peer announcing
+// more is cut off. A node accepts MQTT packets up to mqtt.max_packet_size
+// (at most 256 MB) and forwards a large message alone in its frame, so a
+// frame holds the largest packet plus room for what travels with it.
+const MaxFrame = 256<<20 + 16<<20
+
+// maxHandshakeFrame bounds a frame before both sides have proved the
+// cookie: a stranger on the port gets a few bytes read, never a large
+// allocation (and no huge name in the log).
+const maxHandshakeFrame = 4 << 10
 
 // Frame types.
 const (
@@ -59,6 +67,9 @@ var ErrFrameTooLarge = errors.New("frame too large")
 
 // appendFrame appends the wire form of f to dst.
 func appendFrame(dst []byte, f *frame) ([]byte, error) {
+	if len(f.Body) > MaxFrame { // refused before it is copied
+		return dst, fmt.Errorf("%w: %d bytes", ErrFrameTooLarge, len(f.Body))
+	}
 	at := len(dst)
 	dst = append(dst, 0, 0, 0, 0, f.Type, 0)
 	var flags byte
@@ -98,16 +109,19 @@ func appendFrame(dst []byte, f *frame) ([]byte, error) {
 	return dst, nil
 }
 
-// readFrame reads one frame. Oversized or malformed input is an error; the
-// caller closes the link.
-func readFrame(r *bufio.Reader) (*frame, error) {
+// readFrame reads one frame of an open link. Oversized or malformed input
+// is an error; the caller closes the link.
+func readFrame(r *bufio.Reader) (*frame, error) { return readFrameMax(r, MaxFrame) }
+
+// readFrameMax reads one frame whose body may hold at most limit bytes.
+func readFrameMax(r *bufio.Reader, limit uint32) (*frame, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > MaxFrame {
-		return nil, fmt.Errorf("%w: header announces %d bytes (limit %d)", ErrFrameTooLarge, n, MaxFrame)
+	if n > limit {
+		return nil, fmt.Errorf("%w: header announces %d bytes (limit %d)", ErrFrameTooLarge, n, limit)
 	}
 	if n == 0 {
 		return nil, &malformedError{"empty"}

@@ -58,7 +58,7 @@ func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (
 	if err := writeFrame(c, &frame{Type: frameHello, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Nonce: n1, Want: want, Epoch: ls.cfg.Epoch}); err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
-	ch, err := readFrame(r)
+	ch, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
@@ -80,7 +80,7 @@ func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (
 	if err := writeFrame(c, &frame{Type: frameProof, Proof: proof(ls.key, "dialer", n1, ch.Nonce, ls.cfg.Self, peer)}); err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
-	w, err := readFrame(r)
+	w, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
@@ -100,7 +100,7 @@ func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (
 func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer c.SetDeadline(time.Time{})
-	h, err := readFrame(r)
+	h, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return hello{}, fmt.Errorf("read hello: %w", err)
 	}
@@ -119,7 +119,7 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
 		Proof: proof(ls.key, "acceptor", n2, h.Nonce, ls.cfg.Self, h.Node)}); err != nil {
 		return hello{}, err
 	}
-	p, err := readFrame(r)
+	p, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return hello{}, fmt.Errorf("read proof: %w", err)
 	}
