@@ -42,6 +42,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	caps.ReceiveMaximum = uint16(cfg.Zone.MaxInflight)
 	caps.MaximumInflight = uint16(min(cfg.Zone.MaxMqueueLen, 65535))
 	caps.MaximumClientWritesPending = int32(cfg.Zone.MaxMqueueLen)
+	caps.TopicAliasMaximum = uint16(cfg.MQTT.MaxTopicAlias)
+	// An acknowledgement carries the server's properties, not the PUBLISH's
+	// (mochi copies them by default: a client's user properties came back
+	// in its PUBACK).
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       logging.Slog(log),
@@ -221,21 +226,51 @@ var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnA
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
 
-// OnPacketEncode advertises mqtt.max_packet_size in CONNACK (MQTT 5), which
-// mochi does not do by itself, so well-behaved clients never exceed it.
+// OnPacketEncode advertises mqtt.max_packet_size and mqtt.max_topic_alias
+// in CONNACK (MQTT 5), which mochi does not do by itself, so well-behaved
+// clients never exceed them.
+//
+// It also puts the return codes of a refused MQTT 3.1.1 CONNECT into the
+// 3.1.1 set, where mochi sends MQTT 5 codes that 3.1.1 does not have: an
+// unsupported protocol level is 0x01 [MQTT-3.1.2-2], an empty client id
+// without clean session is 0x02 [MQTT-3.1.3-8].
 func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion == 5 {
+	if pk.FixedHeader.Type != packets.Connack {
+		return pk
+	}
+	if cl.Properties.ProtocolVersion == 5 {
 		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
+		pk.Properties.TopicAliasMaximum = uint16(h.b.cfg.MQTT.MaxTopicAlias)
+		return pk
+	}
+	switch {
+	case pk.ReasonCode == packets.ErrProtocolViolationProtocolVersion.Code && pk.Properties.ReasonString == packets.ErrProtocolViolationProtocolVersion.Reason:
+		pk.ReasonCode = packets.Err3UnsupportedProtocolVersion.Code
+	case pk.ReasonCode == packets.ErrUnspecifiedError.Code && emptyIDKept(cl):
+		pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
 	}
 	return pk
+}
+
+// emptyIDKept: the client sent no client id (mochi made one up) and asked
+// for its session to be kept, which needs an id.
+func emptyIDKept(cl *mqtt.Client) bool {
+	return cl.Properties.Props.AssignedClientID != "" && !cl.Properties.Clean
 }
 
 func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.v5.Store(cl.Properties.ProtocolVersion == 5)
 	}
+	if ka := h.b.cfg.Zone.ServerKeepalive; ka > 0 && cl.Properties.ProtocolVersion == 5 {
+		// zone.external.server_keepalive: told in CONNACK and enforced
+		// instead of the client's own (as EMQX, MQTT 5 only).
+		cl.State.ServerKeepalive, cl.State.Keepalive = true, uint16(ka)
+	}
 	code := packets.CodeSuccess
 	switch {
+	case emptyIDKept(cl): // MQTT 5 allows refusing it; EMQX does (0x85)
+		code = packets.ErrClientIdentifierNotValid
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
 		code = packets.ErrClientIdentifierNotValid
 	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:

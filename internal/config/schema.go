@@ -59,8 +59,10 @@ func buildSchema() []field {
 
 		sizeField("mqtt.max_packet_size", "1MB", 64, 256*mb, func(c *Config) *int64 { return &c.MQTT.MaxPacketSize }),
 		intField("mqtt.max_clientid_len", "65535", 23, 65535, func(c *Config) *int { return &c.MQTT.MaxClientIDLen }),
+		intField("mqtt.max_topic_alias", "65535", 0, 65535, func(c *Config) *int { return &c.MQTT.MaxTopicAlias }),
 
 		durField("zone.external.idle_timeout", "15s", time.Millisecond, false, func(c *Config) *time.Duration { return &c.Zone.IdleTimeout }),
+		intField("zone.external.server_keepalive", "0", 0, 65535, func(c *Config) *int { return &c.Zone.ServerKeepalive }),
 		intField("zone.external.max_inflight", "32", 1, 65535, func(c *Config) *int { return &c.Zone.MaxInflight }),
 		intField("zone.external.max_mqueue_len", "1000", 1, 1000000, func(c *Config) *int { return &c.Zone.MaxMqueueLen }),
 

@@ -55,13 +55,17 @@ type Listeners struct {
 type MQTT struct {
 	MaxPacketSize  int64 // bytes
 	MaxClientIDLen int
+	MaxTopicAlias  int // 0: topic aliases refused
 }
 
 // Zone holds zone.external.* keys.
 type Zone struct {
-	IdleTimeout  time.Duration
-	MaxInflight  int
-	MaxMqueueLen int
+	IdleTimeout time.Duration
+	MaxInflight int
+	// ServerKeepalive, in seconds, replaces an MQTT 5 client's keep alive
+	// (sent in CONNACK); 0: the client's own.
+	ServerKeepalive int
+	MaxMqueueLen    int
 }
 
 // Broker holds broker.* keys.

@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"emqxgo/internal/testutil"
+)
+
+// TestServerKeepalive: zone.external.server_keepalive is told to MQTT 5
+// clients in CONNACK and held against them instead of their own keep
+// alive; MQTT 3.1.1 clients keep theirs (as EMQX).
+func TestServerKeepalive(t *testing.T) {
+	cfg := testConfig()
+	cfg.Zone.ServerKeepalive = 1
+	b := startBroker(t, cfg)
+	v := testutil.DialV5(t, b.Addrs()["tcp"], "ka") // asks for 30 s
+	if p := v.Connack.Properties; p == nil || p.ServerKeepAlive == nil || *p.ServerKeepAlive != 1 {
+		t.Fatalf("CONNACK does not carry Server Keep Alive 1: %+v", p)
+	}
+	select {
+	case <-v.Done(): // silent for 1.5 x 1 s: the server closed it
+	case <-time.After(10 * time.Second):
+		t.Fatal("a client silent past the server keep alive is still connected")
+	}
+	def := startBroker(t, testConfig())
+	w := testutil.DialV5(t, def.Addrs()["tcp"], "own")
+	if p := w.Connack.Properties; p != nil && p.ServerKeepAlive != nil {
+		t.Fatalf("server_keepalive = 0 still sends Server Keep Alive %d", *p.ServerKeepAlive)
+	}
+}
+
+// TestTopicAliasMaximum: mqtt.max_topic_alias is advertised in CONNACK, and
+// an alias above it gets DISCONNECT 0x94.
+func TestTopicAliasMaximum(t *testing.T) {
+	cfg := testConfig()
+	cfg.MQTT.MaxTopicAlias = 5
+	b := startBroker(t, cfg)
+	v := testutil.DialV5(t, b.Addrs()["tcp"], "alias")
+	if p := v.Connack.Properties; p == nil || p.TopicAliasMaximum == nil || *p.TopicAliasMaximum != 5 {
+		t.Fatalf("CONNACK does not advertise Topic Alias Maximum 5: %+v", p)
+	}
+	c, err := net.Dial("tcp", b.Addrs()["tcp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write(testutil.ConnectPacket("raw-alias", 5))
+	hdr := make([]byte, 2)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, hdr); err != nil || hdr[0] != 0x20 {
+		t.Fatalf("no CONNACK: %v %x", err, hdr)
+	}
+	_, _ = io.ReadFull(c, make([]byte, hdr[1]))
+	pub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/b", Payload: []byte("x"), ProtocolVersion: 5}
+	pub.Properties.TopicAlias, pub.Properties.TopicAliasFlag = 6, true
+	var buf bytes.Buffer
+	if err := pub.PublishEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Write(buf.Bytes())
+	got := readUntilClosed(t, c, 5*time.Second)
+	if len(got) < 3 || got[0] != 0xE0 || got[2] != 0x94 {
+		t.Fatalf("alias 6 of 5: got %x before close, want DISCONNECT 0x94", got)
+	}
+}
