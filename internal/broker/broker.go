@@ -221,7 +221,7 @@ type nodeHook struct {
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
-var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode}
+var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -230,14 +230,41 @@ func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents
 // in CONNACK (MQTT 5), which mochi does not do by itself, so well-behaved
 // clients never exceed them.
 //
-// It also puts the return codes of a refused MQTT 3.1.1 CONNECT into the
-// 3.1.1 set, where mochi sends MQTT 5 codes that 3.1.1 does not have: an
+// It also corrects what mochi sends where the specifications differ: the
+// return codes of a refused MQTT 3.1.1 CONNECT are 3.1.1 codes (an
 // unsupported protocol level is 0x01 [MQTT-3.1.2-2], an empty client id
-// without clean session is 0x02 [MQTT-3.1.3-8].
+// without clean session 0x02 [MQTT-3.1.3-8]); a PUBLISH topic with a
+// wildcard is DISCONNECT 0x90; SUBACK and UNSUBACK carry no properties of
+// the request, and an invalid filter in UNSUBSCRIBE is 0x8F.
 func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type != packets.Connack {
-		return pk
+	switch pk.FixedHeader.Type {
+	case packets.Connack:
+		return h.connack(cl, pk)
+	case packets.Disconnect:
+		// A PUBLISH topic with a wildcard is an invalid topic name: 0x90
+		// [MQTT-3.3.2-2], where mochi says 0x82.
+		if pk.ReasonCode == packets.ErrProtocolViolationSurplusWildcard.Code && pk.Properties.ReasonString == packets.ErrProtocolViolationSurplusWildcard.Reason {
+			pk.ReasonCode, pk.Properties.ReasonString = packets.ErrTopicNameInvalid.Code, packets.ErrTopicNameInvalid.Reason
+		}
+	case packets.Suback:
+		pk.Properties.User = nil // the server's own properties only: mochi copies the SUBSCRIBE's
+	case packets.Unsuback:
+		// The server's own properties only (mochi copies the UNSUBSCRIBE's
+		// user properties), and 0x8F for an invalid filter (mochi says 0x11).
+		pk.Properties.User = nil
+		if c, ok := cl.Net.Conn.(*conn); ok && c.badUnsub != nil && c.unsubID == pk.PacketID {
+			for _, i := range c.badUnsub {
+				if i < len(pk.ReasonCodes) && pk.ReasonCodes[i] < packets.ErrUnspecifiedError.Code {
+					pk.ReasonCodes[i] = packets.ErrTopicFilterInvalid.Code
+				}
+			}
+			c.badUnsub = nil
+		}
 	}
+	return pk
+}
+
+func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if cl.Properties.ProtocolVersion == 5 {
 		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(h.b.cfg.MQTT.MaxTopicAlias)
@@ -271,6 +298,11 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	switch {
 	case emptyIDKept(cl): // MQTT 5 allows refusing it; EMQX does (0x85)
 		code = packets.ErrClientIdentifierNotValid
+	case cl.Properties.Will.Flag > 0 && !validTopicName(cl.Properties.Will.TopicName):
+		if cl.Properties.ProtocolVersion < 5 {
+			return packets.ErrTopicNameInvalid // 3.1.1 has no code for it: the connection is closed
+		}
+		code = packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
 		code = packets.ErrClientIdentifierNotValid
 	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
@@ -286,6 +318,23 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	return code
 }
 
+// OnUnsubscribe notes which filters of an MQTT 5 UNSUBSCRIBE are invalid,
+// for their reason code in the UNSUBACK (OnPacketEncode).
+func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok || cl.Properties.ProtocolVersion != 5 {
+		return pk
+	}
+	c.badUnsub = nil
+	for i, f := range pk.Filters {
+		if !validFilter(f.Filter) {
+			c.badUnsub = append(c.badUnsub, i)
+		}
+	}
+	c.unsubID = pk.PacketID
+	return pk
+}
+
 func (h *nodeHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 func (h *nodeHook) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
 
@@ -298,4 +347,29 @@ func (b *Broker) connectedClients() int {
 		}
 	}
 	return n
+}
+
+// validTopicName: a topic name is non-empty, has no wildcard and no U+0000
+// [MQTT-4.7.3-1] [MQTT-4.7.1-1] [MQTT-4.7.3-2].
+func validTopicName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, "+#\x00")
+}
+
+// validFilter: a topic filter is non-empty, without U+0000, with '+' only
+// as a whole level and '#' only as the whole last level [MQTT-4.7.1-2]
+// [MQTT-4.7.1-3].
+func validFilter(s string) bool {
+	if s == "" || strings.ContainsRune(s, 0) {
+		return false
+	}
+	levels := strings.Split(s, "/")
+	for i, l := range levels {
+		if strings.ContainsAny(l, "+#") && len(l) > 1 {
+			return false
+		}
+		if l == "#" && i != len(levels)-1 {
+			return false
+		}
+	}
+	return true
 }

@@ -28,6 +28,12 @@ type conn struct {
 
 	v5 atomic.Bool // set by the connect hook once the protocol version is known
 
+	// badUnsub: the positions of invalid filters in the UNSUBSCRIBE being
+	// answered (packet id unsubID); set by the unsubscribe hook, read when
+	// its UNSUBACK is encoded, both on the client's reading goroutine.
+	badUnsub []int
+	unsubID  uint16
+
 	writeMu  sync.Mutex  // mochi writes whole packets per Write; keep ours between them
 	batching bool        // the reader is handling bytes of its last Read (under writeMu)
 	wbuf     *[]byte     // pending writes while batching (from wbufPool)
