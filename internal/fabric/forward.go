@@ -298,17 +298,29 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 
 // inject delivers m to this node's subscribers through the origin's inline
 // client; Groups says which shared groups this node serves for it.
+//
+// The retain flag goes with it, so that subscribers with Retain As
+// Published see it [MQTT-3.3.1-12] (mochi clears it for the others); the
+// retained store itself follows the replication messages (retained.go), so
+// mochi's own storing of the injected copy is undone.
 func (f *Fabric) inject(cl *mqtt.Client, m *message) {
-	pk := m.toPacket(false) // retained state travels separately (retained.go)
-	c := noChoice           // most messages name no shared group: no allocation for them
+	pk := m.toPacket(m.Retain)
+	c := noChoice // most messages name no shared group: no allocation for them
 	if m.Groups != nil || m.SharedOnly {
 		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly}
 	}
 	f.injecting.Store(cl.ID, c)
 	defer f.injecting.Delete(cl.ID)
-	if err := f.srv.InjectPacket(cl, pk); err != nil {
-		f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
+	do := func() {
+		if err := f.srv.InjectPacket(cl, pk); err != nil {
+			f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
+		}
 	}
+	if m.Retain {
+		f.retained.unstored(cl.ID, m.Topic, do)
+		return
+	}
+	do()
 }
 
 // choice is what OnSelectSubscribers applies to one message: the shared

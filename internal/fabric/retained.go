@@ -48,6 +48,26 @@ func (r *retainer) local(pk packets.Packet) {
 	}
 }
 
+// unstored runs inject (a delivery with the retain flag, through inline
+// client origin) and then puts back the retained message that topic had
+// before, unless another client stored one meanwhile: what a node retains
+// is decided by store, newest wins, not by the order deliveries arrive in.
+func (r *retainer) unstored(origin, topic string, inject func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, had := r.f.srv.Topics.Retained.Get(topic)
+	inject()
+	cur, ok := r.f.srv.Topics.Retained.Get(topic)
+	switch {
+	case ok && cur.Origin != origin:
+		return // stored by someone else since: theirs stands
+	case had:
+		r.f.srv.Topics.RetainMessage(old)
+	case ok:
+		r.f.srv.Topics.RetainMessage(packets.Packet{TopicName: topic, FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}})
+	}
+}
+
 // store applies a peer's retained message if it is newer than ours.
 func (r *retainer) store(m *message) {
 	v := version{ts: m.TS, node: m.Node}
