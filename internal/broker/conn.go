@@ -46,6 +46,11 @@ type conn struct {
 	length   uint64
 	shift    uint
 	tripped  bool
+
+	// the start of the CONNECT, kept until its properties are checked
+	// (connectcheck.go); connectDone once they were
+	head        []byte
+	connectDone bool
 }
 
 func newConn(c net.Conn, idle time.Duration, maxPacket uint32) *conn {
@@ -72,6 +77,11 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
+	if n > 0 && !c.connectDone {
+		if cerr := c.checkConnect(p[:n]); cerr != nil {
+			return 0, cerr
+		}
+	}
 	if n > 0 {
 		c.writeMu.Lock()
 		c.batching = true
@@ -153,6 +163,29 @@ func (c *conn) Close() error {
 	}
 	c.writeMu.Unlock()
 	return c.Conn.Close()
+}
+
+// checkConnect looks at the first bytes of the connection: a CONNECT whose
+// properties break a rule is answered with CONNACK 0x82 before mochi sees
+// all of it, and the read fails.
+func (c *conn) checkConnect(b []byte) error {
+	room := maxConnectHead - len(c.head)
+	c.head = append(c.head, b[:min(len(b), room)]...)
+	bad, more := connectVerdict(c.head)
+	if bad {
+		c.connectDone, c.head = true, nil
+		c.writeMu.Lock()
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if c.flushLocked() == nil {
+			_, _ = c.Conn.Write(connackProtocolError)
+		}
+		c.writeMu.Unlock()
+		return errConnectProperties
+	}
+	if !more || len(c.head) >= maxConnectHead {
+		c.connectDone, c.head = true, nil
+	}
+	return nil
 }
 
 // track walks fixed headers: type byte, 1-4 varint bytes, then the body.

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// The checks of an MQTT 5 CONNECT's properties that mochi's decoder does
+// not make (it keeps the last of a repeated property and takes a Receive
+// Maximum of 0 as "none given"). A CONNECT that breaks one is answered with
+// CONNACK 0x82 (Protocol Error) and the connection is closed (MQTT 5.0
+// section 3.1.2.11: it is a Protocol Error to include a property other
+// than a User Property more than once, a Receive Maximum or Maximum Packet
+// Size of 0, or a Request Problem/Response Information other than 0 or 1).
+
+// connackProtocolError is an MQTT 5 CONNACK: no session, reason 0x82, no properties.
+var connackProtocolError = []byte{0x20, 0x03, 0x00, 0x82, 0x00}
+
+// errConnectProperties ends a connection whose CONNECT properties break the rules.
+var errConnectProperties = errors.New("mqtt 5 CONNECT: protocol error in properties")
+
+// maxConnectHead bounds the bytes kept to check a CONNECT's properties;
+// properties beyond it (huge user properties) are not checked here.
+const maxConnectHead = 8 << 10
+
+// connectVerdict says whether the CONNECT at the start of head breaks a
+// property rule (bad), or cannot be told yet (more: head ends too soon).
+func connectVerdict(head []byte) (bad, more bool) {
+	if len(head) < 2 {
+		return false, true
+	}
+	if head[0] != 0x10 {
+		return false, false // not a CONNECT: mochi refuses it
+	}
+	i := 1
+	for k := 0; ; k++ { // remaining length varint
+		if i >= len(head) {
+			return false, true
+		}
+		if head[i]&0x80 == 0 || k == 3 {
+			i++
+			break
+		}
+		i++
+	}
+	// protocol name, level, flags, keep alive
+	if i+2 > len(head) {
+		return false, true
+	}
+	nameLen := int(binary.BigEndian.Uint16(head[i:]))
+	i += 2 + nameLen
+	if i+4 > len(head) {
+		return false, true
+	}
+	if head[i] != 5 {
+		return false, false // not MQTT 5: no properties
+	}
+	i += 4
+	plen, n := binary.Uvarint(head[i:])
+	if n == 0 {
+		return false, true
+	}
+	if n < 0 {
+		return false, false // malformed: mochi refuses it
+	}
+	i += n
+	end := i + int(plen)
+	if end > len(head) {
+		return false, true
+	}
+	seen := map[byte]bool{}
+	for i < end {
+		id := head[i]
+		i++
+		size := 0
+		switch id {
+		case 0x17, 0x19: // request problem / response information: 0 or 1
+			size = 1
+			if i < end && head[i] > 1 {
+				return true, false
+			}
+		case 0x21, 0x22: // receive maximum, topic alias maximum
+			size = 2
+			if id == 0x21 && i+2 <= end && binary.BigEndian.Uint16(head[i:]) == 0 {
+				return true, false
+			}
+		case 0x11, 0x27: // session expiry interval, maximum packet size
+			size = 4
+			if id == 0x27 && i+4 <= end && binary.BigEndian.Uint32(head[i:]) == 0 {
+				return true, false
+			}
+		case 0x15, 0x16: // authentication method, data
+			if i+2 > end {
+				return false, false
+			}
+			size = 2 + int(binary.BigEndian.Uint16(head[i:]))
+		case 0x26: // user property: may repeat
+			if i+2 > end {
+				return false, false
+			}
+			k := 2 + int(binary.BigEndian.Uint16(head[i:]))
+			if i+k+2 > end {
+				return false, false
+			}
+			size = k + 2 + int(binary.BigEndian.Uint16(head[i+k:]))
+		default:
+			return false, false // unknown: mochi refuses it as malformed
+		}
+		if id != 0x26 {
+			if seen[id] {
+				return true, false
+			}
+			seen[id] = true
+		}
+		i += size
+	}
+	return false, false
+}

@@ -1,0 +1,95 @@
+package broker
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// connect5 builds an MQTT 5 CONNECT (clean start, keep alive 30) with the
+// given raw properties.
+func connect5(id string, props ...byte) []byte {
+	var body []byte
+	body = append(body, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x02, 0, 30)
+	body = append(body, byte(len(props))) // properties shorter than 128 bytes here
+	body = append(body, props...)
+	body = append(body, 0, byte(len(id)))
+	body = append(body, id...)
+	return append([]byte{0x10, byte(len(body))}, body...)
+}
+
+func TestConnectVerdict(t *testing.T) {
+	user := []byte{0x26, 0, 1, 'k', 0, 1, 'v'}
+	for _, c := range []struct {
+		what  string
+		props []byte
+		bad   bool
+	}{
+		{"none", nil, false},
+		{"receive maximum 10", []byte{0x21, 0, 10}, false},
+		{"receive maximum 0", []byte{0x21, 0, 0}, true},
+		{"receive maximum twice", []byte{0x21, 0, 10, 0x21, 0, 20}, true},
+		{"session expiry twice", []byte{0x11, 0, 0, 0, 5, 0x11, 0, 0, 0, 6}, true},
+		{"maximum packet size 0", []byte{0x27, 0, 0, 0, 0}, true},
+		{"request problem information 2", []byte{0x17, 2}, true},
+		{"user property twice is allowed", append(append([]byte{}, user...), user...), false},
+		{"authentication method twice", []byte{0x15, 0, 1, 'a', 0x15, 0, 1, 'b'}, true},
+	} {
+		raw := connect5("c", c.props...)
+		if bad, more := connectVerdict(raw); bad != c.bad || more {
+			t.Errorf("%s: bad %v more %v, want bad %v", c.what, bad, more, c.bad)
+		}
+		for k := 0; k < len(raw); k++ { // a prefix of a valid CONNECT is never refused
+			if bad, _ := connectVerdict(raw[:k]); bad && !c.bad {
+				t.Errorf("%s: prefix of %d bytes refused", c.what, k)
+			}
+		}
+	}
+	if bad, _ := connectVerdict([]byte{0x10, 0x0c, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 30, 0, 0}); bad {
+		t.Error("an MQTT 3.1.1 CONNECT has no properties to refuse")
+	}
+}
+
+// TestConnectPropertyErrors: CONNECT with a Receive Maximum of 0 or a
+// repeated property gets CONNACK 0x82 and a close, also when it arrives a
+// byte at a time; a valid one with repeated user properties is accepted.
+func TestConnectPropertyErrors(t *testing.T) {
+	b := startBroker(t, testConfig())
+	addr := b.Addrs()["tcp"]
+	for _, c := range []struct {
+		raw     []byte
+		trickle bool
+		want    []byte
+	}{
+		{connect5("rm0", 0x21, 0, 0), false, connackProtocolError},
+		{connect5("twice", 0x11, 0, 0, 0, 5, 0x11, 0, 0, 0, 6), true, connackProtocolError},
+		{connect5("ok", 0x26, 0, 1, 'k', 0, 1, 'v', 0x26, 0, 1, 'k', 0, 1, 'w'), true, nil},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.trickle {
+			for _, x := range c.raw {
+				_, _ = conn.Write([]byte{x})
+				time.Sleep(time.Millisecond) // separate reads on the server side
+			}
+		} else {
+			_, _ = conn.Write(c.raw)
+		}
+		if c.want != nil {
+			if got := readUntilClosed(t, conn, 5*time.Second); !bytes.Equal(got, c.want) {
+				t.Errorf("%x: got %x, want %x then close", c.raw, got, c.want)
+			}
+		} else {
+			hdr := make([]byte, 4)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(conn, hdr); err != nil || hdr[0] != 0x20 || hdr[3] != 0 {
+				t.Errorf("valid CONNECT: %x %v, want CONNACK 0x00", hdr, err)
+			}
+		}
+		conn.Close()
+	}
+}
