@@ -7,7 +7,7 @@ GO           ?= go
 REL          ?= _rel/emqx
 STATICCHECK  ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-unit lint help release clean vet fmt docker bench
+.PHONY: all build run test test-unit lint help release clean vet fmt docker bench soak
 
 all: build ## bin/emqx and bin/emqx_ctl (the default)
 
@@ -61,6 +61,13 @@ bench: build ## Go micro-benchmarks and the broker benchmark against mosquitto (
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/peerlink
 	$(GO) run ./cmd/emqxbench -rounds 5
+
+# Soak: 3 node processes, MQTT clients at QoS 0/1/2 spread over them,
+# persistent subscribers hopping between nodes, a shared group, a node
+# killed -9 and restarted every minute; 10 minutes unless SOAK=2m (say).
+# Prints what was lost, duplicated, reordered; exits 1 on any loss.
+soak: build ## 3 nodes under load with node kills for SOAK (10m); exits 1 on loss
+	$(GO) run ./cmd/emqxsoak
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
 IMAGE ?= emqx-go:latest
