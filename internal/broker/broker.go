@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -221,7 +222,8 @@ type nodeHook struct {
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
-var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe}
+var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
+	mqtt.OnQosPublish}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -289,33 +291,71 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.v5.Store(cl.Properties.ProtocolVersion == 5)
 	}
+	if code := h.refusal(cl); code != packets.CodeSuccess {
+		h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
+		if cl.Properties.ProtocolVersion < 5 && code == packets.ErrTopicNameInvalid {
+			return code // 3.1.1 has no code for it: the connection is closed
+		}
+		_ = h.b.srv.SendConnack(cl, code, false, nil)
+		return code
+	}
 	if ka := h.b.cfg.Zone.ServerKeepalive; ka > 0 && cl.Properties.ProtocolVersion == 5 {
 		// zone.external.server_keepalive: told in CONNACK and enforced
 		// instead of the client's own (as EMQX, MQTT 5 only).
 		cl.State.ServerKeepalive, cl.State.Keepalive = true, uint16(ka)
 	}
-	code := packets.CodeSuccess
+	return nil
+}
+
+// refusal is why a CONNECT is refused, or CodeSuccess.
+func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 	switch {
 	case emptyIDKept(cl): // MQTT 5 allows refusing it; EMQX does (0x85)
-		code = packets.ErrClientIdentifierNotValid
+		return packets.ErrClientIdentifierNotValid
 	case cl.Properties.Will.Flag > 0 && !validTopicName(cl.Properties.Will.TopicName):
-		if cl.Properties.ProtocolVersion < 5 {
-			return packets.ErrTopicNameInvalid // 3.1.1 has no code for it: the connection is closed
-		}
-		code = packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
+		return packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
-		code = packets.ErrClientIdentifierNotValid
+		return packets.ErrClientIdentifierNotValid
 	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
-		code = packets.ErrClientIdentifierNotValid
+		return packets.ErrClientIdentifierNotValid
 	case !h.b.cfg.AllowAnonymous:
-		code = packets.ErrNotAuthorized
+		return packets.ErrNotAuthorized
 	}
-	if code == packets.CodeSuccess {
-		return nil
+	return packets.CodeSuccess
+}
+
+// OnQosPublish discards a QoS 1/2 message that exceeds the subscriber's
+// Maximum Packet Size and goes on as if it had been sent [MQTT-3.1.2-25]:
+// mochi stores it as in flight, cannot write it, and on the session's
+// resume fails on it again, dropping the connection. It runs as mochi has
+// just stored the message and before it takes its send quota, so the
+// quota taken is given back here. (QoS 0: mochi's write refuses it.)
+func (h *nodeHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, resends int) {
+	max := cl.Properties.Props.MaximumPacketSize
+	if max == 0 || resends > 0 || pk.FixedHeader.Type != packets.Publish {
+		return
 	}
-	h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
-	_ = h.b.srv.SendConnack(cl, code, false, nil)
-	return code
+	if uint32(publishSize(pk, cl.Properties.ProtocolVersion)) <= max {
+		return
+	}
+	if cl.State.Inflight.Delete(pk.PacketID) {
+		cl.State.Inflight.IncreaseSendQuota()
+		atomic.AddInt64(&h.b.srv.Info.Inflight, -1)
+	}
+	h.b.log.Debug("message larger than the client accepts; discarded for it", zap.String("client", cl.ID),
+		zap.String("topic", pk.TopicName), zap.Uint32("maximum_packet_size", max))
+}
+
+// publishSize is the encoded size of pk as written to a client of protocol
+// version v.
+func publishSize(pk packets.Packet, v byte) int {
+	out := pk.Copy(true)
+	out.ProtocolVersion = v
+	var b bytes.Buffer
+	if err := out.PublishEncode(&b); err != nil {
+		return 0
+	}
+	return b.Len()
 }
 
 // OnUnsubscribe notes which filters of an MQTT 5 UNSUBSCRIBE are invalid,

@@ -1,0 +1,74 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"emqxgo/internal/testutil"
+)
+
+// dialMax connects an MQTT 5 client that accepts packets up to max bytes,
+// with a session kept 5 minutes.
+func dialMax(t *testing.T, addr, id string, max uint32, clean bool) *testutil.V5 {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &testutil.V5{Msgs: make(chan *paho.Publish, 100)}
+	v.Client = paho.NewClient(paho.ClientConfig{ClientID: id, Conn: conn, OnClientError: func(error) {},
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(r paho.PublishReceived) (bool, error) {
+			v.Msgs <- r.Packet
+			return true, nil
+		}}})
+	exp := uint32(300)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ca, err := v.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: clean, KeepAlive: 30,
+		Properties: &paho.ConnectProperties{MaximumPacketSize: &max, SessionExpiryInterval: &exp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Connack = ca
+	return v
+}
+
+// TestMessageLargerThanSubscriberAccepts: a message over a subscriber's
+// Maximum Packet Size is discarded for it, at every QoS, and not kept as
+// owed (after a reconnect nothing comes back); smaller ones flow on
+// [MQTT-3.1.2-24] [MQTT-3.1.2-25].
+func TestMessageLargerThanSubscriberAccepts(t *testing.T) {
+	b := startBroker(t, testConfig())
+	addr := b.Addrs()["tcp"]
+	small := dialMax(t, addr, "small", 200, false)
+	small.Sub(t, "size/#", 1)
+	big := testutil.DialV5(t, addr, "big")
+	big.Sub(t, "size/#", 1)
+	pub := testutil.DialV5(t, addr, "pub")
+	large := bytes.Repeat([]byte("x"), 500)
+	for qos := byte(0); qos <= 1; qos++ {
+		pub.Pub(t, "size/large", qos, large)
+		pub.Pub(t, "size/small", qos, []byte("fits"))
+		big.Expect(t, "size/large", large)
+		big.Expect(t, "size/small", []byte("fits"))
+		small.Expect(t, "size/small", []byte("fits")) // the large one never came first
+	}
+	_ = small.Disconnect(&paho.Disconnect{})
+	again := dialMax(t, addr, "small", 200, false)
+	if !again.Connack.SessionPresent {
+		t.Fatal("session not resumed")
+	}
+	defer func() { _ = again.Disconnect(&paho.Disconnect{}) }()
+	select {
+	case m := <-again.Msgs:
+		t.Fatalf("after a reconnect the session sent %s (%d bytes)", m.Topic, len(m.Payload))
+	case <-time.After(300 * time.Millisecond):
+	}
+	pub.Pub(t, "size/small", 1, []byte("still"))
+	again.Expect(t, "size/small", []byte("still"))
+}
