@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -267,6 +269,9 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 }
 
 func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.SessionPresent {
+		keepInflightOrder(cl)
+	}
 	if cl.Properties.ProtocolVersion == 5 {
 		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(h.b.cfg.MQTT.MaxTopicAlias)
@@ -412,4 +417,34 @@ func validFilter(s string) bool {
 		}
 	}
 	return true
+}
+
+// keepInflightOrder runs as the CONNACK of a resumed session goes out, just
+// before mochi resends the session's unacknowledged messages. mochi sends
+// them in the order of the low 16 bits of their creation second, with ties
+// in random order (403 adjacent swaps in a backlog of 3000); here they get
+// creation times one second apart, in the order they were queued: creation
+// second, then packet id (allocated in ascending order, wrapping at 65535).
+// The times move back by at most twice the backlog in seconds, well inside
+// the engine's 24 h cap on a stored message's age.
+func keepInflightOrder(cl *mqtt.Client) {
+	all := cl.State.Inflight.GetAll(false)
+	n := len(all)
+	if n < 2 {
+		return
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Created != all[j].Created {
+			return all[i].Created < all[j].Created
+		}
+		return int16(all[j].PacketID-all[i].PacketID) > 0 // j comes after i, wrap-aware
+	})
+	base := time.Now().Unix() - int64(n)
+	if over := int64(uint16(base)) + int64(n) - 1 - 65535; over > 0 {
+		base -= over // the low 16 bits must not wrap inside the backlog
+	}
+	for i := range all {
+		all[i].Created = base + int64(i)
+		cl.State.Inflight.Set(all[i])
+	}
 }
