@@ -164,6 +164,9 @@ func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 
 func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		// mochi keeps the time a delayed will is due in Expiry; it is no
+		// message expiry (the hop would take it as expired and drop it).
+		pk.Expiry = 0
 		h.f.dispatch(cl.ID, pk)
 	}
 	h.f.decisions.Delete(cl.ID)

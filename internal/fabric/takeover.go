@@ -154,6 +154,13 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 	}
 	f.srv.UnsubscribeClient(cl) // fires OnUnsubscribed: our routes for it go
 	cl.ClearInflights()
+	// The session continues elsewhere, so a delayed will must not be sent
+	// [MQTT-3.1.3-9]; mochi cancels it on the client's own DISCONNECT or a
+	// reconnect here, and published it here after the delay otherwise. A
+	// DISCONNECT is injected for it. (A will of a connection still open
+	// here, taken over now, may be scheduled after this: its goroutine ends
+	// on its own time.)
+	_ = f.srv.InjectPacket(cl, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	f.srv.Clients.Delete(cl.ID)
 	return resp
 }
