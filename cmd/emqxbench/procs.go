@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"emqxgo/internal/release"
 )
 
 // broker is a running broker process.
@@ -58,21 +60,9 @@ func waitPort(addr string) error {
 
 // startEmqx runs bin/emqx foreground in a fresh home with node name node.
 func startEmqx(root, node string, env ...string) (*broker, error) {
-	home, err := os.MkdirTemp("", "emqxbench-node")
+	home, err := release.NewHome(root, "emqxbench-node")
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(home, "etc"), 0o755); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{"emqx.conf", "cluster.conf"} {
-		b, err := os.ReadFile(filepath.Join(root, "etc", f))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(home, "etc", f), b, 0o644); err != nil {
-			return nil, err
-		}
 	}
 	port := freePort()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"emqxgo/internal/release"
 )
 
 // node is one emqx node process; its home (etc/, data/, log/) outlives
@@ -25,21 +27,9 @@ type node struct {
 const cookie = "soak-cookie"
 
 func newNode(root, name string) (*node, error) {
-	home, err := os.MkdirTemp("", "emqxsoak-node")
+	home, err := release.NewHome(root, "emqxsoak-node")
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(home, "etc"), 0o755); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{"emqx.conf", "cluster.conf"} {
-		b, err := os.ReadFile(filepath.Join(root, "etc", f))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(home, "etc", f), b, 0o644); err != nil {
-			return nil, err
-		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -372,7 +372,8 @@ func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	}
 	c.badUnsub = nil
 	for i, f := range pk.Filters {
-		if !validFilter(f.Filter) {
+		if !mqtt.IsValidFilter(f.Filter, false) { // the rule SUBSCRIBE is held to
+
 			c.badUnsub = append(c.badUnsub, i)
 		}
 	}
@@ -400,45 +401,20 @@ func validTopicName(s string) bool {
 	return s != "" && !strings.ContainsAny(s, "+#\x00")
 }
 
-// validFilter: a topic filter is non-empty, without U+0000, with '+' only
-// as a whole level and '#' only as the whole last level [MQTT-4.7.1-2]
-// [MQTT-4.7.1-3].
-func validFilter(s string) bool {
-	if s == "" || strings.ContainsRune(s, 0) {
-		return false
-	}
-	levels := strings.Split(s, "/")
-	for i, l := range levels {
-		if strings.ContainsAny(l, "+#") && len(l) > 1 {
-			return false
-		}
-		if l == "#" && i != len(levels)-1 {
-			return false
-		}
-	}
-	return true
-}
-
 // keepInflightOrder runs as the CONNACK of a resumed session goes out, just
 // before mochi resends the session's unacknowledged messages. mochi sends
 // them in the order of the low 16 bits of their creation second, with ties
 // in random order (403 adjacent swaps in a backlog of 3000); here they get
-// creation times one second apart, in the order they were queued: creation
-// second, then packet id (allocated in ascending order, wrapping at 65535).
-// The times move back by at most twice the backlog in seconds, well inside
-// the engine's 24 h cap on a stored message's age.
+// creation times one second apart, in QueuedOrder. The times move back by
+// at most twice the backlog in seconds, well inside the engine's 24 h cap
+// on a stored message's age.
 func keepInflightOrder(cl *mqtt.Client) {
 	all := cl.State.Inflight.GetAll(false)
 	n := len(all)
 	if n < 2 {
 		return
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].Created != all[j].Created {
-			return all[i].Created < all[j].Created
-		}
-		return int16(all[j].PacketID-all[i].PacketID) > 0 // j comes after i, wrap-aware
-	})
+	QueuedOrder(all)
 	base := time.Now().Unix() - int64(n)
 	if over := int64(uint16(base)) + int64(n) - 1 - 65535; over > 0 {
 		base -= over // the low 16 bits must not wrap inside the backlog
@@ -447,4 +423,16 @@ func keepInflightOrder(cl *mqtt.Client) {
 		all[i].Created = base + int64(i)
 		cl.State.Inflight.Set(all[i])
 	}
+}
+
+// QueuedOrder sorts a session's unacknowledged packets into the order they
+// were queued in: creation second, then packet id (allocated in ascending
+// order, wrapping at 65535).
+func QueuedOrder(all []packets.Packet) {
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Created != all[j].Created {
+			return all[i].Created < all[j].Created
+		}
+		return int16(all[j].PacketID-all[i].PacketID) > 0 // j comes after i, wrap-aware
+	})
 }

@@ -2,10 +2,8 @@ package broker
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -29,8 +27,8 @@ func connectBytes(t *testing.T, level byte, clientID string, clean bool) []byte 
 	return out
 }
 
-// connack sends raw and returns the CONNACK's return/reason code and
-// whether it came in MQTT 5 form (with properties).
+// connack sends raw on a new connection and returns the CONNACK's
+// return/reason code and whether it came in MQTT 5 form (with properties).
 func connack(t *testing.T, addr string, raw []byte) (code byte, v5 bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -38,15 +36,9 @@ func connack(t *testing.T, addr string, raw []byte) (code byte, v5 bool) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _ = c.Write(raw)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	hdr := make([]byte, 2)
-	if _, err := io.ReadFull(c, hdr); err != nil || hdr[0] != 0x20 {
-		t.Fatalf("no CONNACK: %v %x", err, hdr)
-	}
-	body := make([]byte, hdr[1])
-	if _, err := io.ReadFull(c, body); err != nil {
-		t.Fatal(err)
+	typ, body := reply(t, c, raw)
+	if typ != 0x20 || len(body) < 2 {
+		t.Fatalf("no CONNACK: %x %x", typ, body)
 	}
 	return body[1], len(body) > 2
 }

@@ -2,8 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -16,25 +14,12 @@ import (
 // with a session kept 5 minutes.
 func dialMax(t *testing.T, addr, id string, max uint32, clean bool) *testutil.V5 {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := &testutil.V5{Msgs: make(chan *paho.Publish, 100)}
-	v.Client = paho.NewClient(paho.ClientConfig{ClientID: id, Conn: conn, OnClientError: func(error) {},
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(r paho.PublishReceived) (bool, error) {
-			v.Msgs <- r.Packet
-			return true, nil
-		}}})
 	exp := uint32(300)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ca, err := v.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: clean, KeepAlive: 30,
+	v, err := testutil.TryConnectV5(addr, &paho.Connect{ClientID: id, CleanStart: clean, KeepAlive: 30,
 		Properties: &paho.ConnectProperties{MaximumPacketSize: &max, SessionExpiryInterval: &exp}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.Connack = ca
 	return v
 }
 

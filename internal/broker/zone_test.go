@@ -1,9 +1,6 @@
 package broker
 
 import (
-	"bytes"
-	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -45,25 +42,10 @@ func TestTopicAliasMaximum(t *testing.T) {
 	if p := v.Connack.Properties; p == nil || p.TopicAliasMaximum == nil || *p.TopicAliasMaximum != 5 {
 		t.Fatalf("CONNACK does not advertise Topic Alias Maximum 5: %+v", p)
 	}
-	c, err := net.Dial("tcp", b.Addrs()["tcp"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, _ = c.Write(testutil.ConnectPacket("raw-alias", 5))
-	hdr := make([]byte, 2)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(c, hdr); err != nil || hdr[0] != 0x20 {
-		t.Fatalf("no CONNACK: %v %x", err, hdr)
-	}
-	_, _ = io.ReadFull(c, make([]byte, hdr[1]))
+	c := session(t, b.Addrs()["tcp"], 5, "raw-alias")
 	pub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/b", Payload: []byte("x"), ProtocolVersion: 5}
 	pub.Properties.TopicAlias, pub.Properties.TopicAliasFlag = 6, true
-	var buf bytes.Buffer
-	if err := pub.PublishEncode(&buf); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = c.Write(buf.Bytes())
+	_, _ = c.Write(encode(t, pub))
 	got := readUntilClosed(t, c, 5*time.Second)
 	if len(got) < 3 || got[0] != 0xE0 || got[2] != 0x94 {
 		t.Fatalf("alias 6 of 5: got %x before close, want DISCONNECT 0x94", got)

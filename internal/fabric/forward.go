@@ -80,15 +80,14 @@ func reliable(m *message) bool { return m.QoS > 0 || m.TS != 0 }
 
 // put enqueues a copy of m (each peer numbers its own) without blocking.
 func (o *outbox) put(m *message) {
+	if n := wireSize(m); n > maxForward {
+		o.f.log.Error("message too large for a peer link; not forwarded", zap.String("peer", o.peer),
+			zap.String("topic", m.Topic), zap.Int("bytes", n), zap.Int("limit", maxForward))
+		return
+	}
 	c := *m
 	m = &c
 	o.mu.Lock()
-	if wireSize(m) > maxForward {
-		o.mu.Unlock()
-		o.f.log.Error("message too large for a peer link; not forwarded", zap.String("peer", o.peer),
-			zap.String("topic", m.Topic), zap.Int("bytes", wireSize(m)), zap.Int("limit", maxForward))
-		return
-	}
 	full := (!reliable(m) && len(o.queue) >= queueCap) || len(o.queue)+len(o.pending) >= keepCap
 	if full {
 		o.dropped++

@@ -2,7 +2,6 @@ package fabric_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -67,17 +66,13 @@ func TestRetainAsPublishedAcrossNodes(t *testing.T) {
 		t.Fatalf("late subscriber got a second retained message %q", m.Payload)
 	case <-time.After(200 * time.Millisecond):
 	}
-	// A will with retain, from a client of a.
-	conn, err := net.Dial("tcp", a.Addr)
+	// A will with retain, from a client of a, dropped without DISCONNECT.
+	dies, err := testutil.TryConnectV5(a.Addr, &paho.Connect{ClientID: "dies-retained", CleanStart: true, KeepAlive: 30,
+		WillMessage: &paho.WillMessage{Topic: "rap/will", QoS: 1, Retain: true, Payload: []byte("gone")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: "dies-retained"})
-	if _, err := cl.Connect(ctx, &paho.Connect{ClientID: "dies-retained", CleanStart: true, KeepAlive: 30,
-		WillMessage: &paho.WillMessage{Topic: "rap/will", QoS: 1, Retain: true, Payload: []byte("gone")}}); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	dies.Conn.Close()
 	expectRetain(t, rap, "RAP subscriber", "rap/will", []byte("gone"), true)
 	expectRetain(t, plain, "plain subscriber", "rap/will", []byte("gone"), false)
 }

@@ -2,9 +2,10 @@ package fabric
 
 import (
 	"context"
-	"sort"
 	"sync"
 	"time"
+
+	"emqxgo/internal/broker"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -94,18 +95,16 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 		ph.State.Subscriptions.Add(s.Filter, sub)
 		f.routes.add(s.Filter, cl.ID) // inherited: mochi fires no OnSubscribed for these
 	}
-	// mochi resends inflights sorted by uint16(Created) seconds; spread the
-	// creation times one second apart so the queued order survives.
+	// In queued order, with ascending packet ids: the broker keeps that
+	// order when mochi resends them after CONNACK (broker.QueuedOrder).
 	queued, err := decodeInflight(found.Inflight)
 	if err != nil {
 		f.log.Warn("session taken over without its inflight messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
-	base := time.Now().Unix() - int64(len(queued))
-	for i, in := range queued {
+	for _, in := range queued {
 		p := in.Msg.toPacket(false)
 		p.PacketID = in.ID
 		p.FixedHeader.Dup = true
-		p.Created = base + int64(i)
 		ph.State.Inflight.Set(p)
 	}
 	f.srv.Clients.Add(ph)
@@ -133,12 +132,7 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 			resp.Subs = append(resp.Subs, subscription{Filter: s.Filter, QoS: s.Qos, NL: s.NoLocal, RAP: s.RetainAsPublished, RH: s.RetainHandling, ID: s.Identifier})
 		}
 		all := cl.State.Inflight.GetAll(false)
-		sort.SliceStable(all, func(i, j int) bool { // queued order: creation time, then packet id
-			if all[i].Created != all[j].Created {
-				return all[i].Created < all[j].Created
-			}
-			return all[i].PacketID < all[j].PacketID
-		})
+		broker.QueuedOrder(all)
 		var queued []inflight
 		for _, p := range all {
 			if p.FixedHeader.Type != packets.Publish {

@@ -1,8 +1,6 @@
 package fabric_test
 
 import (
-	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -15,21 +13,15 @@ import (
 // kept session, then cuts the connection without DISCONNECT.
 func dropWithDelayedWill(t *testing.T, addr, id, topic string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	delay, exp := uint32(2), uint32(60)
+	v, err := testutil.TryConnectV5(addr, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
+		Properties:     &paho.ConnectProperties{SessionExpiryInterval: &exp},
+		WillMessage:    &paho.WillMessage{Topic: topic, QoS: 1, Payload: []byte("gone")},
+		WillProperties: &paho.WillProperties{WillDelayInterval: &delay}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := paho.NewClient(paho.ClientConfig{Conn: conn, ClientID: id, OnClientError: func(error) {}})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	delay, exp := uint32(2), uint32(60)
-	if _, err := cl.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
-		Properties:     &paho.ConnectProperties{SessionExpiryInterval: &exp},
-		WillMessage:    &paho.WillMessage{Topic: topic, QoS: 1, Payload: []byte("gone")},
-		WillProperties: &paho.WillProperties{WillDelayInterval: &delay}}); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	v.Conn.Close()
 }
 
 // TestDelayedWillCancelledByReconnectElsewhere: a client whose connection

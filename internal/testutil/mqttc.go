@@ -20,6 +20,7 @@ type V5 struct {
 	Msgs        chan *paho.Publish
 	Disconnects chan *paho.Disconnect
 	Connack     *paho.Connack
+	Conn        net.Conn // the TCP connection: closing it drops the client without DISCONNECT
 }
 
 // DialV5 connects an MQTT 5 client to addr (host:port) with clean start.
@@ -37,13 +38,25 @@ func DialV5(t testing.TB, addr, clientID string) *V5 {
 // TryDialV5 connects and returns the error instead of failing the test; the
 // caller disconnects. clean=false asks for a session kept 5 minutes.
 func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
+	cp := &paho.Connect{ClientID: clientID, CleanStart: clean, KeepAlive: 30}
+	if !clean { // a persistent session: keep it for 5 minutes after disconnect
+		expiry := uint32(300)
+		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
+	}
+	return TryConnectV5(addr, cp)
+}
+
+// TryConnectV5 connects an MQTT 5 client to addr with the CONNECT cp (its
+// client id, will and properties as given); the caller disconnects. On a
+// refused CONNECT the client is returned with the error (Connack set).
+func TryConnectV5(addr string, cp *paho.Connect) (*V5, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	v := &V5{Msgs: make(chan *paho.Publish, 100000), Disconnects: make(chan *paho.Disconnect, 1)}
+	v := &V5{Msgs: make(chan *paho.Publish, 100000), Disconnects: make(chan *paho.Disconnect, 1), Conn: conn}
 	v.Client = paho.NewClient(paho.ClientConfig{
-		ClientID: clientID,
+		ClientID: cp.ClientID,
 		Conn:     conn,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(r paho.PublishReceived) (bool, error) {
 			v.Msgs <- r.Packet
@@ -59,11 +72,6 @@ func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cp := &paho.Connect{ClientID: clientID, CleanStart: clean, KeepAlive: 30}
-	if !clean { // a persistent session: keep it for 5 minutes after disconnect
-		expiry := uint32(300)
-		cp.Properties = &paho.ConnectProperties{SessionExpiryInterval: &expiry}
-	}
 	ca, err := v.Connect(ctx, cp)
 	v.Connack = ca
 	if err != nil {
