@@ -80,7 +80,8 @@ func reliable(m *message) bool { return m.QoS > 0 || m.TS != 0 }
 
 // put enqueues a copy of m (each peer numbers its own) without blocking.
 func (o *outbox) put(m *message) {
-	if n := wireSize(m); n > maxForward {
+	if len(m.Payload) > maxForward/2 && wireSize(m) > maxForward { // the size is summed for large payloads only
+		n := wireSize(m)
 		o.f.log.Error("message too large for a peer link; not forwarded", zap.String("peer", o.peer),
 			zap.String("topic", m.Topic), zap.Int("bytes", n), zap.Int("limit", maxForward))
 		return
