@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +35,8 @@ type Broker struct {
 	gateOnce  sync.Once
 	stopOnce  sync.Once
 	drained   chan struct{} // closed when Stop's drain is over
+	sessions  *sessions
+	hooked    bool // the session hook is added (Start)
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -43,8 +44,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = uint32(cfg.MQTT.MaxPacketSize)
 	caps.ReceiveMaximum = uint16(cfg.Zone.MaxInflight)
-	caps.MaximumInflight = uint16(min(cfg.Zone.MaxMqueueLen, 65535))
-	caps.MaximumClientWritesPending = int32(cfg.Zone.MaxMqueueLen)
+	// The sessions (session.go) keep the window and the queue; mochi's own
+	// limits must not drop before them, and its write channel is unused.
+	caps.MaximumInflight = 65535
+	caps.MaximumClientWritesPending = 16
 	caps.TopicAliasMaximum = uint16(cfg.MQTT.MaxTopicAlias)
 	// An acknowledgement carries the server's properties, not the PUBLISH's
 	// (mochi copies them by default: a client's user properties came back
@@ -56,6 +59,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		InlineClient: true,
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{})}
+	b.sessions = &sessions{srv: srv, log: log, maxInflight: cfg.Zone.MaxInflight,
+		maxQueue: cfg.Zone.MaxMqueueLen, storeQoS0: cfg.Zone.MqueueStoreQoS0}
+	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sentinelFilter})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
 		return nil, err
@@ -152,6 +158,12 @@ func (e *ListenerError) Unwrap() error { return e.Err }
 
 // Start binds every listener and starts serving. On error nothing is left running.
 func (b *Broker) Start() error {
+	if !b.hooked { // last, after the cluster's hook: it delivers what the others selected
+		if err := b.srv.AddHook(&deliverHook{b: b}, nil); err != nil {
+			return err
+		}
+		b.hooked = true
+	}
 	for _, l := range b.listeners {
 		if err := b.srv.AddListener(l); err != nil {
 			for _, o := range b.listeners {
@@ -224,8 +236,7 @@ type nodeHook struct {
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
-var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnQosPublish}
+var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -329,40 +340,6 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 	return packets.CodeSuccess
 }
 
-// OnQosPublish discards a QoS 1/2 message that exceeds the subscriber's
-// Maximum Packet Size and goes on as if it had been sent [MQTT-3.1.2-25]:
-// mochi stores it as in flight, cannot write it, and on the session's
-// resume fails on it again, dropping the connection. It runs as mochi has
-// just stored the message and before it takes its send quota, so the
-// quota taken is given back here. (QoS 0: mochi's write refuses it.)
-func (h *nodeHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, resends int) {
-	max := cl.Properties.Props.MaximumPacketSize
-	if max == 0 || resends > 0 || pk.FixedHeader.Type != packets.Publish {
-		return
-	}
-	if uint32(publishSize(pk, cl.Properties.ProtocolVersion)) <= max {
-		return
-	}
-	if cl.State.Inflight.Delete(pk.PacketID) {
-		cl.State.Inflight.IncreaseSendQuota()
-		atomic.AddInt64(&h.b.srv.Info.Inflight, -1)
-	}
-	h.b.log.Debug("message larger than the client accepts; discarded for it", zap.String("client", cl.ID),
-		zap.String("topic", pk.TopicName), zap.Uint32("maximum_packet_size", max))
-}
-
-// publishSize is the encoded size of pk as written to a client of protocol
-// version v.
-func publishSize(pk packets.Packet, v byte) int {
-	out := pk.Copy(true)
-	out.ProtocolVersion = v
-	var b bytes.Buffer
-	if err := out.PublishEncode(&b); err != nil {
-		return 0
-	}
-	return b.Len()
-}
-
 // OnUnsubscribe notes which filters of an MQTT 5 UNSUBSCRIBE are invalid,
 // for their reason code in the UNSUBACK (OnPacketEncode).
 func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
@@ -436,3 +413,29 @@ func QueuedOrder(all []packets.Packet) {
 		return int16(all[j].PacketID-all[i].PacketID) > 0 // j comes after i, wrap-aware
 	})
 }
+
+// TakeQueue removes the session of clientID and returns the messages it
+// had queued and not sent, in order: the session moves to another node.
+func (b *Broker) TakeQueue(clientID string) []packets.Packet { return b.sessions.take(clientID) }
+
+// RestoreQueue queues pks, taken from the session's previous node, for the
+// connection that is about to resume the session of clientID.
+func (b *Broker) RestoreQueue(clientID string, pks []packets.Packet) {
+	b.sessions.restore(clientID, pks)
+}
+
+// DeliveryDrops counts messages not delivered since start: dropped from a
+// full queue (zone.external.max_mqueue_len), expired while queued, larger
+// than the subscriber accepts, and QoS 0 for an offline session when
+// zone.external.mqueue_store_qos0 is off.
+type DeliveryDrops struct{ QueueFull, Expired, TooLarge, QoS0Offline int64 }
+
+// Drops returns the delivery drop counters.
+func (b *Broker) Drops() DeliveryDrops {
+	s := b.sessions
+	return DeliveryDrops{s.droppedFull.Load(), s.expired.Load(), s.tooLarge.Load(), s.droppedQoS0.Load()}
+}
+
+// Queued reports how many messages wait, not sent yet, in the session of
+// clientID on this node.
+func (b *Broker) Queued(clientID string) int { return b.sessions.queued(clientID) }

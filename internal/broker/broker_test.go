@@ -33,6 +33,7 @@ func testConfig() *config.Config {
 	c.Zone.IdleTimeout = 15 * time.Second
 	c.Zone.MaxInflight = 32
 	c.Zone.MaxMqueueLen = 1000
+	c.Zone.MqueueStoreQoS0 = true
 	return c
 }
 

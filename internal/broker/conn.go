@@ -2,6 +2,8 @@ package broker
 
 import (
 	"net"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,12 @@ type conn struct {
 	// its UNSUBACK is encoded, both on the client's reading goroutine.
 	badUnsub []int
 	unsubID  uint16
+
+	// retain, retainDue: the SUBSCRIBE being handled, its filters' Retain
+	// Handling and those whose retained messages are due (deliver.go); on
+	// the client's reading goroutine.
+	retain    []retainAsk
+	retainDue []packets.Subscription
 
 	writeMu  sync.Mutex  // mochi writes whole packets per Write; keep ours between them
 	batching bool        // the reader is handling bytes of its last Read (under writeMu)

@@ -16,7 +16,7 @@ import (
 )
 
 // session connects raw with a clean session and reads the CONNACK.
-func session(t *testing.T, addr string, version byte, id string) net.Conn {
+func rawSession(t *testing.T, addr string, version byte, id string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestInvalidTopicsAnswered(t *testing.T) {
 	for _, v := range []byte{4, 5} {
 		// PUBLISH to a topic name with a wildcard [MQTT-3.3.2-2]: 5.0 DISCONNECT
 		// 0x90, 3.1.1 a plain close.
-		c := session(t, addr, v, fmt.Sprint("pub", v))
+		c := rawSession(t, addr, v, fmt.Sprint("pub", v))
 		_, _ = c.Write(encode(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/+", Payload: []byte("x"), ProtocolVersion: v}))
 		got := readUntilClosed(t, c, 5*time.Second)
 		if v == 5 && (len(got) < 3 || got[0] != 0xE0 || got[2] != 0x90) {
@@ -87,7 +87,7 @@ func TestInvalidTopicsAnswered(t *testing.T) {
 			t.Errorf("v3.1.1 PUBLISH a/+: got %x, want a plain close", got)
 		}
 		// SUBSCRIBE with an invalid and a valid filter: 0x8F / 0x80 and the QoS.
-		c = session(t, addr, v, fmt.Sprint("sub", v))
+		c = rawSession(t, addr, v, fmt.Sprint("sub", v))
 		typ, body := reply(t, c, encode(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 3, ProtocolVersion: v,
 			Filters: packets.Subscriptions{{Filter: "a/#/b", Qos: 1}, {Filter: "ok/#", Qos: 1}}}))
 		codes := body[len(body)-2:]

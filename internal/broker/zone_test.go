@@ -42,7 +42,7 @@ func TestTopicAliasMaximum(t *testing.T) {
 	if p := v.Connack.Properties; p == nil || p.TopicAliasMaximum == nil || *p.TopicAliasMaximum != 5 {
 		t.Fatalf("CONNACK does not advertise Topic Alias Maximum 5: %+v", p)
 	}
-	c := session(t, b.Addrs()["tcp"], 5, "raw-alias")
+	c := rawSession(t, b.Addrs()["tcp"], 5, "raw-alias")
 	pub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "a/b", Payload: []byte("x"), ProtocolVersion: 5}
 	pub.Properties.TopicAlias, pub.Properties.TopicAliasFlag = 6, true
 	_, _ = c.Write(encode(t, pub))

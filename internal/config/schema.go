@@ -65,6 +65,7 @@ func buildSchema() []field {
 		intField("zone.external.server_keepalive", "0", 0, 65535, func(c *Config) *int { return &c.Zone.ServerKeepalive }),
 		intField("zone.external.max_inflight", "32", 1, 65535, func(c *Config) *int { return &c.Zone.MaxInflight }),
 		intField("zone.external.max_mqueue_len", "1000", 1, 1000000, func(c *Config) *int { return &c.Zone.MaxMqueueLen }),
+		boolField("zone.external.mqueue_store_qos0", "true", func(c *Config) *bool { return &c.Zone.MqueueStoreQoS0 }),
 
 		enumField("broker.shared_subscription_strategy", "random",
 			[]string{"random", "round_robin", "sticky", "hash_clientid", "hash_topic", "local"},

@@ -66,6 +66,9 @@ type Zone struct {
 	// (sent in CONNACK); 0: the client's own.
 	ServerKeepalive int
 	MaxMqueueLen    int
+	// MqueueStoreQoS0: QoS 0 messages are queued for a session whose client
+	// is offline (EMQX's zone.external.mqueue_store_qos0).
+	MqueueStoreQoS0 bool
 }
 
 // Broker holds broker.* keys.

@@ -82,7 +82,8 @@ func encodeInflight(in []inflight) []byte {
 }
 
 // decodeInflight reads encodeInflight's form; no bytes: no messages.
-func decodeInflight(b []byte) ([]inflight, error) {
+// Messages in flight have packet ids; queued ones (queued) have id 0.
+func decodeInflight(b []byte, queued bool) ([]inflight, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -91,7 +92,7 @@ func decodeInflight(b []byte) ([]inflight, error) {
 	out := make([]inflight, 0, n)
 	for i := 0; i < n && r.Err == nil; i++ {
 		id := r.Uvarint()
-		if id == 0 || id > 0xffff {
+		if (id == 0) != queued || id > 0xffff {
 			r.Err = wire.ErrMalformed
 		}
 		out = append(out, inflight{ID: uint16(id), Msg: readMessage(r)})

@@ -140,7 +140,7 @@ func TestMessageCodecEveryField(t *testing.T) {
 		t.Fatalf("forward batch lost a field:\n got %+v\nwant %+v", out.Msgs[0], m)
 	}
 	in := []inflight{{ID: 1, Msg: m}, {ID: 65535, Msg: &message{Topic: "t", Payload: []byte("p"), QoS: 1}}}
-	got, err := decodeInflight(encodeInflight(in))
+	got, err := decodeInflight(encodeInflight(in), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,14 +149,24 @@ func TestMessageCodecEveryField(t *testing.T) {
 	}
 	b := encodeInflight(in)
 	for k := 1; k < len(b); k++ {
-		if _, err := decodeInflight(b[:k]); err == nil {
+		if _, err := decodeInflight(b[:k], false); err == nil {
 			t.Fatalf("inflight truncated to %d bytes decoded", k)
 		}
 	}
-	if _, err := decodeInflight(append(b, 0)); err == nil {
+	if _, err := decodeInflight(append(b, 0), false); err == nil {
 		t.Fatal("inflight with trailing bytes decoded")
 	}
-	if got, err := decodeInflight(nil); err != nil || got != nil {
+	if got, err := decodeInflight(nil, false); err != nil || got != nil {
 		t.Fatalf("empty inflight: %v %v", got, err)
+	}
+	q := []inflight{{Msg: m}, {Msg: &message{Topic: "t", Payload: []byte("p"), QoS: 1}}}
+	if got, err := decodeInflight(encodeInflight(q), true); err != nil || !reflect.DeepEqual(got, q) {
+		t.Fatalf("takeover queue changed: %v\n got %+v\nwant %+v", err, got, q)
+	}
+	if _, err := decodeInflight(encodeInflight(q), false); err == nil {
+		t.Fatal("queued messages (id 0) taken for messages in flight")
+	}
+	if _, err := decodeInflight(b, true); err == nil {
+		t.Fatal("messages in flight taken for queued ones")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"emqxgo/internal/peerlink"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
 )
 
@@ -19,10 +20,18 @@ import (
 const reservedPrefix = broker.ReservedClientIDPrefix
 
 // Fabric joins one node's mochi server to its peers.
+// Queues are the node's session queues (the broker's): what a session has
+// queued and not sent moves with it to another node.
+type Queues interface {
+	TakeQueue(clientID string) []packets.Packet
+	RestoreQueue(clientID string, pks []packets.Packet)
+}
+
 type Fabric struct {
 	self     string
 	epoch    int64
 	srv      *mqtt.Server
+	queues   Queues
 	links    *peerlink.Links
 	log      *zap.Logger
 	routes   *routes
@@ -44,9 +53,9 @@ type Fabric struct {
 
 // New builds the fabric over the node's peer links and adds its hook to srv
 // (before srv serves). Pass it to cluster.Start as the links' handler.
-func New(links *peerlink.Links, srv *mqtt.Server, strategy string, log *zap.Logger) (*Fabric, error) {
+func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, strategy string, log *zap.Logger) (*Fabric, error) {
 	self := links.Self()
-	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, links: links, log: log.Named("fabric"),
+	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, queues: queues, links: links, log: log.Named("fabric"),
 		picker: &picker{strategy: strategy, self: self},
 		out:    map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
 	f.routes = newRoutes(f)

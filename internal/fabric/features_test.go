@@ -210,8 +210,7 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	// (messages still crossing to a when the session leaves it are not
 	// re-routed: see the fabric package notes).
 	testutil.Eventually(t, 10*time.Second, "five messages queued on a", func() bool {
-		cl, ok := a.N.Broker().Server().Clients.Get("persist")
-		return ok && cl.State.Inflight.Len() == 5
+		return a.N.Broker().Queued("persist") == 5
 	})
 	s2, err := testutil.TryDialV5(b.Addr, "persist", false)
 	if err != nil {

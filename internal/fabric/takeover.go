@@ -39,6 +39,7 @@ type takeoverResp struct {
 	Version  byte           `codec:"v,omitempty"`
 	Subs     []subscription `codec:"subs,omitempty"`
 	Inflight []byte         `codec:"inf,omitempty"` // encodeInflight
+	Queued   []byte         `codec:"q,omitempty"`   // encodeInflight, ids 0: queued, never sent
 }
 
 // takeoverTimeout bounds how long a CONNECT waits for the other nodes.
@@ -97,15 +98,27 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 	}
 	// In queued order, with ascending packet ids: the broker keeps that
 	// order when mochi resends them after CONNACK (broker.QueuedOrder).
-	queued, err := decodeInflight(found.Inflight)
+	sent, err := decodeInflight(found.Inflight, false)
 	if err != nil {
 		f.log.Warn("session taken over without its inflight messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
-	for _, in := range queued {
+	for _, in := range sent {
 		p := in.Msg.toPacket(false)
 		p.PacketID = in.ID
 		p.FixedHeader.Dup = true
 		ph.State.Inflight.Set(p)
+	}
+	// Never sent: queued behind them, sent as new (DUP 0).
+	queued, err := decodeInflight(found.Queued, true)
+	if err != nil {
+		f.log.Warn("session taken over without its queued messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
+	}
+	if len(queued) > 0 {
+		pks := make([]packets.Packet, 0, len(queued))
+		for _, in := range queued {
+			pks = append(pks, in.Msg.toPacket(false))
+		}
+		f.queues.RestoreQueue(cl.ID, pks)
 	}
 	f.srv.Clients.Add(ph)
 }
@@ -145,6 +158,17 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 		if len(queued) > 0 {
 			resp.Inflight = encodeInflight(queued)
 		}
+		var waiting []inflight
+		for _, p := range f.queues.TakeQueue(cl.ID) {
+			if m := fromPacket(p, time.Now()); m != nil {
+				waiting = append(waiting, inflight{Msg: m})
+			}
+		}
+		if len(waiting) > 0 {
+			resp.Queued = encodeInflight(waiting)
+		}
+	} else {
+		f.queues.TakeQueue(cl.ID) // the session ends here
 	}
 	f.srv.UnsubscribeClient(cl) // fires OnUnsubscribed: our routes for it go
 	cl.ClearInflights()

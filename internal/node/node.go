@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	fb, err := fabric.New(cl.Links(), b.Server(), cfg.Broker.SharedSubscriptionStrategy, log)
+	fb, err := fabric.New(cl.Links(), b.Server(), b, cfg.Broker.SharedSubscriptionStrategy, log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,178 @@
+package broker
+
+import (
+	"bytes"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// deliverHook hands every message mochi would send to subscribers to the
+// node's sessions (session.go), and keeps them told of connections and
+// acknowledgements. It is added last, after the cluster's hook has chosen
+// the members of shared groups.
+type deliverHook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *deliverHook) ID() string { return "emqx-session" }
+
+var deliverHookEvents = []byte{mqtt.OnSelectSubscribers, mqtt.OnQosComplete, mqtt.OnQosDropped,
+	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
+	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPacketProcessed}
+
+func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHookEvents, b) >= 0 }
+
+// OnSelectSubscribers delivers pk to its subscribers through their sessions
+// and leaves mochi no one to send it to.
+func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
+	delete(subs.Shared, sentinelFilter)
+	if len(subs.SharedSelected) == 0 && len(subs.Shared) > 0 {
+		if pk.TopicName != "" && pk.TopicName[0] == '$' {
+			for f := range subs.Shared {
+				if wildFirst(f) { // [MQTT-4.7.2-1]: mochi matches $ topics for shared groups
+					delete(subs.Shared, f)
+				}
+			}
+		}
+		subs.SelectShared() // no hook chose: mochi's own choice
+	}
+	if subs.Subscriptions == nil {
+		subs.Subscriptions = map[string]packets.Subscription{}
+	}
+	subs.MergeSharedSelected()
+	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		// A delayed will: mochi keeps the time it was due in Expiry; its
+		// own message expiry runs from now.
+		pk.Expiry = 0
+		if e := pk.Properties.MessageExpiryInterval; e > 0 {
+			pk.Expiry = time.Now().Unix() + int64(e)
+		}
+	}
+	for id, sub := range subs.Subscriptions {
+		h.b.sessions.deliver(id, sub, pk)
+	}
+	clear(subs.Subscriptions)
+	clear(subs.SharedSelected)
+	clear(subs.Shared)
+	return subs
+}
+
+// wildFirst: the topic filter of shared group filter f ($share/g/tf)
+// starts with a wildcard.
+func wildFirst(f string) bool {
+	n := 0
+	for i := 0; i < len(f); i++ {
+		if f[i] == '/' {
+			n++
+			if n == 2 {
+				return i+1 < len(f) && (f[i+1] == '+' || f[i+1] == '#')
+			}
+		}
+	}
+	return false
+}
+
+func (h *deliverHook) OnQosComplete(cl *mqtt.Client, _ packets.Packet) { h.b.sessions.kick(cl, true) }
+func (h *deliverHook) OnQosDropped(cl *mqtt.Client, _ packets.Packet)  { h.b.sessions.kick(cl, true) }
+
+func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if !cl.Net.Inline {
+		h.b.sessions.establish(cl, pk)
+	}
+}
+
+func (h *deliverHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if !cl.Net.Inline {
+		h.b.sessions.attach(cl)
+	}
+}
+
+func (h *deliverHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+	if !cl.Net.Inline {
+		h.b.sessions.disconnected(cl, expire)
+	}
+}
+
+func (h *deliverHook) OnClientExpired(cl *mqtt.Client) { h.b.sessions.end(cl) }
+
+// retainAsk is a filter of the SUBSCRIBE being handled whose retained
+// messages the session sends (mochi is told Retain Handling 2 so that it
+// sends none itself, bypassing the session).
+type retainAsk struct {
+	i       int  // position in the SUBSCRIBE
+	rh      byte // the client's Retain Handling
+	existed bool // the subscription existed before
+}
+
+// OnSubscribe notes each filter's Retain Handling and whether the
+// subscription existed, and tells mochi to send no retained message.
+func (h *deliverHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok {
+		return pk
+	}
+	c.retain, c.retainDue = c.retain[:0], c.retainDue[:0]
+	for i := range pk.Filters {
+		f := &pk.Filters[i]
+		if mqtt.IsSharedFilter(f.Filter) {
+			continue // none for a shared subscription (4.8.2)
+		}
+		_, existed := cl.State.Subscriptions.Get(f.Filter)
+		c.retain = append(c.retain, retainAsk{i: i, rh: f.RetainHandling, existed: existed})
+		f.RetainHandling = 2
+	}
+	return pk
+}
+
+// OnSubscribed gives the stored subscriptions their Retain Handling back
+// and notes which filters get retained messages [MQTT-3.3.1-9]
+// [MQTT-3.3.1-10] [MQTT-3.3.1-11]; they are queued once the SUBACK is out
+// (OnPacketProcessed).
+func (h *deliverHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok {
+		return
+	}
+	for _, a := range c.retain {
+		if a.i >= len(pk.Filters) || a.i >= len(codes) || codes[a.i] >= 0x80 {
+			continue
+		}
+		f := pk.Filters[a.i]
+		if sub, ok := cl.State.Subscriptions.Get(f.Filter); ok {
+			sub.RetainHandling = a.rh
+			cl.State.Subscriptions.Add(f.Filter, sub)
+		}
+		if a.rh == 0 || a.rh == 1 && !a.existed {
+			f.RetainHandling, f.Qos = a.rh, codes[a.i]
+			c.retainDue = append(c.retainDue, f)
+		}
+	}
+	c.retain = c.retain[:0]
+}
+
+func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	if pk.FixedHeader.Type != packets.Subscribe {
+		return
+	}
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok || len(c.retainDue) == 0 {
+		return
+	}
+	due := c.retainDue
+	c.retainDue = c.retainDue[:0]
+	if err != nil {
+		return
+	}
+	for _, sub := range due {
+		sub.FwdRetainedFlag = true
+		if sub.Identifier > 0 {
+			sub.Identifiers = map[string]int{sub.Filter: sub.Identifier}
+		}
+		for _, r := range h.b.srv.Topics.Messages(sub.Filter) { // [MQTT-3.8.4-4]
+			h.b.sessions.deliver(cl.ID, sub, r)
+		}
+	}
+}

@@ -1,0 +1,486 @@
+package broker
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+)
+
+// The node keeps each session's outbound messages itself, as EMQX does: an
+// inflight window of zone.external.max_inflight QoS 1/2 messages sent and
+// not yet acknowledged (capped by the client's Receive Maximum), and behind
+// it a queue of up to zone.external.max_mqueue_len messages not sent yet.
+// mochi's own outbound path drops the newest message when its store or its
+// write channel is full, parks messages over the client's Receive Maximum
+// and forgets them once written, and marks every message DUP on a resume,
+// sent before or not; so mochi is left to keep the inflight store (packet
+// ids, acknowledgements, the resend of what was really sent) and the node
+// decides what is sent when.
+//
+//   - Every message mochi would hand to its subscribers reaches deliver
+//     instead (deliverHook.OnSelectSubscribers, made to run for every topic
+//     by a shared subscription of a client that does not exist).
+//   - deliver queues it in the subscriber's session; the session's pump
+//     sends from the head of the queue while the window has room, taking
+//     a packet id and storing the message in mochi's inflight store as it
+//     goes. An acknowledgement (OnQosComplete) runs the pump again on the
+//     client's own goroutine.
+//   - When the queue is full, a publisher waits (at most stallAfter) for
+//     a subscriber that is reading; one that does not read loses its
+//     oldest queued message, counted, with a log line per client at most
+//     every dropLogEvery.
+//   - A session lives from CONNECT to its end (a clean session's
+//     disconnect, expiry, or a takeover by another node, which takes the
+//     queue along: TakeQueue, RestoreQueue); while no connection is
+//     attached, messages wait in the queue (QoS 0 ones too when
+//     zone.external.mqueue_store_qos0 is on, as EMQX).
+
+const (
+	stallAfter   = 500 * time.Millisecond // a subscriber that neither read nor acknowledged for this long is not waited for
+	dropLogEvery = 10 * time.Second
+)
+
+// sessionIDs is a shared subscription of no client, matching every topic,
+// so that mochi asks the node's hook to select the subscribers of every
+// message (it asks only where a shared group matches).
+const (
+	sentinelClient = "$emqxgo:deliver"
+	sentinelFilter = "$share/$emqxgo/#"
+)
+
+// sessions holds the node's sessions by client id.
+type sessions struct {
+	srv         *mqtt.Server
+	log         *zap.Logger
+	maxInflight int
+	maxQueue    int
+	storeQoS0   bool
+
+	m sync.Map // client id -> *session
+
+	// DroppedFull counts messages dropped from full queues, Expired those
+	// whose message expiry passed while queued, TooLarge those over the
+	// subscriber's Maximum Packet Size, DroppedQoS0 QoS 0 messages for an
+	// offline session with mqueue_store_qos0 off.
+	droppedFull, expired, tooLarge, droppedQoS0 atomic.Int64
+}
+
+// session is one client's outbound state kept by the node.
+type session struct {
+	ss     *sessions
+	id     string
+	proto5 atomic.Bool // the client speaks MQTT 5
+	mu     sync.Mutex
+	owner  *mqtt.Client // the connection that established the session last
+	cl     *mqtt.Client // the connection messages are sent on; nil while none
+	q      []packets.Packet
+	head   int // q[head:] is queued
+	// pumping: a goroutine is sending from the queue; no other starts.
+	pumping  bool
+	progress time.Time     // last write or acknowledgement on cl
+	space    chan struct{} // closed when a queued message leaves (made by a waiting publisher)
+	dropped  int64         // dropped since the last log line
+	loggedAt time.Time
+}
+
+func (ss *sessions) get(id string) *session {
+	if v, ok := ss.m.Load(id); ok {
+		return v.(*session)
+	}
+	return nil
+}
+
+func (ss *sessions) getOrCreate(id string) *session {
+	if s := ss.get(id); s != nil {
+		return s
+	}
+	v, _ := ss.m.LoadOrStore(id, &session{ss: ss, id: id})
+	return v.(*session)
+}
+
+func (s *session) len() int { return len(s.q) - s.head }
+
+func (s *session) push(pk packets.Packet) { s.q = append(s.q, pk) }
+
+// pop removes the head of the queue (which must not be empty).
+func (s *session) pop() packets.Packet {
+	pk := s.q[s.head]
+	s.q[s.head] = packets.Packet{}
+	s.head++
+	switch {
+	case s.head == len(s.q):
+		if cap(s.q) > 256 {
+			s.q = nil // a burst's buffer is not kept
+		} else {
+			s.q = s.q[:0]
+		}
+		s.head = 0
+	case s.head >= 256 && s.head*2 >= len(s.q):
+		n := copy(s.q, s.q[s.head:])
+		clear(s.q[n:])
+		s.q, s.head = s.q[:n], 0
+	}
+	if s.space != nil {
+		close(s.space)
+		s.space = nil
+	}
+	return pk
+}
+
+// window is how many QoS 1/2 messages may be in flight to cl.
+func (s *session) window(cl *mqtt.Client) int {
+	w := s.ss.maxInflight
+	if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && rm < w && cl.Properties.ProtocolVersion == 5 {
+		w = rm // [MQTT-3.3.4-9]
+	}
+	return w
+}
+
+// sendable: the head of the queue may go out on cl now. Under mu.
+func (s *session) sendable(cl *mqtt.Client) bool {
+	if cl == nil || s.len() == 0 {
+		return false
+	}
+	return s.q[s.head].FixedHeader.Qos == 0 || cl.State.Inflight.Len() < s.window(cl)
+}
+
+// deliver queues pk for the subscriber clientID under subscription sub, as
+// mochi's own delivery would prepare it, minus packet id and topic alias,
+// which the pump gives as it sends.
+func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packets.Packet) {
+	if sub.NoLocal && pk.Origin == clientID {
+		return // [MQTT-3.8.3-3]
+	}
+	s := ss.get(clientID)
+	if s == nil {
+		return // no session (a clean session that has just ended)
+	}
+	out := pk.Copy(false)
+	if !sub.FwdRetainedFlag && (!s.proto5.Load() || !sub.RetainAsPublished) {
+		out.FixedHeader.Retain = false // [MQTT-3.3.1-12] [MQTT-3.3.1-9 v3]
+	}
+	if len(sub.Identifiers) > 0 { // [MQTT-3.3.4-3]
+		ids := make([]int, 0, len(sub.Identifiers))
+		for _, id := range sub.Identifiers {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		out.Properties.SubscriptionIdentifier = ids
+	}
+	if out.FixedHeader.Qos > sub.Qos {
+		out.FixedHeader.Qos = sub.Qos
+	}
+	if max := ss.srv.Options.Capabilities.MaximumQos; out.FixedHeader.Qos > max {
+		out.FixedHeader.Qos = max
+	}
+	out.FixedHeader.Dup = false
+	s.enqueue(out)
+}
+
+// enqueue appends pk to the queue and starts the pump if it can send.
+func (s *session) enqueue(pk packets.Packet) {
+	s.mu.Lock()
+	if pk.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
+		s.mu.Unlock()
+		s.ss.droppedQoS0.Add(1)
+		return
+	}
+	if s.len() >= s.ss.maxQueue {
+		s.waitSpace()
+		if s.len() >= s.ss.maxQueue {
+			s.pop()
+			s.noteDrop()
+		}
+	}
+	s.push(pk)
+	start := !s.pumping && s.sendable(s.cl)
+	if start {
+		s.pumping = true
+	}
+	s.mu.Unlock()
+	if start {
+		go s.pump()
+	}
+}
+
+// waitSpace waits, under mu, while the queue is full and its client keeps
+// reading, for at most stallAfter.
+func (s *session) waitSpace() {
+	deadline := time.Now().Add(stallAfter)
+	var t *time.Timer
+	for s.len() >= s.ss.maxQueue && s.cl != nil && time.Since(s.progress) < stallAfter {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		if t == nil {
+			t = time.NewTimer(left)
+			defer t.Stop()
+		} else {
+			t.Reset(left)
+		}
+		if s.space == nil {
+			s.space = make(chan struct{})
+		}
+		ch := s.space
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		s.mu.Lock()
+	}
+}
+
+// noteDrop counts a message dropped from a full queue; under mu.
+func (s *session) noteDrop() {
+	s.ss.droppedFull.Add(1)
+	s.dropped++
+	if now := time.Now(); now.Sub(s.loggedAt) >= dropLogEvery {
+		s.ss.log.Warn("message queue full: dropped the oldest queued message",
+			zap.String("client", s.id), zap.Int64("dropped", s.dropped),
+			zap.Int("max_mqueue_len", s.ss.maxQueue))
+		s.dropped, s.loggedAt = 0, now
+	}
+}
+
+// pump sends from the head of the queue while the window has room; the
+// caller has set pumping.
+func (s *session) pump() {
+	wrote := false
+	for {
+		s.mu.Lock()
+		if wrote {
+			s.progress = time.Now()
+		}
+		cl := s.cl
+		if cl != nil && cl.Closed() {
+			cl, s.cl = nil, nil
+		}
+		if !s.sendable(cl) {
+			s.pumping = false
+			s.mu.Unlock()
+			return
+		}
+		if exp := s.q[s.head].Expiry; exp > 0 && exp < time.Now().Unix() {
+			s.pop()
+			s.mu.Unlock()
+			s.ss.expired.Add(1)
+			continue
+		}
+		pk := s.q[s.head]
+		if pk.FixedHeader.Qos > 0 {
+			id, err := cl.NextPacketID() // [MQTT-2.2.1-4]
+			if err != nil {
+				s.pumping = false // every id in use: acknowledgements run the pump again
+				s.mu.Unlock()
+				return
+			}
+			pk.PacketID = uint16(id)
+			if cl.State.Inflight.Set(pk) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
+				atomic.AddInt64(&s.ss.srv.Info.Inflight, 1)
+			}
+		}
+		s.pop()
+		s.mu.Unlock()
+
+		out := pk
+		if cl.Properties.Props.TopicAliasMaximum > 0 {
+			// Aliases are given in the order packets are written, which
+			// only the pump does; the stored copy keeps its topic name
+			// for a resend on another connection.
+			var known bool
+			out.Properties.TopicAlias, known = cl.State.TopicAliases.Outbound.Set(pk.TopicName)
+			if out.Properties.TopicAlias > 0 {
+				out.Properties.TopicAliasFlag = true
+				if known {
+					out.TopicName = ""
+				}
+			}
+		}
+		err := cl.WritePacket(out)
+		switch {
+		case err == nil:
+			wrote = true
+		case err == packets.ErrPacketTooLarge:
+			// Larger than the client accepts: discarded for it as if
+			// sent [MQTT-3.1.2-25].
+			s.ss.tooLarge.Add(1)
+			if pk.FixedHeader.Qos > 0 && cl.State.Inflight.Delete(pk.PacketID) {
+				atomic.AddInt64(&s.ss.srv.Info.Inflight, -1)
+			}
+			s.ss.log.Debug("message larger than the client accepts; discarded for it", zap.String("client", s.id),
+				zap.String("topic", pk.TopicName), zap.Uint32("maximum_packet_size", cl.Properties.Props.MaximumPacketSize))
+		default:
+			// The connection is gone: a QoS 1/2 message stays in flight
+			// and is resent when the session resumes.
+			s.mu.Lock()
+			if s.cl == cl {
+				s.cl = nil
+			}
+			s.pumping = false
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// kick runs the pump on the caller's goroutine if cl is the session's
+// connection and something can be sent.
+func (ss *sessions) kick(cl *mqtt.Client, progress bool) {
+	s := ss.get(cl.ID)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.cl != cl {
+		s.mu.Unlock()
+		return
+	}
+	if progress {
+		s.progress = time.Now()
+	}
+	start := !s.pumping && s.sendable(cl)
+	if start {
+		s.pumping = true
+	}
+	s.mu.Unlock()
+	if start {
+		s.pump()
+	}
+}
+
+// establish runs before mochi takes over an existing session for cl (or
+// starts a new one): nothing more is sent on the old connection, and a
+// session that does not continue starts empty.
+func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
+	existing, found := ss.srv.Clients.Get(cl.ID)
+	fresh := !found || pk.Connect.Clean || existing.Properties.Clean && existing.Properties.ProtocolVersion < 5 // as mochi's takeover
+	s := ss.getOrCreate(cl.ID)
+	s.mu.Lock()
+	s.owner, s.cl = cl, nil
+	s.proto5.Store(cl.Properties.ProtocolVersion == 5)
+	if fresh {
+		s.reset()
+	}
+	s.mu.Unlock()
+}
+
+// reset empties the queue; under mu.
+func (s *session) reset() {
+	s.q, s.head, s.dropped = nil, 0, 0
+	if s.space != nil {
+		close(s.space)
+		s.space = nil
+	}
+}
+
+// attach runs once mochi has sent CONNACK and resent what was in flight:
+// the queue goes out on cl from now on.
+func (ss *sessions) attach(cl *mqtt.Client) {
+	// mochi's own send quota would park messages over it and lose them;
+	// the session's window keeps the client's Receive Maximum instead.
+	cl.State.Inflight.ResetSendQuota(0)
+	s := ss.getOrCreate(cl.ID)
+	s.mu.Lock()
+	if s.owner != nil && s.owner != cl {
+		s.mu.Unlock()
+		return // taken over again meanwhile
+	}
+	s.owner, s.cl, s.progress = cl, cl, time.Now()
+	start := !s.pumping && s.sendable(cl)
+	if start {
+		s.pumping = true
+	}
+	s.mu.Unlock()
+	if start {
+		s.pump()
+	}
+}
+
+// disconnected runs when cl's connection ends; expire: its session ends
+// with it.
+func (ss *sessions) disconnected(cl *mqtt.Client, expire bool) {
+	s := ss.get(cl.ID)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.cl == cl {
+		s.cl = nil
+	}
+	mine := s.owner == cl
+	s.mu.Unlock()
+	if expire && mine && !cl.IsTakenOver() {
+		ss.end(cl)
+	}
+}
+
+// end drops cl's session (expired, or its client gone with a clean session).
+func (ss *sessions) end(cl *mqtt.Client) {
+	s := ss.get(cl.ID)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	mine := s.owner == cl || s.owner == nil
+	if mine {
+		s.reset()
+	}
+	s.mu.Unlock()
+	if mine {
+		ss.m.CompareAndDelete(cl.ID, s)
+	}
+}
+
+// take removes the session of id and returns what it had queued, in
+// order, for a session moving to another node.
+func (ss *sessions) take(id string) []packets.Packet {
+	v, ok := ss.m.LoadAndDelete(id)
+	if !ok {
+		return nil
+	}
+	s := v.(*session)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cl = nil
+	out := append([]packets.Packet(nil), s.q[s.head:]...)
+	s.reset()
+	return out
+}
+
+// restore queues pks (taken from another node) ahead of anything queued
+// since, for the connection about to resume the session.
+func (ss *sessions) restore(id string, pks []packets.Packet) {
+	if len(pks) == 0 {
+		return
+	}
+	s := ss.getOrCreate(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rest := s.q[s.head:]
+	q := make([]packets.Packet, 0, len(pks)+len(rest))
+	q = append(q, pks...)
+	q = append(q, rest...)
+	for len(q) > ss.maxQueue {
+		q = q[1:]
+		s.noteDrop()
+	}
+	s.q, s.head = q, 0
+}
+
+// queued reports how many messages wait in id's session.
+func (ss *sessions) queued(id string) int {
+	s := ss.get(id)
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.len()
+}
