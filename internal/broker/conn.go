@@ -44,8 +44,10 @@ type conn struct {
 
 	writeMu  sync.Mutex  // mochi writes whole packets per Write; keep ours between them
 	batching bool        // the reader is handling bytes of its last Read (under writeMu)
+	holds    int         // session pumps writing a run of messages (under writeMu; hold, release)
 	wbuf     *[]byte     // pending writes while batching (from wbufPool)
 	flushT   *time.Timer // flushes wbuf after flushDelay (created on first use)
+	timed    bool        // flushT is armed for what wbuf holds
 	werr     error       // a failed deferred write: later writes fail with it
 
 	// framing state, touched only by the reading goroutine
@@ -107,7 +109,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.werr != nil {
 		return 0, c.werr
 	}
-	if !c.batching || len(p) >= flushAt { // a large packet is not copied
+	if !c.batching && c.holds == 0 || len(p) >= flushAt { // a large packet is not copied
 		if c.wbuf != nil { // keep order behind what is pending
 			if err := c.flushLocked(); err != nil {
 				return 0, err
@@ -117,6 +119,11 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	if c.wbuf == nil {
 		c.wbuf = wbufPool.Get().(*[]byte)
+	}
+	if c.batching && !c.timed {
+		// The reader may be held up elsewhere; a pump's hold ends with
+		// its release, no timer needed (arming one can wake the poller).
+		c.timed = true
 		if c.flushT == nil {
 			c.flushT = time.AfterFunc(flushDelay, c.timedFlush)
 		} else {
@@ -130,6 +137,25 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// hold buffers writes until release, as the reader's batching does: a
+// session's pump writing a run of queued messages sends them together.
+func (c *conn) hold() {
+	c.writeMu.Lock()
+	c.holds++
+	c.writeMu.Unlock()
+}
+
+// release ends a hold; the last one out sends what is buffered unless the
+// reader will (it flushes when it comes back to Read).
+func (c *conn) release() {
+	c.writeMu.Lock()
+	c.holds--
+	if c.holds == 0 && !c.batching {
+		_ = c.flushLocked()
+	}
+	c.writeMu.Unlock()
 }
 
 func (c *conn) timedFlush() {
@@ -146,8 +172,9 @@ func (c *conn) flushLocked() error {
 	}
 	b := c.wbuf
 	c.wbuf = nil
-	if c.flushT != nil {
+	if c.timed {
 		c.flushT.Stop()
+		c.timed = false
 	}
 	_, err := c.Conn.Write(*b)
 	if cap(*b) <= wbufKeepLimit {

@@ -43,6 +43,11 @@ func TestMessageLargerThanSubscriberAccepts(t *testing.T) {
 		big.Expect(t, "size/small", []byte("fits"))
 		small.Expect(t, "size/small", []byte("fits")) // the large one never came first
 	}
+	// its PUBACKs in, so that nothing is owed but the large ones, if kept
+	testutil.Eventually(t, 5*time.Second, "small's acknowledgements", func() bool {
+		cl, ok := b.Server().Clients.Get("small")
+		return ok && cl.State.Inflight.Len() == 0
+	})
 	_ = small.Disconnect(&paho.Disconnect{})
 	again := dialMax(t, addr, "small", 200, false)
 	if !again.Connack.SessionPresent {

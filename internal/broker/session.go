@@ -78,7 +78,7 @@ type session struct {
 	mu     sync.Mutex
 	owner  *mqtt.Client // the connection that established the session last
 	cl     *mqtt.Client // the connection messages are sent on; nil while none
-	q      []packets.Packet
+	q      []*packets.Packet
 	head   int // q[head:] is queued
 	// pumping: a goroutine is sending from the queue; no other starts.
 	pumping  bool
@@ -105,16 +105,16 @@ func (ss *sessions) getOrCreate(id string) *session {
 
 func (s *session) len() int { return len(s.q) - s.head }
 
-func (s *session) push(pk packets.Packet) { s.q = append(s.q, pk) }
+func (s *session) push(pk *packets.Packet) { s.q = append(s.q, pk) }
 
 // pop removes the head of the queue (which must not be empty).
-func (s *session) pop() packets.Packet {
+func (s *session) pop() *packets.Packet {
 	pk := s.q[s.head]
-	s.q[s.head] = packets.Packet{}
+	s.q[s.head] = nil
 	s.head++
 	switch {
 	case s.head == len(s.q):
-		if cap(s.q) > 256 {
+		if cap(s.q) > 64 {
 			s.q = nil // a burst's buffer is not kept
 		} else {
 			s.q = s.q[:0]
@@ -179,11 +179,11 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 		out.FixedHeader.Qos = max
 	}
 	out.FixedHeader.Dup = false
-	s.enqueue(out)
+	s.enqueue(&out)
 }
 
 // enqueue appends pk to the queue and starts the pump if it can send.
-func (s *session) enqueue(pk packets.Packet) {
+func (s *session) enqueue(pk *packets.Packet) {
 	s.mu.Lock()
 	if pk.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
 		s.mu.Unlock()
@@ -253,6 +253,12 @@ func (s *session) noteDrop() {
 // caller has set pumping.
 func (s *session) pump() {
 	wrote := false
+	var held *conn // buffering the run of writes, sent together at the end
+	defer func() {
+		if held != nil {
+			held.release()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		if wrote {
@@ -273,7 +279,7 @@ func (s *session) pump() {
 			s.ss.expired.Add(1)
 			continue
 		}
-		pk := s.q[s.head]
+		pk := *s.q[s.head]
 		if pk.FixedHeader.Qos > 0 {
 			id, err := cl.NextPacketID() // [MQTT-2.2.1-4]
 			if err != nil {
@@ -287,7 +293,14 @@ func (s *session) pump() {
 			}
 		}
 		s.pop()
+		more := s.len() > 0
 		s.mu.Unlock()
+		if held == nil && more {
+			if c, ok := cl.Net.Conn.(*conn); ok {
+				c.hold()
+				held = c
+			}
+		}
 
 		out := pk
 		if cl.Properties.Props.TopicAliasMaximum > 0 {
@@ -449,7 +462,10 @@ func (ss *sessions) take(id string) []packets.Packet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cl = nil
-	out := append([]packets.Packet(nil), s.q[s.head:]...)
+	out := make([]packets.Packet, 0, s.len())
+	for _, pk := range s.q[s.head:] {
+		out = append(out, *pk)
+	}
 	s.reset()
 	return out
 }
@@ -464,8 +480,10 @@ func (ss *sessions) restore(id string, pks []packets.Packet) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rest := s.q[s.head:]
-	q := make([]packets.Packet, 0, len(pks)+len(rest))
-	q = append(q, pks...)
+	q := make([]*packets.Packet, 0, len(pks)+len(rest))
+	for i := range pks {
+		q = append(q, &pks[i])
+	}
 	q = append(q, rest...)
 	for len(q) > ss.maxQueue {
 		q = q[1:]
