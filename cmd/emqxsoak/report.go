@@ -15,12 +15,16 @@ type report struct {
 	lost, excused                int // QoS 1/2 owed and never received; excused: session or publisher's node killed
 	duplicated, duplicatedQoS2   int
 	outOfOrder                   int
+	dupNoFlag                    int // duplicates the broker sent as new (DUP 0)
 	qos0Owed, qos0Missed         int
 	sharedLost, sharedExcused    int
 	sharedDuplicated, sharedSeen int
+	losses                       []string // the first lost messages, each with its subscriber's connections around it
 }
 
-func (r *report) failed() bool { return r.lost > 0 || r.duplicatedQoS2 > 0 || r.sharedLost > 0 }
+func (r *report) failed() bool {
+	return r.lost > 0 || r.duplicatedQoS2 > 0 || r.dupNoFlag > 0 || r.sharedLost > 0
+}
 
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "\nemqxsoak: 3 nodes, %s, %d node kills (-9, restarted)\n\n", r.duration.Round(time.Second), r.nodeKills)
@@ -34,6 +38,7 @@ func (r *report) print(out io.Writer) {
 	row("not delivered: session or publisher's node killed", r.excused)
 	row("duplicated QoS 1", r.duplicated)
 	row("duplicated QoS 2", r.duplicatedQoS2)
+	row("duplicated without DUP (sent again as new)", r.dupNoFlag)
 	row("out of order", r.outOfOrder)
 	row("QoS 0 owed to subscribers", r.qos0Owed)
 	row("QoS 0 not delivered (allowed)", r.qos0Missed)
@@ -41,8 +46,14 @@ func (r *report) print(out io.Writer) {
 	row("shared group: lost", r.sharedLost)
 	row("shared group: not delivered, member's session or publisher's node killed", r.sharedExcused)
 	row("shared group: delivered more than once", r.sharedDuplicated)
+	if len(r.losses) > 0 {
+		fmt.Fprintln(out, "\nfirst losses:")
+		for _, l := range r.losses {
+			fmt.Fprintln(out, "  "+l)
+		}
+	}
 	if r.failed() {
-		fmt.Fprintln(out, "\nFAIL: messages the broker owed were lost (or QoS 2 duplicated)")
+		fmt.Fprintln(out, "\nFAIL: messages the broker owed were lost (or QoS 2 duplicated, or a copy sent as new)")
 	} else {
 		fmt.Fprintln(out, "\nok: nothing owed was lost")
 	}
@@ -75,6 +86,7 @@ func (w *world) count() *report {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		r.outOfOrder += s.outOfOrder
+		r.dupNoFlag += s.dupNoFlag
 		for _, m := range s.got {
 			for _, n := range m {
 				r.delivered += n
@@ -114,6 +126,9 @@ func (w *world) count() *report {
 					r.excused++
 				case n == 0:
 					r.lost++
+					if len(r.losses) < 20 {
+						r.losses = append(r.losses, s.account(id, st.qos, seq, a))
+					}
 				case n > 1 && st.qos == 2:
 					r.duplicatedQoS2 += n - 1
 				case n > 1:
@@ -148,4 +163,21 @@ func (w *world) countShared(r *report, st *stream) {
 			r.sharedDuplicated += n - 1
 		}
 	}
+}
+
+// account says what a lost message was and where its subscriber was
+// connected around the time it was acknowledged.
+func (s *subscriber) account(stream int, qos byte, seq uint64, a ack) string {
+	line := fmt.Sprintf("stream %d (QoS %d) #%d acknowledged %s by node %d, for sub-%d:", stream, qos, seq,
+		a.at.Format("15:04:05.000"), a.node, s.id)
+	for i, c := range s.connects {
+		if i+1 < len(s.connects) && s.connects[i+1].at.Before(a.at.Add(-3*time.Second)) {
+			continue
+		}
+		if c.at.After(a.at.Add(3 * time.Second)) {
+			break
+		}
+		line += fmt.Sprintf(" [%s node %d present=%v]", c.at.Format("15:04:05.000"), c.node, c.present)
+	}
+	return line
 }

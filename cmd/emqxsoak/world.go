@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session"
+	"github.com/eclipse/paho.golang/paho/session/state"
 )
 
 const sharedStream = 100000 // stream id of the shared group's publisher
@@ -38,12 +40,12 @@ func (w *world) addr(i int) string { return w.nodes[i%len(w.nodes)].addr }
 
 // dial connects an MQTT 5 client to node i; clean=false keeps the session
 // for 10 minutes. onMsg gets every PUBLISH.
-func dial(addr, id string, clean bool, onMsg func(*paho.Publish)) (*paho.Client, *paho.Connack, error) {
+func dial(addr, id string, clean bool, sess session.SessionManager, onMsg func(*paho.Publish)) (*paho.Client, *paho.Connack, error) {
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := paho.ClientConfig{ClientID: id, Conn: conn, OnClientError: func(error) {}}
+	cfg := paho.ClientConfig{ClientID: id, Conn: conn, OnClientError: func(error) {}, Session: sess}
 	if onMsg != nil {
 		cfg.OnPublishReceived = []func(paho.PublishReceived) (bool, error){func(r paho.PublishReceived) (bool, error) {
 			onMsg(r.Packet)
@@ -117,7 +119,7 @@ func (s *stream) publish(ctx context.Context, w *world) {
 		}
 		if cl == nil {
 			var err error
-			if cl, _, err = dial(w.addr(at), fmt.Sprintf("pub-%d", s.id), true, nil); err != nil {
+			if cl, _, err = dial(w.addr(at), fmt.Sprintf("pub-%d", s.id), true, nil, nil); err != nil {
 				at++
 				continue
 			}
@@ -155,9 +157,19 @@ type subscriber struct {
 	got        map[int]map[uint64]int // stream -> seq -> times received
 	last       map[int]uint64         // stream -> highest seq received
 	outOfOrder int
+	dupNoFlag  int       // copies of a message received before, without DUP
 	since      time.Time // first SUBACK
 	excused    []window  // sessions lost with a killed node
 	subscribed atomic.Bool
+	connects   []connect // each connection, for the account of a loss
+}
+
+// connect is one connection of a subscriber: when, to which node, and
+// whether its session was there.
+type connect struct {
+	at      time.Time
+	node    int
+	present bool
 }
 
 type window struct{ from, to time.Time }
@@ -184,6 +196,9 @@ func (s *subscriber) onMsg(p *paho.Publish) {
 		s.got[st] = m
 	}
 	m[seq]++
+	if m[seq] > 1 && !p.Duplicate() {
+		s.dupNoFlag++
+	}
 	if m[seq] == 1 {
 		if seq < s.last[st] {
 			s.outOfOrder++
@@ -214,8 +229,12 @@ func (s *subscriber) run(ctx context.Context, w *world) {
 	stagger := time.Duration(s.id%97) * w.c.hop / 97
 	nextHop := time.Now().Add(w.c.hop + stagger)
 	var lostAt time.Time // the connection dropped without our hop
+	// The client's side of the session lives across its connections, as
+	// MQTT wants: a QoS 2 message resent (DUP) after a move is recognised.
+	sess := state.NewInMemory()
+	defer sess.Close()
 	for ctx.Err() == nil {
-		cl, ca, err := dial(w.addr(at), id, false, s.onMsg)
+		cl, ca, err := dial(w.addr(at), id, false, sess, s.onMsg)
 		if err != nil {
 			at++
 			select {
@@ -225,6 +244,9 @@ func (s *subscriber) run(ctx context.Context, w *world) {
 			}
 			continue
 		}
+		s.mu.Lock()
+		s.connects = append(s.connects, connect{at: time.Now(), node: at % len(w.nodes), present: ca.SessionPresent})
+		s.mu.Unlock()
 		if !ca.SessionPresent || first {
 			if !first && !lostAt.IsZero() {
 				s.mu.Lock()

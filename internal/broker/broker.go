@@ -414,26 +414,50 @@ func QueuedOrder(all []packets.Packet) {
 	})
 }
 
-// TakeQueue removes the session of clientID and returns the messages it
-// had queued and not sent, in order: the session moves to another node.
-func (b *Broker) TakeQueue(clientID string) []packets.Packet { return b.sessions.take(clientID) }
+// SetMover connects the sessions to the cluster; before Start.
+func (b *Broker) SetMover(m Mover) { b.sessions.mover = m }
 
-// RestoreQueue queues pks, taken from the session's previous node, for the
-// connection that is about to resume the session of clientID.
-func (b *Broker) RestoreQueue(clientID string, pks []packets.Packet) {
-	b.sessions.restore(clientID, pks)
+// TakeQueue empties the session of clientID, which moves to node to, and
+// returns what it had queued and not sent, in order, and the message ids
+// of what is in flight (by packet id). For MoveGrace what is delivered
+// here for it is forwarded to to (EndMove ends that sooner).
+func (b *Broker) TakeQueue(clientID, to string) ([]Message, map[uint16]uint64) {
+	return b.sessions.take(clientID, to)
 }
 
-// DeliveryDrops counts messages not delivered since start: dropped from a
-// full queue (zone.external.max_mqueue_len), expired while queued, larger
-// than the subscriber accepts, and QoS 0 for an offline session when
-// zone.external.mqueue_store_qos0 is off.
-type DeliveryDrops struct{ QueueFull, Expired, TooLarge, QoS0Offline int64 }
+// EndMove ends the forwarding for a session that moved away.
+func (b *Broker) EndMove(clientID string) { b.sessions.endMove(clientID) }
+
+// RestoreQueue queues what the session of clientID had queued on its
+// previous node, for the connection about to resume it; sent are the
+// message ids of what was in flight there (resent as such).
+func (b *Broker) RestoreQueue(clientID string, queued []Message, sent []uint64) {
+	b.sessions.restore(clientID, queued, sent)
+}
+
+// DeliverDirect queues a message forwarded by the node that the session of
+// clientID moved away from (or forwards it on, if it moved again).
+func (b *Broker) DeliverDirect(clientID string, pk packets.Packet, id uint64) {
+	b.sessions.direct(clientID, pk, id)
+}
+
+// DeliveryDrops counts, since start, messages not delivered: dropped from
+// a full queue (zone.external.max_mqueue_len), expired while queued, larger
+// than the subscriber accepts, QoS 0 for an offline session when
+// zone.external.mqueue_store_qos0 is off, and forwarded for a session that
+// had moved on and was gone (LostMoved); and those handled for sessions
+// that moved between nodes: forwarded to the new node (Forwarded), copies
+// the session already had (Duplicates, dropped).
+type DeliveryDrops struct {
+	QueueFull, Expired, TooLarge, QoS0Offline int64
+	Forwarded, Duplicates, LostMoved          int64
+}
 
 // Drops returns the delivery drop counters.
 func (b *Broker) Drops() DeliveryDrops {
 	s := b.sessions
-	return DeliveryDrops{s.droppedFull.Load(), s.expired.Load(), s.tooLarge.Load(), s.droppedQoS0.Load()}
+	return DeliveryDrops{s.droppedFull.Load(), s.expired.Load(), s.tooLarge.Load(), s.droppedQoS0.Load(),
+		s.forwarded.Load(), s.duplicates.Load(), s.lostMoved.Load()}
 }
 
 // Queued reports how many messages wait, not sent yet, in the session of

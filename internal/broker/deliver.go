@@ -51,8 +51,12 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 			pk.Expiry = time.Now().Unix() + int64(e)
 		}
 	}
+	var mid uint64
+	if m := h.b.sessions.mover; m != nil && len(subs.Subscriptions) > 0 {
+		mid = m.MessageID(pk.Origin)
+	}
 	for id, sub := range subs.Subscriptions {
-		h.b.sessions.deliver(id, sub, pk)
+		h.b.sessions.deliver(id, sub, pk, mid)
 	}
 	clear(subs.Subscriptions)
 	clear(subs.SharedSelected)
@@ -75,8 +79,13 @@ func wildFirst(f string) bool {
 	return false
 }
 
-func (h *deliverHook) OnQosComplete(cl *mqtt.Client, _ packets.Packet) { h.b.sessions.kick(cl, true) }
-func (h *deliverHook) OnQosDropped(cl *mqtt.Client, _ packets.Packet)  { h.b.sessions.kick(cl, true) }
+func (h *deliverHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	h.b.sessions.kick(cl, true, pk.PacketID)
+}
+
+func (h *deliverHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.sessions.kick(cl, true, pk.PacketID)
+}
 
 func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !cl.Net.Inline {
@@ -172,7 +181,7 @@ func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err 
 			sub.Identifiers = map[string]int{sub.Filter: sub.Identifier}
 		}
 		for _, r := range h.b.srv.Topics.Messages(sub.Filter) { // [MQTT-3.8.4-4]
-			h.b.sessions.deliver(cl.ID, sub, r)
+			h.b.sessions.deliver(cl.ID, sub, r, 0)
 		}
 	}
 }

@@ -43,7 +43,15 @@ import (
 const (
 	stallAfter   = 500 * time.Millisecond // a subscriber that neither read nor acknowledged for this long is not waited for
 	dropLogEvery = 10 * time.Second
+	// seenFor: how long a session that moved here drops copies of messages
+	// it already had (the old node forwards for MoveGrace).
+	seenFor = MoveGrace + 5*time.Second
+	maxSeen = 1 << 17
 )
+
+// MoveGrace is how long a node forwards messages for a session that moved
+// away and keeps its routes, while the cluster learns its new place.
+const MoveGrace = 5 * time.Second
 
 // sessionIDs is a shared subscription of no client, matching every topic,
 // so that mochi asks the node's hook to select the subscribers of every
@@ -63,11 +71,34 @@ type sessions struct {
 
 	m sync.Map // client id -> *session
 
+	mover Mover // nil: a node alone
+
 	// DroppedFull counts messages dropped from full queues, Expired those
 	// whose message expiry passed while queued, TooLarge those over the
 	// subscriber's Maximum Packet Size, DroppedQoS0 QoS 0 messages for an
 	// offline session with mqueue_store_qos0 off.
 	droppedFull, expired, tooLarge, droppedQoS0 atomic.Int64
+	// forwarded: delivered for a session that had moved to another node and
+	// sent there; duplicates: copies of a message a session that moved here
+	// already had; lostMoved: forwarded here for a session that is gone.
+	forwarded, duplicates, lostMoved atomic.Int64
+}
+
+// Message is a message queued for a session: the PUBLISH as prepared for
+// its subscriber, and its cluster-wide id (0: none; see Mover).
+type Message struct {
+	packets.Packet
+	ID uint64
+}
+
+// Mover is the cluster's side of sessions that move between nodes.
+type Mover interface {
+	// MessageID is the cluster-wide id of the message being delivered
+	// from publisher origin (0 if it has none: it went nowhere else).
+	MessageID(origin string) uint64
+	// Forward sends a message delivered here for a session that moved to
+	// node on to it.
+	Forward(clientID, node string, pk packets.Packet, id uint64)
 }
 
 // session is one client's outbound state kept by the node.
@@ -78,7 +109,7 @@ type session struct {
 	mu     sync.Mutex
 	owner  *mqtt.Client // the connection that established the session last
 	cl     *mqtt.Client // the connection messages are sent on; nil while none
-	q      []*packets.Packet
+	q      []*Message
 	head   int // q[head:] is queued
 	// pumping: a goroutine is sending from the queue; no other starts.
 	pumping  bool
@@ -86,6 +117,11 @@ type session struct {
 	space    chan struct{} // closed when a queued message leaves (made by a waiting publisher)
 	dropped  int64         // dropped since the last log line
 	loggedAt time.Time
+
+	sentIDs   map[uint16]uint64   // packet id -> message id, for messages in flight with an id
+	movedTo   string              // the session moved to this node: forward to it
+	seen      map[uint64]struct{} // message ids the session had when it moved here (and since)
+	seenUntil time.Time           // seen is dropped after this
 }
 
 func (ss *sessions) get(id string) *session {
@@ -105,10 +141,10 @@ func (ss *sessions) getOrCreate(id string) *session {
 
 func (s *session) len() int { return len(s.q) - s.head }
 
-func (s *session) push(pk *packets.Packet) { s.q = append(s.q, pk) }
+func (s *session) push(m *Message) { s.q = append(s.q, m) }
 
 // pop removes the head of the queue (which must not be empty).
-func (s *session) pop() *packets.Packet {
+func (s *session) pop() *Message {
 	pk := s.q[s.head]
 	s.q[s.head] = nil
 	s.head++
@@ -152,7 +188,7 @@ func (s *session) sendable(cl *mqtt.Client) bool {
 // deliver queues pk for the subscriber clientID under subscription sub, as
 // mochi's own delivery would prepare it, minus packet id and topic alias,
 // which the pump gives as it sends.
-func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packets.Packet) {
+func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packets.Packet, mid uint64) {
 	if sub.NoLocal && pk.Origin == clientID {
 		return // [MQTT-3.8.3-3]
 	}
@@ -179,12 +215,35 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 		out.FixedHeader.Qos = max
 	}
 	out.FixedHeader.Dup = false
-	s.enqueue(&out)
+	s.enqueue(&Message{Packet: out, ID: mid})
 }
 
-// enqueue appends pk to the queue and starts the pump if it can send.
-func (s *session) enqueue(pk *packets.Packet) {
+// enqueue appends m to the queue and starts the pump if it can send. A
+// session that moved to another node forwards it there; one that moved
+// here lately drops a message it already has (by id).
+func (s *session) enqueue(m *Message) {
 	s.mu.Lock()
+	if s.movedTo != "" {
+		node := s.movedTo
+		s.mu.Unlock()
+		if f := s.ss.mover; f != nil {
+			f.Forward(s.id, node, m.Packet, m.ID)
+			s.ss.forwarded.Add(1)
+		}
+		return
+	}
+	if m.ID != 0 && s.seen != nil {
+		if time.Now().After(s.seenUntil) {
+			s.seen = nil
+		} else if _, dup := s.seen[m.ID]; dup {
+			s.mu.Unlock()
+			s.ss.duplicates.Add(1)
+			return
+		} else if len(s.seen) < maxSeen {
+			s.seen[m.ID] = struct{}{}
+		}
+	}
+	pk := m
 	if pk.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
 		s.mu.Unlock()
 		s.ss.droppedQoS0.Add(1)
@@ -279,7 +338,7 @@ func (s *session) pump() {
 			s.ss.expired.Add(1)
 			continue
 		}
-		pk := *s.q[s.head]
+		pk, mid := s.q[s.head].Packet, s.q[s.head].ID
 		if pk.FixedHeader.Qos > 0 {
 			id, err := cl.NextPacketID() // [MQTT-2.2.1-4]
 			if err != nil {
@@ -290,6 +349,12 @@ func (s *session) pump() {
 			pk.PacketID = uint16(id)
 			if cl.State.Inflight.Set(pk) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
 				atomic.AddInt64(&s.ss.srv.Info.Inflight, 1)
+			}
+			if mid != 0 {
+				if s.sentIDs == nil {
+					s.sentIDs = map[uint16]uint64{}
+				}
+				s.sentIDs[pk.PacketID] = mid
 			}
 		}
 		s.pop()
@@ -345,12 +410,15 @@ func (s *session) pump() {
 
 // kick runs the pump on the caller's goroutine if cl is the session's
 // connection and something can be sent.
-func (ss *sessions) kick(cl *mqtt.Client, progress bool) {
+func (ss *sessions) kick(cl *mqtt.Client, progress bool, acked uint16) {
 	s := ss.get(cl.ID)
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
+	if s.sentIDs != nil {
+		delete(s.sentIDs, acked)
+	}
 	if s.cl != cl {
 		s.mu.Unlock()
 		return
@@ -376,7 +444,7 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
 	fresh := !found || pk.Connect.Clean || existing.Properties.Clean && existing.Properties.ProtocolVersion < 5 // as mochi's takeover
 	s := ss.getOrCreate(cl.ID)
 	s.mu.Lock()
-	s.owner, s.cl = cl, nil
+	s.owner, s.cl, s.movedTo = cl, nil, ""
 	s.proto5.Store(cl.Properties.ProtocolVersion == 5)
 	if fresh {
 		s.reset()
@@ -386,7 +454,7 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
 
 // reset empties the queue; under mu.
 func (s *session) reset() {
-	s.q, s.head, s.dropped = nil, 0, 0
+	s.q, s.head, s.dropped, s.sentIDs = nil, 0, 0, nil
 	if s.space != nil {
 		close(s.space)
 		s.space = nil
@@ -451,38 +519,70 @@ func (ss *sessions) end(cl *mqtt.Client) {
 	}
 }
 
-// take removes the session of id and returns what it had queued, in
-// order, for a session moving to another node.
-func (ss *sessions) take(id string) []packets.Packet {
-	v, ok := ss.m.LoadAndDelete(id)
-	if !ok {
-		return nil
+// take empties the session of id for a move to node to and returns what
+// it had queued, in order, and the ids of the messages in flight by packet
+// id. Until endMove, what is delivered for it here is forwarded to to
+// (messages still routed here while the cluster learns where it went).
+func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint64) {
+	s := ss.get(id)
+	if s == nil {
+		return nil, nil
 	}
-	s := v.(*session)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cl = nil
-	out := make([]packets.Packet, 0, s.len())
-	for _, pk := range s.q[s.head:] {
-		out = append(out, *pk)
+	s.cl, s.owner, s.movedTo = nil, nil, to
+	queued = make([]Message, 0, s.len())
+	for _, m := range s.q[s.head:] {
+		queued = append(queued, *m)
 	}
+	sent = s.sentIDs
 	s.reset()
-	return out
+	s.seen = nil
+	if to == "" {
+		ss.m.CompareAndDelete(id, s)
+	}
+	return queued, sent
 }
 
-// restore queues pks (taken from another node) ahead of anything queued
-// since, for the connection about to resume the session.
-func (ss *sessions) restore(id string, pks []packets.Packet) {
-	if len(pks) == 0 {
+// endMove ends the forwarding of a session that moved away.
+func (ss *sessions) endMove(id string) {
+	s := ss.get(id)
+	if s == nil {
 		return
 	}
+	s.mu.Lock()
+	moved := s.movedTo != ""
+	s.mu.Unlock()
+	if moved {
+		ss.m.CompareAndDelete(id, s)
+	}
+}
+
+// restore queues what a session had queued on its previous node ahead of
+// anything queued since, for the connection about to resume it; for a
+// while, a message with the id of one of these or of one sent there (sent
+// and inflight: the ids of messages in flight there) is a copy and dropped.
+func (ss *sessions) restore(id string, queued []Message, sent []uint64) {
 	s := ss.getOrCreate(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.movedTo = ""
+	if s.seen == nil {
+		s.seen = map[uint64]struct{}{}
+	}
+	s.seenUntil = time.Now().Add(seenFor)
+	for _, mid := range sent {
+		if mid != 0 {
+			s.seen[mid] = struct{}{}
+		}
+	}
 	rest := s.q[s.head:]
-	q := make([]*packets.Packet, 0, len(pks)+len(rest))
-	for i := range pks {
-		q = append(q, &pks[i])
+	q := make([]*Message, 0, len(queued)+len(rest))
+	for i := range queued {
+		q = append(q, &queued[i])
+		if mid := queued[i].ID; mid != 0 {
+			s.seen[mid] = struct{}{}
+		}
 	}
 	q = append(q, rest...)
 	for len(q) > ss.maxQueue {
@@ -490,6 +590,35 @@ func (ss *sessions) restore(id string, pks []packets.Packet) {
 		s.noteDrop()
 	}
 	s.q, s.head = q, 0
+}
+
+// direct queues a message forwarded by the node that id's session moved
+// away from. It may come before the session is restored here (the old
+// node forwards as soon as it has let the session go): the session is made
+// then, and dropped if nothing claims it within seenFor.
+func (ss *sessions) direct(id string, pk packets.Packet, mid uint64) {
+	s := ss.get(id)
+	if s == nil {
+		s = ss.getOrCreate(id)
+		s.mu.Lock()
+		if s.seen == nil {
+			s.seen, s.seenUntil = map[uint64]struct{}{}, time.Now().Add(seenFor)
+		}
+		s.mu.Unlock()
+		time.AfterFunc(seenFor, func() {
+			s.mu.Lock()
+			orphan := s.owner == nil && s.movedTo == ""
+			if orphan {
+				ss.lostMoved.Add(int64(s.len()))
+				s.reset()
+			}
+			s.mu.Unlock()
+			if orphan {
+				ss.m.CompareAndDelete(id, s)
+			}
+		})
+	}
+	s.enqueue(&Message{Packet: pk, ID: mid})
 }
 
 // queued reports how many messages wait in id's session.

@@ -14,7 +14,7 @@ import (
 //
 //	batch    = version(1) epoch(varint) count(uvarint) message*
 //	inflight = count(uvarint) (packet id(uvarint) message)*
-//	message  = flags(uvarint) seq(uvarint) topic(str) payload(bytes) qos(1)
+//	message  = flags(uvarint) seq(uvarint) id(uvarint) topic(str) payload(bytes) qos(1)
 //	           [expiry(uvarint)] [pfi(1)] [ct(str)] [resp(str)] [corr(bytes)]
 //	           [users(uvarint, (str str)*)] [from(str)] [groups(uvarint, (str str)*)]
 //	           [ts(varint) node(str)]
@@ -127,6 +127,7 @@ func appendMessage(b []byte, m *message) []byte {
 	set(fStore, m.TS != 0)
 	b = binary.AppendUvarint(b, fl)
 	b = binary.AppendUvarint(b, m.Seq)
+	b = binary.AppendUvarint(b, m.ID)
 	b = wire.AppendBytes(b, m.Topic)
 	b = wire.AppendBytes(b, m.Payload)
 	b = append(b, m.QoS)
@@ -172,6 +173,7 @@ func readMessage(r *wire.Reader) *message {
 	m := &message{}
 	fl := r.Uvarint()
 	m.Seq = r.Uvarint()
+	m.ID = r.Uvarint()
 	m.Topic = r.Str()
 	m.Payload = r.Bytes()
 	m.QoS = r.Byte()

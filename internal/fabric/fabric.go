@@ -3,12 +3,16 @@ package fabric
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"emqxgo/internal/broker"
 	"emqxgo/internal/peerlink"
+	"emqxgo/internal/wire"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -23,10 +27,47 @@ const reservedPrefix = broker.ReservedClientIDPrefix
 // Queues are the node's session queues (the broker's): what a session has
 // queued and not sent moves with it to another node.
 type Queues interface {
-	TakeQueue(clientID string) []packets.Packet
-	RestoreQueue(clientID string, pks []packets.Packet)
+	TakeQueue(clientID, to string) ([]broker.Message, map[uint16]uint64)
+	RestoreQueue(clientID string, queued []broker.Message, sent []uint64)
+	DeliverDirect(clientID string, pk packets.Packet, id uint64)
+	EndMove(clientID string)
 }
 
+// nextID is a new cluster-wide message id: this node and start in the high
+// half, a count in the low.
+func (f *Fabric) nextID() uint64 { return f.idBase | f.idSeq.Add(1)&0xffffffff }
+
+// MessageID implements broker.Mover: the id of the message being delivered
+// from origin (a client here, or the inline client of a peer).
+func (f *Fabric) MessageID(origin string) uint64 {
+	if c, ok := f.injecting.Load(origin); ok {
+		return c.id
+	}
+	id, _ := f.mids.Load(origin)
+	return id
+}
+
+// Forward implements broker.Mover: a message delivered here for a session
+// that moved to node goes there.
+func (f *Fabric) Forward(clientID, node string, pk packets.Packet, id uint64) {
+	m := fromPacket(pk, time.Now())
+	if m == nil {
+		return
+	}
+	m.ID, m.From = id, pk.Origin
+	body, err := encode(&directMsg{Client: clientID, Msg: appendMessage(nil, m), SubIDs: pk.Properties.SubscriptionIdentifier})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := f.links.Notify(ctx, node, opDirect, body); err != nil {
+		f.log.Warn("message for a session that moved to another node not forwarded", zap.String("client", clientID),
+			zap.String("node", node), zap.Error(err))
+	}
+}
+
+// Fabric is the MQTT side of the cluster (see the package notes).
 type Fabric struct {
 	self     string
 	epoch    int64
@@ -41,6 +82,10 @@ type Fabric struct {
 	decisions syncMap[string, map[string]string] // publishing client id -> shared filter -> client chosen on this node
 	conns     syncMap[string, connection]        // client id -> since when, which client: connected clients
 	injecting syncMap[string, *choice]           // inline client id -> the shared groups this node serves
+	mids      syncMap[string, uint64]            // publishing client id -> id of the message being delivered
+	moved     syncMap[string, *move]             // client id -> a session that moved away (takeover.go)
+	idBase    uint64                             // high half of message ids: this node and start
+	idSeq     atomic.Uint64
 
 	mu  sync.Mutex
 	out map[string]*outbox
@@ -58,6 +103,9 @@ func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, strategy string
 	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, queues: queues, links: links, log: log.Named("fabric"),
 		picker: &picker{strategy: strategy, self: self},
 		out:    map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%s/%d", self, f.epoch)
+	f.idBase = h.Sum64() &^ 0xffffffff
 	f.routes = newRoutes(f)
 	f.retained = &retainer{f: f, versions: map[string]version{}}
 	if err := srv.AddHook(&hook{f: f}, nil); err != nil {
@@ -68,7 +116,15 @@ func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, strategy string
 
 // Stop ends the fabric's goroutines; it is safe to call twice.
 func (f *Fabric) Stop() {
-	f.stopOnce.Do(func() { close(f.stop) })
+	f.stopOnce.Do(func() {
+		close(f.stop)
+		f.moved.Range(func(id string, mv *move) bool { // the node stops: nothing to forward to
+			if f.moved.CompareAndDelete(id, mv) {
+				mv.timer.Stop()
+			}
+			return true
+		})
+	})
 	f.wg.Wait()
 }
 
@@ -81,7 +137,7 @@ func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	return encode(f.release(&req))
+	return encode(f.release(peer, &req))
 }
 
 // Notify implements peerlink.Handler; it runs on the link's read path.
@@ -104,6 +160,21 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 		if err := decode(body, &l); err == nil {
 			f.settle(peer, l.Since)
 		}
+	case opDirect:
+		var d directMsg
+		if err := decode(body, &d); err != nil {
+			return
+		}
+		r := &wire.Reader{B: d.Msg}
+		m := readMessage(r)
+		if r.Err != nil {
+			f.log.Warn("malformed forwarded message from a peer; dropped", zap.String("peer", peer))
+			return
+		}
+		pk := m.toPacket(m.Retain)
+		pk.Origin = m.From
+		pk.Properties.SubscriptionIdentifier = d.SubIDs
+		f.queues.DeliverDirect(d.Client, pk, m.ID)
 	case opAck:
 		var a fwdAck
 		if err := decode(body, &a); err == nil && a.Epoch == f.epoch {
@@ -215,7 +286,7 @@ func (f *Fabric) settle(peer string, remote map[string]int64) {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			f.release(&takeoverReq{ClientID: id, Clean: true})
+			f.release(peer, &takeoverReq{ClientID: id, Clean: true})
 		}()
 	}
 }

@@ -305,9 +305,9 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 // mochi's own storing of the injected copy is undone.
 func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 	pk := m.toPacket(m.Retain)
-	c := noChoice // most messages name no shared group: no allocation for them
-	if m.Groups != nil || m.SharedOnly {
-		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly}
+	c := noChoice
+	if m.Groups != nil || m.SharedOnly || m.ID != 0 {
+		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly, id: m.ID}
 	}
 	f.injecting.Store(cl.ID, c)
 	defer f.injecting.Delete(cl.ID)
@@ -328,6 +328,7 @@ func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 type choice struct {
 	groups     map[string]string
 	sharedOnly bool
+	id         uint64 // the message's cluster-wide id
 }
 
 var noChoice = &choice{}

@@ -109,7 +109,10 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	return pk, nil
 }
 
-func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) { h.f.decisions.Delete(cl.ID) }
+func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) {
+	h.f.decisions.Delete(cl.ID)
+	h.f.mids.Delete(cl.ID)
+}
 
 // OnSelectSubscribers keeps only the shared groups this node serves for
 // the message, with the member chosen cluster-wide.
@@ -170,6 +173,7 @@ func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 		h.f.dispatch(cl.ID, pk)
 	}
 	h.f.decisions.Delete(cl.ID)
+	h.f.mids.Delete(cl.ID)
 }
 
 func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
@@ -216,6 +220,10 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 		return
 	}
 	m.From = publisher
+	// The same id goes with the copies delivered here (MessageID): a
+	// session moving between nodes tells copies from new messages by it.
+	m.ID = f.nextID()
+	f.mids.Store(publisher, m.ID)
 	for _, peer := range mt.peers {
 		m.Groups = perPeer[peer] // put copies m
 		delete(perPeer, peer)

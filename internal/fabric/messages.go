@@ -13,7 +13,16 @@ const (
 	opAck      = "fwd_ack"  // notify: fwdAck
 	opTakeover = "takeover" // request: takeoverReq -> takeoverResp
 	opClients  = "clients"  // notify: clientList, when a link comes up
+	opDirect   = "direct"   // notify: directMsg, for a session that moved to the receiver
 )
+
+// directMsg is a message delivered on a node for a session that has moved
+// to the receiver, as prepared for its subscription there.
+type directMsg struct {
+	Client string `codec:"c"`
+	Msg    []byte `codec:"m"` // appendMessage
+	SubIDs []int  `codec:"s,omitempty"`
+}
 
 // clientList is who is connected here and since when (unix nanos), so
 // that the same client id on both sides of a healed partition is settled:
@@ -40,6 +49,7 @@ type routeUpdate struct {
 // codec.go (appendMessage, readMessage).
 type message struct {
 	Seq     uint64 // per sender epoch, QoS 1/2 only
+	ID      uint64 // cluster-wide id given where the message entered (0: none)
 	Topic   string
 	Payload []byte
 	QoS     byte

@@ -31,3 +31,12 @@ func (s *syncMap[K, V]) CompareAndDelete(k K, old V) bool { return s.m.CompareAn
 func (s *syncMap[K, V]) Range(f func(K, V) bool) {
 	s.m.Range(func(k, v any) bool { return f(k.(K), v.(V)) })
 }
+
+func (s *syncMap[K, V]) LoadAndDelete(k K) (V, bool) {
+	v, ok := s.m.LoadAndDelete(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}

@@ -50,6 +50,7 @@ const takeoverTimeout = 3 * time.Second
 // connection starts clean. The session is installed as a placeholder that
 // mochi's own takeover then resumes (SessionPresent).
 func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
+	f.settleMove(cl.ID) // it had moved away from here: it is back
 	peers := f.links.Peers()
 	if len(peers) == 0 {
 		return
@@ -102,30 +103,32 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 	if err != nil {
 		f.log.Warn("session taken over without its inflight messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
+	var sentIDs []uint64
 	for _, in := range sent {
-		p := in.Msg.toPacket(false)
+		p := in.Msg.toPacket(in.Msg.Retain)
 		p.PacketID = in.ID
 		p.FixedHeader.Dup = true
 		ph.State.Inflight.Set(p)
+		sentIDs = append(sentIDs, in.Msg.ID)
 	}
 	// Never sent: queued behind them, sent as new (DUP 0).
 	queued, err := decodeInflight(found.Queued, true)
 	if err != nil {
 		f.log.Warn("session taken over without its queued messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
-	if len(queued) > 0 {
-		pks := make([]packets.Packet, 0, len(queued))
-		for _, in := range queued {
-			pks = append(pks, in.Msg.toPacket(false))
-		}
-		f.queues.RestoreQueue(cl.ID, pks)
+	msgs := make([]broker.Message, 0, len(queued))
+	for _, in := range queued {
+		p := in.Msg.toPacket(in.Msg.Retain)
+		p.Origin = in.Msg.From
+		msgs = append(msgs, broker.Message{Packet: p, ID: in.Msg.ID})
 	}
+	f.queues.RestoreQueue(cl.ID, msgs, sentIDs)
 	f.srv.Clients.Add(ph)
 }
 
 // release answers a peer's takeover: disconnect our client with that id
 // and give its session away.
-func (f *Fabric) release(req *takeoverReq) *takeoverResp {
+func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 	cl, ok := f.srv.Clients.Get(req.ClientID)
 	if !ok || cl.Net.Inline {
 		return &takeoverResp{}
@@ -140,37 +143,52 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 	}
 	keep := !req.Clean && !(cl.Properties.Clean && cl.Properties.ProtocolVersion < 5) // as mochi's own takeover
 	if keep {
+		// The queue first: from here nothing more goes in flight.
+		waiting, sentIDs := f.queues.TakeQueue(cl.ID, peer)
 		resp.Session, resp.Version = true, cl.Properties.ProtocolVersion
 		for _, s := range cl.State.Subscriptions.GetAll() {
 			resp.Subs = append(resp.Subs, subscription{Filter: s.Filter, QoS: s.Qos, NL: s.NoLocal, RAP: s.RetainAsPublished, RH: s.RetainHandling, ID: s.Identifier})
 		}
 		all := cl.State.Inflight.GetAll(false)
 		broker.QueuedOrder(all)
-		var queued []inflight
+		var sent []inflight
 		for _, p := range all {
 			if p.FixedHeader.Type != packets.Publish {
 				continue // our side of an inbound QoS 2 flow: nothing to resend
 			}
 			if m := fromPacket(p, time.Now()); m != nil {
-				queued = append(queued, inflight{ID: p.PacketID, Msg: m})
+				m.ID, m.From = sentIDs[p.PacketID], p.Origin
+				sent = append(sent, inflight{ID: p.PacketID, Msg: m})
+			}
+		}
+		if len(sent) > 0 {
+			resp.Inflight = encodeInflight(sent)
+		}
+		var queued []inflight
+		for _, q := range waiting {
+			if m := fromPacket(q.Packet, time.Now()); m != nil {
+				m.ID, m.From = q.ID, q.Origin
+				queued = append(queued, inflight{Msg: m})
 			}
 		}
 		if len(queued) > 0 {
-			resp.Inflight = encodeInflight(queued)
+			resp.Queued = encodeInflight(queued)
 		}
-		var waiting []inflight
-		for _, p := range f.queues.TakeQueue(cl.ID) {
-			if m := fromPacket(p, time.Now()); m != nil {
-				waiting = append(waiting, inflight{Msg: m})
+		// Its subscriptions stay for MoveGrace, so that what is still routed
+		// here meanwhile is forwarded to peer; then they go, and our routes
+		// with them.
+		f.settleMove(cl.ID)
+		mv := &move{cl: cl}
+		f.moved.Store(cl.ID, mv)
+		mv.timer = time.AfterFunc(broker.MoveGrace, func() {
+			if f.moved.CompareAndDelete(cl.ID, mv) {
+				mv.end(f)
 			}
-		}
-		if len(waiting) > 0 {
-			resp.Queued = encodeInflight(waiting)
-		}
+		})
 	} else {
-		f.queues.TakeQueue(cl.ID) // the session ends here
+		f.queues.TakeQueue(cl.ID, "") // the session ends here
+		f.srv.UnsubscribeClient(cl)   // fires OnUnsubscribed: our routes for it go
 	}
-	f.srv.UnsubscribeClient(cl) // fires OnUnsubscribed: our routes for it go
 	cl.ClearInflights()
 	// The session continues elsewhere, so a delayed will must not be sent
 	// [MQTT-3.1.3-9]; mochi cancels it on the client's own DISCONNECT or a
@@ -181,4 +199,28 @@ func (f *Fabric) release(req *takeoverReq) *takeoverResp {
 	_ = f.srv.InjectPacket(cl, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	f.srv.Clients.Delete(cl.ID)
 	return resp
+}
+
+// move is a session that moved from here to another node: its
+// subscriptions stay until the timer, and what they match is forwarded.
+type move struct {
+	cl    *mqtt.Client
+	timer *time.Timer
+	once  sync.Once
+}
+
+func (mv *move) end(f *Fabric) {
+	mv.once.Do(func() {
+		f.queues.EndMove(mv.cl.ID)
+		f.srv.UnsubscribeClient(mv.cl) // fires OnUnsubscribed: our routes for it go
+	})
+}
+
+// settleMove ends at once the forwarding for a session of id that moved
+// away from here (it comes back, or moves again).
+func (f *Fabric) settleMove(id string) {
+	if mv, ok := f.moved.LoadAndDelete(id); ok {
+		mv.timer.Stop()
+		mv.end(f)
+	}
 }

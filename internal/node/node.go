@@ -73,6 +73,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.SetMover(fb)
 	n := &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, fabric: fb, sock: sock, stopReq: make(chan struct{})}
 	st, err := strategy(cfg, name, log)
 	if err != nil {

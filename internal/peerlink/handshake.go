@@ -13,7 +13,7 @@ import (
 )
 
 // protoVersion is the link protocol version sent in the handshake.
-const protoVersion = 3 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec
+const protoVersion = 4 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move
 
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
