@@ -51,10 +51,10 @@ type mainTB struct {
 	cleanups []func()
 }
 
-func (m *mainTB) Helper()                         {}
-func (m *mainTB) Cleanup(f func())                { m.cleanups = append(m.cleanups, f) }
+func (m *mainTB) Helper()                        {}
+func (m *mainTB) Cleanup(f func())               { m.cleanups = append(m.cleanups, f) }
 func (m *mainTB) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-func (m *mainTB) Fatal(a ...any)                  { panic(fmt.Sprint(a...)) }
+func (m *mainTB) Fatal(a ...any)                 { panic(fmt.Sprint(a...)) }
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
