@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ type rawc struct {
 	r   *bufio.Reader
 	v   byte
 	wmu sync.Mutex
+	// pending holds packets readType passed over, for the next reads.
+	pending []packets.Packet
 }
 
 // dial opens a TCP connection speaking protocol version v (4 or 5) and
@@ -122,6 +125,11 @@ func (r *rawc) write(b []byte) {
 
 // next reads one packet within d.
 func (r *rawc) next(d time.Duration) (packets.Packet, error) {
+	if len(r.pending) > 0 {
+		pk := r.pending[0]
+		r.pending = r.pending[1:]
+		return pk, nil
+	}
 	_ = r.c.SetReadDeadline(time.Now().Add(d))
 	b0, err := r.r.ReadByte()
 	if err != nil {
@@ -175,10 +183,19 @@ func (r *rawc) read() packets.Packet {
 	return pk
 }
 
-// readType reads packets until one of type typ arrives (PUBLISH packets
-// and others in between are skipped) or fails the test.
+// readType reads packets until one of type typ arrives or fails the
+// test; packets of other types read meanwhile are kept for later reads.
 func (r *rawc) readType(typ byte) packets.Packet {
 	r.t.Helper()
+	for i, pk := range r.pending {
+		if pk.FixedHeader.Type == typ {
+			r.pending = slices.Delete(r.pending, i, i+1)
+			return pk
+		}
+	}
+	held := r.pending
+	r.pending = nil
+	defer func() { r.pending = append(held, r.pending...) }()
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		pk, err := r.next(time.Until(deadline))
@@ -188,6 +205,7 @@ func (r *rawc) readType(typ byte) packets.Packet {
 		if pk.FixedHeader.Type == typ {
 			return pk
 		}
+		held = append(held, pk)
 	}
 	r.t.Fatalf("no packet type %d within %s", typ, wait)
 	return packets.Packet{}
