@@ -40,6 +40,7 @@ type takeoverResp struct {
 	Subs     []subscription `codec:"subs,omitempty"`
 	Inflight []byte         `codec:"inf,omitempty"` // encodeInflight
 	Queued   []byte         `codec:"q,omitempty"`   // encodeInflight, ids 0: queued, never sent
+	Pubrels  []uint16       `codec:"rel,omitempty"` // QoS 2 messages received by the client (PUBREC), PUBREL not completed
 }
 
 // takeoverTimeout bounds how long a CONNECT waits for the other nodes.
@@ -103,6 +104,10 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 	if err != nil {
 		f.log.Warn("session taken over without its inflight messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
+	for _, id := range found.Pubrels {
+		ph.State.Inflight.Set(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: id,
+			Created: time.Now().Unix()})
+	}
 	var sentIDs []uint64
 	for _, in := range sent {
 		p := in.Msg.toPacket(in.Msg.Retain)
@@ -153,8 +158,12 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 		broker.QueuedOrder(all)
 		var sent []inflight
 		for _, p := range all {
+			if p.FixedHeader.Type == packets.Pubrel {
+				resp.Pubrels = append(resp.Pubrels, p.PacketID) // resent on resume [MQTT-4.4.0-1]
+				continue
+			}
 			if p.FixedHeader.Type != packets.Publish {
-				continue // our side of an inbound QoS 2 flow: nothing to resend
+				continue // our side of an inbound QoS 2 flow: the client resends its PUBREL
 			}
 			if m := fromPacket(p, time.Now()); m != nil {
 				m.ID, m.From = sentIDs[p.PacketID], p.Origin

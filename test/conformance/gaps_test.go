@@ -3,10 +3,7 @@
 package conformance_test
 
 import (
-	"bytes"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -31,73 +28,6 @@ func TestConnectFlagsGaps(t *testing.T) {
 			cases = append(cases, connectCase{"password without user name", pk, func([]byte) {}})
 		}
 		runRefused(t, v, cases)
-	}
-}
-
-// TestPubrelResentOnResume: unacknowledged QoS 1 messages and a QoS 2 message
-// waiting for PUBCOMP are sent again, in order, with their ids, DUP 1 on
-// the PUBLISH, when the session resumes on another node; the PUBREL is
-// resent instead of the PUBLISH once PUBREC arrived.
-// The node resends the two PUBLISHes but not the PUBREL.
-// [MQTT-4.3.3-1] [MQTT-4.4.0-1] (3.1.1) [MQTT-4.3.3-5] [MQTT-4.4.0-1] (5.0)
-func TestPubrelResentOnResume(t *testing.T) {
-	t.Parallel()
-	for _, v := range versions {
-		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
-			t.Parallel()
-			topic, id := uniq(t, "rs"), uniq(t, "s")
-			cp := connectPk(id, false)
-			if v == 5 {
-				cp.Properties = packets.Properties{SessionExpiryInterval: 300, SessionExpiryIntervalFlag: true}
-			}
-			s, _ := connect(t, addr(0), v, cp)
-			s.sub(topic, 2)
-			waitRoute(t, topic, 0)
-			p := connectID(t, addr(1), v, uniq(t, "p"))
-			p.publish(topic, 2, false, []byte("two"))
-			m2 := s.expect(topic, []byte("two"))
-			s.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrec}, PacketID: m2.PacketID})
-			if rel := s.readType(packets.Pubrel); rel.PacketID != m2.PacketID {
-				t.Fatalf("PUBREL %d", rel.PacketID)
-			}
-			p.publish(topic, 1, false, []byte("a"))
-			p.publish(topic, 1, false, []byte("b"))
-			ma, mb := s.expect(topic, []byte("a")), s.expect(topic, []byte("b"))
-			_ = s.c.Close() // no acknowledgements, no DISCONNECT
-
-			r, ca := connect(t, addr(2), v, cp)
-			if !ca.SessionPresent {
-				t.Fatal("session not present on resume")
-			}
-			var got []packets.Packet
-			for len(got) < 3 {
-				pk, err := r.next(wait)
-				if err != nil {
-					var d []string
-					for _, g := range got {
-						d = append(d, fmt.Sprintf("type %d id %d dup %v %q", g.FixedHeader.Type, g.PacketID, g.FixedHeader.Dup, g.Payload))
-					}
-					t.Fatalf("after resume got %v (PUBREL for %d expected first): %v", d, m2.PacketID, err)
-				}
-				got = append(got, pk)
-			}
-			// The PUBREL of the QoS 2 message and the two QoS 1 PUBLISHes,
-			// in the order first sent.
-			if got[0].FixedHeader.Type != packets.Pubrel || got[0].PacketID != m2.PacketID {
-				t.Fatalf("first after resume: %+v, want PUBREL %d", got[0], m2.PacketID)
-			}
-			for i, want := range []packets.Packet{ma, mb} {
-				g := got[i+1]
-				if g.FixedHeader.Type != packets.Publish || !bytes.Equal(g.Payload, want.Payload) || g.PacketID != want.PacketID || !g.FixedHeader.Dup {
-					t.Fatalf("resent %d: %+v id %d, want %q id %d with DUP", i, g.FixedHeader, g.PacketID, want.Payload, want.PacketID)
-				}
-			}
-			r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubcomp}, PacketID: m2.PacketID})
-			r.ack(got[1])
-			r.ack(got[2])
-			r.quiet(200 * time.Millisecond) // the QoS 2 PUBLISH is not sent again
-			r.disconnect()
-		})
 	}
 }
 
