@@ -236,7 +236,8 @@ type nodeHook struct {
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
-var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe}
+var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
+	mqtt.OnSubscribe}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -338,6 +339,34 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 		return packets.ErrNotAuthorized
 	}
 	return packets.CodeSuccess
+}
+
+// invalidFilter stands for a filter the engine would accept and the
+// specifications do not: the engine refuses it (0x8F, 0x80 in 3.1.1).
+const invalidFilter = "#/"
+
+// OnSubscribe refuses a filter whose wildcard does not fill a whole level,
+// such as a/b+ or a/#b [MQTT-4.7.1-2] [MQTT-4.7.1-3] (mochi grants them).
+func (h *nodeHook) OnSubscribe(_ *mqtt.Client, pk packets.Packet) packets.Packet {
+	for i := range pk.Filters {
+		if !wholeWildcards(pk.Filters[i].Filter) {
+			pk.Filters[i].Filter = invalidFilter
+		}
+	}
+	return pk
+}
+
+// wholeWildcards: every '+' or '#' in f is a level of its own.
+func wholeWildcards(f string) bool {
+	for i := 0; i < len(f); i++ {
+		if f[i] != '+' && f[i] != '#' {
+			continue
+		}
+		if i > 0 && f[i-1] != '/' || i+1 < len(f) && f[i+1] != '/' {
+			return false
+		}
+	}
+	return true
 }
 
 // OnUnsubscribe notes which filters of an MQTT 5 UNSUBSCRIBE are invalid,

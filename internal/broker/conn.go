@@ -206,13 +206,19 @@ func (c *conn) Close() error {
 func (c *conn) checkConnect(b []byte) error {
 	room := maxConnectHead - len(c.head)
 	c.head = append(c.head, b[:min(len(b), room)]...)
+	answer := connackProtocolError
 	bad, more := connectVerdict(c.head)
+	if fbad, fmore, fanswer := connectFlagsVerdict(c.head); fbad {
+		bad, answer = true, fanswer
+	} else if fmore {
+		more = true
+	}
 	if bad {
 		c.connectDone, c.head = true, nil
 		c.writeMu.Lock()
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-		if c.flushLocked() == nil {
-			_, _ = c.Conn.Write(connackProtocolError)
+		if c.flushLocked() == nil && answer != nil {
+			_, _ = c.Conn.Write(answer)
 		}
 		c.writeMu.Unlock()
 		return errConnectProperties

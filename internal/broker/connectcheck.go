@@ -116,3 +116,52 @@ func connectVerdict(head []byte) (bad, more bool) {
 	}
 	return false, false
 }
+
+// connackMalformed is an MQTT 5 CONNACK: no session, reason 0x81, no properties.
+var connackMalformed = []byte{0x20, 0x03, 0x00, 0x81, 0x00}
+
+// connectFlagsVerdict checks the CONNECT flags that mochi does not: without
+// the Will Flag, Will QoS and Will Retain are 0 [MQTT-3.1.2-11]
+// [MQTT-3.1.2-13] [MQTT-3.1.2-15] (3.1.1; the same numbers less two in
+// 5.0); Will QoS is never 3 [MQTT-3.1.2-14]; in 3.1.1 a password needs a
+// user name [MQTT-3.1.2-22]. A CONNECT that breaks one is malformed: an
+// MQTT 5 client gets CONNACK 0x81 (answer), a 3.1.1 one a closed
+// connection (answer nil).
+func connectFlagsVerdict(head []byte) (bad, more bool, answer []byte) {
+	if len(head) < 2 || head[0] != 0x10 {
+		return false, len(head) < 2, nil
+	}
+	i := 1
+	for k := 0; ; k++ { // remaining length varint
+		if i >= len(head) {
+			return false, true, nil
+		}
+		if head[i]&0x80 == 0 || k == 3 {
+			i++
+			break
+		}
+		i++
+	}
+	if i+2 > len(head) {
+		return false, true, nil
+	}
+	i += 2 + int(binary.BigEndian.Uint16(head[i:]))
+	if i+2 > len(head) {
+		return false, true, nil
+	}
+	level, flags := head[i], head[i+1]
+	if level != 4 && level != 5 {
+		return false, false, nil // mochi answers other levels
+	}
+	will, wqos, wretain := flags&0x04 != 0, flags>>3&0x03, flags&0x20 != 0
+	switch {
+	case !will && (wqos != 0 || wretain), wqos == 3:
+	case level == 4 && flags&0x40 != 0 && flags&0x80 == 0:
+	default:
+		return false, false, nil
+	}
+	if level == 5 {
+		return true, false, connackMalformed
+	}
+	return true, false, nil
+}

@@ -365,3 +365,22 @@ func TestSessionTakeover(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectFlags: a Will QoS without the Will Flag, and (3.1.1) a
+// password without a user name, make a CONNECT invalid: the connection is
+// closed (MQTT 5: after CONNACK 0x81).
+// [MQTT-3.1.2-13] [MQTT-3.1.2-22] (3.1.1) [MQTT-3.1.2-11] (5.0)
+func TestConnectFlags(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		cases := []connectCase{
+			{"will qos without will", connectPk(uniq(t, "q"), true), func(b []byte) { b[flagsAt] |= 0x08 }},
+		}
+		if v == 4 {
+			pk := connectPk(uniq(t, "pw"), true)
+			pk.Connect.PasswordFlag, pk.Connect.Password = true, []byte("secret")
+			cases = append(cases, connectCase{"password without user name", pk, func([]byte) {}})
+		}
+		runRefused(t, v, cases)
+	}
+}

@@ -247,3 +247,20 @@ func r(c *rawc, pk packets.Packet) error {
 	}
 	return err
 }
+
+// TestPlusFillsLevel: a '+' must fill a whole level of a filter: "a/b+"
+// is refused in the SUBACK (0x80, 0x8F in 5.0).
+// [MQTT-4.7.1-3] (3.1.1) [MQTT-4.7.1-2] (5.0)
+func TestPlusFillsLevel(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		bad := byte(0x80)
+		if v == 5 {
+			bad = 0x8F
+		}
+		s := connectID(t, next(), v, uniq(t, "s"))
+		if rc := s.subscribe(1, packets.Properties{}, packets.Subscription{Filter: "a/b+", Qos: 1}); len(rc) != 1 || rc[0] != bad {
+			t.Errorf("v%d SUBACK for a/b+: %#v, want %#x", v, rc, bad)
+		}
+	}
+}
