@@ -24,10 +24,11 @@ vet: ## go vet and the gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 # Every test, with the race detector. Process-level tests build their own binaries.
-test: lint ## lint, then every test with -race, Docker fault suite and multicast included (needs Docker and root)
+test: lint build ## lint, every test with -race (Docker fault suite and multicast included; needs Docker and root), a 60 s soak
 	@rm -f "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md"
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/... # the benchmarks still run (one pass each)
+	$(GO) run ./cmd/emqxsoak -duration 60s -kill-every 30s # the soak, short: exits 1 on any loss
 	@echo "Fault suite (test/docker):"; cat "$${TMPDIR:-/tmp}/emqx-go-fault-summary.md" 2>/dev/null || true
 
 # The tests that need neither Docker nor root, with -race: all but the fault
