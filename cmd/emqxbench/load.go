@@ -141,29 +141,30 @@ func publishN(pub *client, topic string, qos byte, n, size int) error {
 	return <-acks
 }
 
-// throughput: one publisher, subs subscribers; returns deliveries per second.
-func throughput(pubAddr, subAddr string, subs int, qos byte, n int) (float64, error) {
+// throughput: one publisher, subs subscribers; returns deliveries per
+// second and the share of messages (percent) a subscriber never got.
+func throughput(pubAddr, subAddr string, subs int, qos byte, n, window int) (float64, float64, error) {
 	topic := fmt.Sprintf("bench/tp/%d", rand.Int64())
 	var rs []*receiver
 	for i := 0; i < subs; i++ {
 		r, err := newReceiver(subAddr, topic, qos, false)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer r.close()
 		rs = append(rs, r)
 	}
 	pub, err := dial(pubAddr, fmt.Sprintf("pub-%d", rand.Int64()))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer pub.close()
 	if err := waitRoute(pub, topic, rs...); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	start := time.Now()
-	if err := publishN(pub, topic, qos, n, 64); err != nil {
-		return 0, err
+	if err := publishN(pub, topic, qos, n, window); err != nil {
+		return 0, 0, err
 	}
 	want := int64(n * subs)
 	deadline := time.Now().Add(20 * time.Second)
@@ -192,9 +193,10 @@ func throughput(pubAddr, subAddr string, subs int, qos byte, n int) (float64, er
 	}
 	el := last.Sub(start)
 	if el <= 0 {
-		return 0, fmt.Errorf("nothing delivered")
+		return 0, 0, fmt.Errorf("nothing delivered")
 	}
-	return float64(total()) / el.Seconds(), nil
+	got := total()
+	return float64(got) / el.Seconds(), 100 * float64(want-got) / float64(want), nil
 }
 
 // stalled reports whether the total stops growing for 300ms.
