@@ -34,7 +34,7 @@ func refused(t *testing.T, r *rawc) {
 
 // TestFirstPacketMustBeConnect: a connection whose first packet is not
 // CONNECT is closed and gets no packet but a refusing CONNACK.
-// [MQTT-3.1.0-1] [MQTT-3.2.0-1] (both versions) [MQTT-3.14.0-1] (5.0)
+// [MQTT-3.1.0-1] [MQTT-3.2.0-1] (both) [MQTT-3.14.0-1] (5.0)
 func TestFirstPacketMustBeConnect(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {
