@@ -57,3 +57,20 @@ func TestWillPropertiesGap(t *testing.T) {
 	s.ack(m)
 	s.disconnect()
 }
+
+// TestNoLocalSharedGap: No Local on a shared subscription is a protocol
+// error, so the node closes the connection (a DISCONNECT 0x82 may come
+// first). The node answers with a SUBACK carrying 0x82, which is not a
+// SUBACK reason code, and keeps the connection open.
+// [MQTT-3.8.3-4] (5.0)
+func TestNoLocalSharedGap(t *testing.T) {
+	t.Parallel()
+	r := connectID(t, next(), 5, uniq(t, "sh"))
+	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 2,
+		Filters: packets.Subscriptions{{Filter: "$share/g/" + uniq(t, "t"), Qos: 1, NoLocal: true}}})
+	for _, got := range r.closed() {
+		if got.FixedHeader.Type != packets.Disconnect || got.ReasonCode != 0x82 {
+			t.Fatalf("got type %d codes %#v, want DISCONNECT 0x82 and close", got.FixedHeader.Type, got.ReasonCodes)
+		}
+	}
+}
