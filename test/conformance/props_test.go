@@ -64,20 +64,24 @@ func TestMessageProperties(t *testing.T) {
 	}
 }
 
-// TestPropertyStringsUTF8: a Response Topic or Content Type that is not
-// well-formed UTF-8 makes the PUBLISH malformed: the node closes the
-// connection (after a DISCONNECT with a code >= 0x80, if any).
-// [MQTT-3.3.2-13] [MQTT-3.3.2-19] (5.0)
+// TestPropertyStringsUTF8: a Response Topic, Content Type or either string
+// of a User Property that is not well-formed UTF-8 makes the PUBLISH
+// malformed: the node closes the connection (after a DISCONNECT with a
+// code >= 0x80, if any).
+// [MQTT-1.5.7-1] [MQTT-3.3.2-13] [MQTT-3.3.2-19] (5.0)
 func TestPropertyStringsUTF8(t *testing.T) {
 	t.Parallel()
-	for _, props := range []packets.Properties{{ResponseTopic: "re\xffply"}, {ContentType: "text/\xc3("}} {
+	for _, props := range []packets.Properties{
+		{ResponseTopic: "re\xffply"}, {ContentType: "text/\xc3("},
+		{User: []packets.UserProperty{{Key: "k\xff", Val: "v"}}}, {User: []packets.UserProperty{{Key: "k", Val: "\xed\xa0\x80"}}},
+	} {
 		r := connectID(t, next(), 5, uniq(t, "c"))
 		pk := pubPk(uniq(t, "t"), 1, 1, "x")
 		pk.Properties = props
 		r.send(pk)
 		for _, got := range r.closed() {
 			if got.FixedHeader.Type != packets.Disconnect || got.ReasonCode < 0x80 {
-				t.Fatalf("%q %q: got %+v before the close", props.ResponseTopic, props.ContentType, got)
+				t.Fatalf("%q %q %q: got %+v before the close", props.ResponseTopic, props.ContentType, props.User, got)
 			}
 		}
 	}
@@ -125,8 +129,9 @@ func TestMessageExpiry(t *testing.T) {
 // another node sees the full topic name, no alias). Alias 0 and aliases
 // above the maximum are refused (DISCONNECT 0x94, close), and a mapping
 // does not carry over to the client's next connection (a PUBLISH there
-// with an empty topic and that alias does not reach the old topic).
-// [MQTT-3.3.2-7] [MQTT-3.3.2-8] [MQTT-3.3.2-12] (5.0)
+// with an empty topic and that alias does not reach the old topic). The
+// node's DISCONNECT carries no Session Expiry Interval.
+// [MQTT-3.3.2-7] [MQTT-3.3.2-8] [MQTT-3.3.2-12] [MQTT-3.14.2-1] [MQTT-3.14.2-2] (5.0)
 func TestTopicAlias(t *testing.T) {
 	t.Parallel()
 	base := uniq(t, "ta")
@@ -158,7 +163,7 @@ func TestTopicAlias(t *testing.T) {
 		r, _ := connect(t, addr(1), 5, connectPk(id, true))
 		r.write(b)
 		got := r.closed()
-		if len(got) > 1 || len(got) == 1 && (got[0].FixedHeader.Type != packets.Disconnect || got[0].ReasonCode != 0x94) {
+		if len(got) > 1 || len(got) == 1 && (got[0].FixedHeader.Type != packets.Disconnect || got[0].ReasonCode != 0x94 || got[0].Properties.SessionExpiryIntervalFlag) {
 			t.Fatalf("%s: got %d packets, first type %d code %#x; want DISCONNECT 0x94 and close", what, len(got), got[0].FixedHeader.Type, got[0].ReasonCode)
 		}
 	}
@@ -261,4 +266,35 @@ func TestReceiveMaximum(t *testing.T) {
 	}
 	s.disconnect()
 	p.disconnect()
+}
+
+// TestQoS2ReceiverIgnoresExpiry: as the receiver of a QoS 2 PUBLISH whose
+// expiry interval runs out before the PUBREL, the node still completes the
+// flow with PUBCOMP (and the subscriber on another node got it once).
+// [MQTT-4.3.3-13] (5.0)
+// The node as sender drops a QoS 2 PUBLISH it sent once its expiry runs
+// out: TestQoS2SenderIgnoresExpiryGap (build tag conformance_gaps).
+func TestQoS2ReceiverIgnoresExpiry(t *testing.T) {
+	t.Parallel()
+	topic := uniq(t, "q2e")
+	s := connectID(t, addr(0), 5, uniq(t, "s"))
+	s.sub(topic, 2)
+	waitRoute(t, topic, 0)
+	p := connectID(t, addr(1), 5, uniq(t, "p"))
+	pk := pubPk(topic, 2, 5, "short")
+	pk.Properties.MessageExpiryInterval = 1
+	p.send(pk)
+	if rec := p.readType(packets.Pubrec); rec.PacketID != 5 || rec.ReasonCode >= 0x80 {
+		t.Fatalf("PUBREC %+v", rec)
+	}
+	s.ack(s.expect(topic, []byte("short")))
+	time.Sleep(2100 * time.Millisecond) // the expiry interval runs out
+	p.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1}, PacketID: 5})
+	if comp := p.readType(packets.Pubcomp); comp.PacketID != 5 || comp.ReasonCode != 0 {
+		t.Fatalf("PUBCOMP after expiry %+v", comp)
+	}
+	p.publish(topic, 1, false, []byte("end"))
+	s.ack(s.expect(topic, []byte("end"))) // "short" was not delivered again
+	p.disconnect()
+	s.disconnect()
 }
