@@ -272,7 +272,7 @@ func TestResendOnResume(t *testing.T) {
 // the PUBLISH, when the session resumes on another node; the PUBREL is
 // resent instead of the PUBLISH once PUBREC arrived.
 // The node resends the two PUBLISHes but not the PUBREL.
-// [MQTT-4.3.3-1] [MQTT-4.4.0-1] (3.1.1) [MQTT-4.3.3-5] [MQTT-4.4.0-1] (5.0)
+// [MQTT-4.3.3-1] [MQTT-4.4.0-1] (3.1.1) [MQTT-4.3.3-5] [MQTT-4.3.3-6] [MQTT-4.4.0-1] (5.0)
 func TestPubrelResentOnResume(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {
