@@ -34,7 +34,7 @@ func refused(t *testing.T, r *rawc) {
 
 // TestFirstPacketMustBeConnect: a connection whose first packet is not
 // CONNECT is closed and gets no packet but a refusing CONNACK.
-// [MQTT-3.1.0-1] [MQTT-3.2.0-1] (both versions) [MQTT-3.14.0-1] (5.0)
+// [MQTT-3.1.0-1] [MQTT-3.2.0-1] (both) [MQTT-3.14.0-1] (5.0)
 func TestFirstPacketMustBeConnect(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {
@@ -146,11 +146,14 @@ func TestConnectFlagsValidated(t *testing.T) {
 }
 
 // TestMalformedStrings: a client id that is not well-formed UTF-8 or holds
-// U+0000 makes the node close the connection; a leading U+FEFF in a topic
+// U+0000 makes the node close the connection, and so does a will topic
+// that is not well-formed UTF-8; a leading U+FEFF in a topic
 // is kept (not stripped): it reaches only the subscriber of exactly that
 // topic, unchanged.
-// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-1.5.3-3] [MQTT-3.1.3-4] (3.1.1)
-// [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-1.5.4-3] [MQTT-3.1.3-4] (5.0) [MQTT-4.7.3-4] (both)
+// [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-1.5.3-3] [MQTT-3.1.3-4] [MQTT-3.1.3-10] (3.1.1)
+// [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-1.5.4-3] [MQTT-3.1.3-4] [MQTT-3.1.3-11] (5.0) [MQTT-4.7.3-4] (both)
+// A user name that is not well-formed UTF-8 is accepted: TestUserNameUTF8Gap
+// (build tag conformance_gaps).
 func TestMalformedStrings(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {
@@ -159,6 +162,10 @@ func TestMalformedStrings(t *testing.T) {
 			r.send(connectPk(id, true))
 			refused(t, r)
 		}
+		// A will topic that is not well-formed UTF-8.
+		r := dial(t, next(), v)
+		r.send(willPk(uniq(t, "w"), "will/\xff", "x", 0, false))
+		refused(t, r)
 		base := uniq(t, fmt.Sprint("bom", v))
 		bom := "\uFEFF" + base
 		s1 := connectID(t, addr(0), v, uniq(t, "s1"))
@@ -179,9 +186,10 @@ func TestMalformedStrings(t *testing.T) {
 // TestClientIdentifiers: ids of 1 to 23 letters and digits are accepted;
 // an empty id is accepted with a clean session (in 5.0 the CONNACK carries
 // an Assigned Client Identifier, unique per connection) and refused without
-// one (3.1.1 0x02, 5.0 0x85), closing the connection.
-// [MQTT-3.1.3-3] [MQTT-3.1.3-5] [MQTT-3.1.3-6] [MQTT-3.1.3-8] [MQTT-3.1.3-9] [MQTT-3.2.2-4] [MQTT-3.2.2-5] (3.1.1)
-// [MQTT-3.1.3-3] [MQTT-3.1.3-5] [MQTT-3.1.3-6] [MQTT-3.1.3-7] [MQTT-3.1.3-8] [MQTT-3.2.2-16] [MQTT-3.2.2-7] (5.0)
+// one (3.1.1 0x02, 5.0 0x85), closing the connection. Every accepted
+// CONNECT gets a CONNACK with code 0 (connect checks it).
+// [MQTT-3.1.3-3] [MQTT-3.1.3-5] [MQTT-3.1.3-6] [MQTT-3.1.3-8] [MQTT-3.1.3-9] [MQTT-3.2.2-4] [MQTT-3.2.2-5] [MQTT-3.1.4-4] (3.1.1)
+// [MQTT-3.1.3-3] [MQTT-3.1.3-5] [MQTT-3.1.3-6] [MQTT-3.1.3-7] [MQTT-3.1.3-8] [MQTT-3.2.2-16] [MQTT-3.2.2-7] [MQTT-3.1.4-5] (5.0)
 func TestClientIdentifiers(t *testing.T) {
 	t.Parallel()
 	const alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -21,7 +21,7 @@ func pubPk(topic string, qos byte, id uint16, payload string) packets.Packet {
 // passed on), answers a repeated QoS 2 PUBLISH before PUBREL with PUBREC
 // without delivering twice, and treats an id reused after PUBACK or
 // PUBCOMP as a new message.
-// [MQTT-2.3.1-1] [MQTT-2.3.1-5] [MQTT-2.3.1-6] [MQTT-3.3.1-2] [MQTT-3.3.1-3] [MQTT-3.3.4-1] [MQTT-3.6.1-1]
+// [MQTT-2.3.1-1] [MQTT-2.3.1-4] [MQTT-2.3.1-5] [MQTT-2.3.1-6] [MQTT-3.3.1-2] [MQTT-3.3.1-3] [MQTT-3.3.4-1] [MQTT-3.6.1-1]
 // [MQTT-4.3.1-1] [MQTT-4.3.2-1] [MQTT-4.3.2-2] [MQTT-4.3.3-1] [MQTT-4.3.3-2] [MQTT-4.5.0-1] (3.1.1)
 // [MQTT-2.2.1-2] [MQTT-2.2.1-4] [MQTT-2.2.1-5] [MQTT-3.3.1-2] [MQTT-3.3.1-3] [MQTT-3.3.4-1] [MQTT-3.4.2-1] [MQTT-3.5.2-1]
 // [MQTT-3.6.2-1] [MQTT-3.7.2-1] [MQTT-4.3.1-1] [MQTT-4.3.2-1] [MQTT-4.3.2-2] [MQTT-4.3.2-4] [MQTT-4.3.2-5]
@@ -272,7 +272,7 @@ func TestResendOnResume(t *testing.T) {
 // the PUBLISH, when the session resumes on another node; the PUBREL is
 // resent instead of the PUBLISH once PUBREC arrived.
 // The node resends the two PUBLISHes but not the PUBREL.
-// [MQTT-4.3.3-1] [MQTT-4.4.0-1] (3.1.1) [MQTT-4.3.3-5] [MQTT-4.4.0-1] (5.0)
+// [MQTT-4.3.3-1] [MQTT-4.4.0-1] (3.1.1) [MQTT-4.3.3-5] [MQTT-4.3.3-6] [MQTT-4.4.0-1] (5.0)
 func TestPubrelResentOnResume(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {

@@ -71,6 +71,7 @@ func connectID(t testing.TB, addr string, v byte, id string) *rawc {
 
 func encode(pk packets.Packet, v byte) ([]byte, error) {
 	pk.ProtocolVersion = v
+	pk.Mods.AllowResponseInfo = true // else mochi's encoder leaves out Response Topic and Correlation Data
 	var b bytes.Buffer
 	var err error
 	switch pk.FixedHeader.Type {

@@ -11,8 +11,9 @@ import (
 // TestSubscribeAcks: one SUBSCRIBE with several filters gets one SUBACK
 // with its packet id and a code per filter, in order: the granted QoS,
 // or a failure (3.1.1 0x80, 5.0 0x8F) for an invalid filter ('#' not last,
-// a bad share name); the valid filters work, '#' matching the parent level.
-// [MQTT-2.3.1-7] [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] [MQTT-3.9.3-2] [MQTT-4.7.1-2] (3.1.1)
+// a bad share name); the valid filters work, '#' matching the parent level,
+// and the delivered topic name is the one published, which the filter matches.
+// [MQTT-3.3.2-3] (both) [MQTT-2.3.1-7] [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] [MQTT-3.9.3-2] [MQTT-4.7.1-2] (3.1.1)
 // [MQTT-2.2.1-6] [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-5] [MQTT-3.8.4-6] [MQTT-3.8.4-7] [MQTT-3.9.3-1] [MQTT-3.9.3-2]
 // [MQTT-4.7.1-1] [MQTT-4.8.2-1] [MQTT-4.8.2-2] (5.0)
 // A '+' sharing a level with other characters is accepted:
@@ -50,10 +51,11 @@ func TestSubscribeAcks(t *testing.T) {
 // TestSubscribeMalformed (reserved bits of the 5.0 subscription options
 // are not checked: TestFilterGaps): SUBSCRIBE, UNSUBSCRIBE and PUBREL with wrong
 // reserved fixed-header bits, a SUBSCRIBE or UNSUBSCRIBE without a filter,
-// a subscription QoS of 3, and a filter with U+0000 make the node close
-// the connection.
+// a subscription QoS of 3, a filter with U+0000 and an UNSUBSCRIBE filter
+// that is not well-formed UTF-8 make the node close the connection.
 // [MQTT-2.2.2-2] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.8.3-1] [MQTT-3.8.3-3] [MQTT-3.8.3-4] [MQTT-3.10.1-1] [MQTT-3.10.3-2] (3.1.1)
 // [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.8.3-1] [MQTT-3.8.3-2] [MQTT-3.10.1-1] [MQTT-3.10.3-2] [MQTT-4.13.1-1] (5.0)
+// [MQTT-3.10.3-1] (both)
 func TestSubscribeMalformed(t *testing.T) {
 	t.Parallel()
 	sub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 3, Filters: packets.Subscriptions{{Filter: "a/b", Qos: 1}}}
@@ -84,6 +86,7 @@ func TestSubscribeMalformed(t *testing.T) {
 				return append([]byte{0xA2, byte(n)}, b[2:2+n]...)
 			}},
 			{"nul in filter", packets.Packet{FixedHeader: sub.FixedHeader, PacketID: 3, Filters: packets.Subscriptions{{Filter: "a\x00b"}}}, nil},
+			{"bad utf-8 in unsubscribe", packets.Packet{FixedHeader: unsub.FixedHeader, PacketID: 4, Filters: packets.Subscriptions{{Filter: "a/\xffb"}}}, nil},
 		} {
 			t.Run(fmt.Sprintf("v%d %s", v, c.name), func(t *testing.T) {
 				t.Parallel()
@@ -262,5 +265,35 @@ func TestPlusFillsLevel(t *testing.T) {
 		if rc := s.subscribe(1, packets.Properties{}, packets.Subscription{Filter: "a/b+", Qos: 1}); len(rc) != 1 || rc[0] != bad {
 			t.Errorf("v%d SUBACK for a/b+: %#v, want %#x", v, rc, bad)
 		}
+	}
+}
+
+// TestUnsubscribeFinishesInflight: QoS 1 and 2 deliveries already sent
+// when the client unsubscribes are still completed by the node (PUBREL
+// for the QoS 2 one, and the acknowledgements are taken without error).
+// [MQTT-3.10.4-3] (both)
+func TestUnsubscribeFinishesInflight(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		topic := uniq(t, "ui")
+		s := connectID(t, addr(2), v, uniq(t, "s"))
+		s.sub(topic, 2)
+		waitRoute(t, topic, 2)
+		p := connectID(t, addr(1), v, uniq(t, "p"))
+		p.publish(topic, 1, false, []byte("one"))
+		p.publish(topic, 2, false, []byte("two"))
+		m1, m2 := s.expect(topic, []byte("one")), s.expect(topic, []byte("two"))
+		s.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsubscribe, Qos: 1}, PacketID: 300, Filters: packets.Subscriptions{{Filter: topic}}})
+		if ua := s.readType(packets.Unsuback); ua.PacketID != 300 {
+			t.Fatalf("v%d UNSUBACK id %d", v, ua.PacketID)
+		}
+		s.ack(m1)
+		s.ack(m2) // PUBREC, then the node's PUBREL, then PUBCOMP
+		s.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pingreq}})
+		if pk := s.read(); pk.FixedHeader.Type != packets.Pingresp {
+			t.Fatalf("v%d after completing: %+v", v, pk)
+		}
+		s.disconnect()
+		p.disconnect()
 	}
 }
