@@ -447,10 +447,11 @@ func QueuedOrder(all []packets.Packet) {
 func (b *Broker) SetMover(m Mover) { b.sessions.mover = m }
 
 // TakeQueue empties the session of clientID, which moves to node to, and
-// returns what it had queued and not sent, in order, and the message ids
-// of what is in flight (by packet id). For MoveGrace what is delivered
-// here for it is forwarded to to (EndMove ends that sooner).
-func (b *Broker) TakeQueue(clientID, to string) ([]Message, map[uint16]uint64) {
+// returns what it had queued and not sent, in order, the message ids of
+// what is in flight (by packet id), and, if it moved here lately, the ids
+// of the messages it had since. For MoveGrace what is delivered here for
+// it is forwarded to to (EndMove ends that sooner).
+func (b *Broker) TakeQueue(clientID, to string) (queued []Message, sent map[uint16]uint64, seen []uint64) {
 	return b.sessions.take(clientID, to)
 }
 
@@ -458,10 +459,11 @@ func (b *Broker) TakeQueue(clientID, to string) ([]Message, map[uint16]uint64) {
 func (b *Broker) EndMove(clientID string) { b.sessions.endMove(clientID) }
 
 // RestoreQueue queues what the session of clientID had queued on its
-// previous node, for the connection about to resume it; sent are the
-// message ids of what was in flight there (resent as such).
-func (b *Broker) RestoreQueue(clientID string, queued []Message, sent []uint64) {
-	b.sessions.restore(clientID, queued, sent)
+// previous node, for the connection about to resume it; had are the
+// message ids of what it had there otherwise (in flight, resent as such;
+// or seen since an earlier move): copies of those are dropped here.
+func (b *Broker) RestoreQueue(clientID string, queued []Message, had []uint64) {
+	b.sessions.restore(clientID, queued, had)
 }
 
 // DeliverDirect queues a message forwarded by the node that the session of

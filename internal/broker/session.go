@@ -215,6 +215,11 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 		out.FixedHeader.Qos = max
 	}
 	out.FixedHeader.Dup = false
+	if out.Properties.MessageExpiryInterval == 0 {
+		// The publisher set no expiry: mochi gives every message its
+		// maximum (a day), which would reach subscribers as if set.
+		out.Expiry = 0
+	}
 	s.enqueue(&Message{Packet: out, ID: mid})
 }
 
@@ -347,7 +352,15 @@ func (s *session) pump() {
 				return
 			}
 			pk.PacketID = uint16(id)
-			if cl.State.Inflight.Set(pk) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
+			stored := pk
+			if pk.Expiry > 0 {
+				// Once sent, a QoS 1/2 message is delivered whatever its
+				// expiry [MQTT-4.3.3-7] (mochi drops it from the store when
+				// it expires); a resend carries what was left at the first.
+				stored.Properties.MessageExpiryInterval = uint32(max(1, pk.Expiry-time.Now().Unix()))
+				stored.Expiry = 0
+			}
+			if cl.State.Inflight.Set(stored) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
 				atomic.AddInt64(&s.ss.srv.Info.Inflight, 1)
 			}
 			if mid != 0 {
@@ -523,10 +536,10 @@ func (ss *sessions) end(cl *mqtt.Client) {
 // it had queued, in order, and the ids of the messages in flight by packet
 // id. Until endMove, what is delivered for it here is forwarded to to
 // (messages still routed here while the cluster learns where it went).
-func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint64) {
+func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint64, seen []uint64) {
 	s := ss.get(id)
 	if s == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -536,12 +549,20 @@ func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint6
 		queued = append(queued, *m)
 	}
 	sent = s.sentIDs
+	if s.seen != nil && time.Now().Before(s.seenUntil) {
+		// It moved here lately: the next node must know what it had, or
+		// a copy still on its way would come to it as new.
+		seen = make([]uint64, 0, len(s.seen))
+		for mid := range s.seen {
+			seen = append(seen, mid)
+		}
+	}
 	s.reset()
 	s.seen = nil
 	if to == "" {
 		ss.m.CompareAndDelete(id, s)
 	}
-	return queued, sent
+	return queued, sent, seen
 }
 
 // endMove ends the forwarding of a session that moved away.
@@ -560,9 +581,10 @@ func (ss *sessions) endMove(id string) {
 
 // restore queues what a session had queued on its previous node ahead of
 // anything queued since, for the connection about to resume it; for a
-// while, a message with the id of one of these or of one sent there (sent
-// and inflight: the ids of messages in flight there) is a copy and dropped.
-func (ss *sessions) restore(id string, queued []Message, sent []uint64) {
+// while, a message with the id of one of these or of one it had there
+// (had: in flight there, or seen there since an earlier move) is a copy
+// and dropped.
+func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 	s := ss.getOrCreate(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -571,8 +593,8 @@ func (ss *sessions) restore(id string, queued []Message, sent []uint64) {
 		s.seen = map[uint64]struct{}{}
 	}
 	s.seenUntil = time.Now().Add(seenFor)
-	for _, mid := range sent {
-		if mid != 0 {
+	for _, mid := range had {
+		if mid != 0 && len(s.seen) < maxSeen {
 			s.seen[mid] = struct{}{}
 		}
 	}

@@ -19,9 +19,12 @@
 //   - retained.go: retained messages replicated to every node, newest wins,
 //     full sync when a link comes up.
 //   - takeover.go: client ids are unique cluster-wide; a CONNECT takes the
-//     session over from the node that holds it. Known limit: a message that
-//     is still crossing to the old node while the session leaves it is not
-//     re-routed to the new one (the sender's routes follow within ms).
+//     session over from the node that holds it (subscriptions, messages in
+//     flight and queued, pending PUBRELs). The old node keeps the session's
+//     subscriptions for broker.MoveGrace and forwards what they match to the
+//     new one (opDirect), so nothing routed to it meanwhile is lost; every
+//     message carries a cluster-wide id (given where it entered: nextID),
+//     by which the new node drops copies of what the session already had.
 //   - messages.go: what crosses the links (operations, route updates, the
 //     message) and its conversion from and to mochi packets; codec.go: the
 //     message's one binary form (forward batches, takeover inflight); the

@@ -27,8 +27,8 @@ const reservedPrefix = broker.ReservedClientIDPrefix
 // Queues are the node's session queues (the broker's): what a session has
 // queued and not sent moves with it to another node.
 type Queues interface {
-	TakeQueue(clientID, to string) ([]broker.Message, map[uint16]uint64)
-	RestoreQueue(clientID string, queued []broker.Message, sent []uint64)
+	TakeQueue(clientID, to string) (queued []broker.Message, sent map[uint16]uint64, seen []uint64)
+	RestoreQueue(clientID string, queued []broker.Message, had []uint64)
 	DeliverDirect(clientID string, pk packets.Packet, id uint64)
 	EndMove(clientID string)
 }

@@ -87,7 +87,7 @@ type fwdAck struct {
 func fromPacket(pk packets.Packet, now time.Time) *message {
 	m := &message{Topic: pk.TopicName, Payload: pk.Payload, QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain, From: pk.Origin}
 	p := pk.Properties
-	if pk.Expiry > 0 {
+	if pk.Expiry > 0 && p.MessageExpiryInterval > 0 { // mochi gives an Expiry to messages without one
 		left := pk.Expiry - now.Unix()
 		if left <= 0 {
 			return nil

@@ -41,6 +41,7 @@ type takeoverResp struct {
 	Inflight []byte         `codec:"inf,omitempty"` // encodeInflight
 	Queued   []byte         `codec:"q,omitempty"`   // encodeInflight, ids 0: queued, never sent
 	Pubrels  []uint16       `codec:"rel,omitempty"` // QoS 2 messages received by the client (PUBREC), PUBREL not completed
+	Seen     []uint64       `codec:"seen,omitempty"` // ids of messages the session had since it moved to the sender lately
 }
 
 // takeoverTimeout bounds how long a CONNECT waits for the other nodes.
@@ -127,7 +128,7 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 		p.Origin = in.Msg.From
 		msgs = append(msgs, broker.Message{Packet: p, ID: in.Msg.ID})
 	}
-	f.queues.RestoreQueue(cl.ID, msgs, sentIDs)
+	f.queues.RestoreQueue(cl.ID, msgs, append(sentIDs, found.Seen...))
 	f.srv.Clients.Add(ph)
 }
 
@@ -149,7 +150,8 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 	keep := !req.Clean && !(cl.Properties.Clean && cl.Properties.ProtocolVersion < 5) // as mochi's own takeover
 	if keep {
 		// The queue first: from here nothing more goes in flight.
-		waiting, sentIDs := f.queues.TakeQueue(cl.ID, peer)
+		waiting, sentIDs, seen := f.queues.TakeQueue(cl.ID, peer)
+		resp.Seen = seen
 		resp.Session, resp.Version = true, cl.Properties.ProtocolVersion
 		for _, s := range cl.State.Subscriptions.GetAll() {
 			resp.Subs = append(resp.Subs, subscription{Filter: s.Filter, QoS: s.Qos, NL: s.NoLocal, RAP: s.RetainAsPublished, RH: s.RetainHandling, ID: s.Identifier})
@@ -195,7 +197,7 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 			}
 		})
 	} else {
-		f.queues.TakeQueue(cl.ID, "") // the session ends here
+		_, _, _ = f.queues.TakeQueue(cl.ID, "") // the session ends here
 		f.srv.UnsubscribeClient(cl)   // fires OnUnsubscribed: our routes for it go
 	}
 	cl.ClearInflights()
