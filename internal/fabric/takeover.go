@@ -38,9 +38,9 @@ type takeoverResp struct {
 	Session  bool           `codec:"s,omitempty"` // a session follows
 	Version  byte           `codec:"v,omitempty"`
 	Subs     []subscription `codec:"subs,omitempty"`
-	Inflight []byte         `codec:"inf,omitempty"` // encodeInflight
-	Queued   []byte         `codec:"q,omitempty"`   // encodeInflight, ids 0: queued, never sent
-	Pubrels  []uint16       `codec:"rel,omitempty"` // QoS 2 messages received by the client (PUBREC), PUBREL not completed
+	Inflight []byte         `codec:"inf,omitempty"`  // encodeInflight
+	Queued   []byte         `codec:"q,omitempty"`    // encodeInflight, ids 0: queued, never sent
+	Pubrels  []uint16       `codec:"rel,omitempty"`  // QoS 2 messages received by the client (PUBREC), PUBREL not completed
 	Seen     []uint64       `codec:"seen,omitempty"` // ids of messages the session had since it moved to the sender lately
 }
 
@@ -198,7 +198,7 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 		})
 	} else {
 		_, _, _ = f.queues.TakeQueue(cl.ID, "") // the session ends here
-		f.srv.UnsubscribeClient(cl)   // fires OnUnsubscribed: our routes for it go
+		f.srv.UnsubscribeClient(cl)             // fires OnUnsubscribed: our routes for it go
 	}
 	cl.ClearInflights()
 	// The session continues elsewhere, so a delayed will must not be sent
