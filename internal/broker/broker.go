@@ -466,6 +466,16 @@ func (b *Broker) RestoreQueue(clientID string, queued []Message, had []uint64) {
 	b.sessions.restore(clientID, queued, had)
 }
 
+// HoldRouted makes the session of clientID, which has just moved here,
+// hold the messages routed here until the marker of each node in origins
+// has come through the node it moved from (Marker), at most a second: a
+// message still on its way through that node is older than those.
+func (b *Broker) HoldRouted(clientID string, origins []string) { b.sessions.hold(clientID, origins) }
+
+// Marker notes that the marker of node origin came for the session of
+// clientID (or passes it on, if the session moved on).
+func (b *Broker) Marker(clientID, origin string) { b.sessions.marker(clientID, origin) }
+
 // DeliverDirect queues a message forwarded by the node that the session of
 // clientID moved away from (or forwards it on, if it moved again).
 func (b *Broker) DeliverDirect(clientID string, pk packets.Packet, id uint64) {

@@ -53,6 +53,11 @@ const (
 // away and keeps its routes, while the cluster learns its new place.
 const MoveGrace = 5 * time.Second
 
+// holdAtMost bounds how long a session that moved here holds the messages
+// routed here while it waits for the markers (a peer gone meanwhile sends
+// none).
+const holdAtMost = time.Second
+
 // sessionIDs is a shared subscription of no client, matching every topic,
 // so that mochi asks the node's hook to select the subscribers of every
 // message (it asks only where a shared group matches).
@@ -99,6 +104,9 @@ type Mover interface {
 	// Forward sends a message delivered here for a session that moved to
 	// node on to it.
 	Forward(clientID, node string, pk packets.Packet, id uint64)
+	// ForwardMarker sends the marker of node origin for a session that
+	// moved to node on to it, behind what was forwarded before.
+	ForwardMarker(clientID, node, origin string)
 }
 
 // session is one client's outbound state kept by the node.
@@ -122,6 +130,14 @@ type session struct {
 	movedTo   string              // the session moved to this node: forward to it
 	seen      map[uint64]struct{} // message ids the session had when it moved here (and since)
 	seenUntil time.Time           // seen is dropped after this
+
+	// holdFrom: after a move here, the nodes whose marker (sent through the
+	// old node after everything they had sent there for this session) has
+	// not come yet; until then, messages routed here are held in held, so
+	// that none overtakes an older one still coming through the old node.
+	holdFrom map[string]bool
+	held     []*Message
+	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
 }
 
 func (ss *sessions) get(id string) *session {
@@ -220,7 +236,17 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 		// maximum (a day), which would reach subscribers as if set.
 		out.Expiry = 0
 	}
-	s.enqueue(&Message{Packet: out, ID: mid})
+	m := &Message{Packet: out, ID: mid}
+	if s.holding.Load() {
+		s.mu.Lock()
+		if s.holdFrom != nil && s.movedTo == "" && len(s.held) < ss.maxQueue {
+			s.held = append(s.held, m)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	s.enqueue(m)
 }
 
 // enqueue appends m to the queue and starts the pump if it can send. A
@@ -544,10 +570,15 @@ func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint6
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cl, s.owner, s.movedTo = nil, nil, to
-	queued = make([]Message, 0, s.len())
+	queued = make([]Message, 0, s.len()+len(s.held))
 	for _, m := range s.q[s.head:] {
 		queued = append(queued, *m)
 	}
+	for _, m := range s.held { // it moves on before its markers came: they go along
+		queued = append(queued, *m)
+	}
+	s.held, s.holdFrom = nil, nil
+	s.holding.Store(false)
 	sent = s.sentIDs
 	if s.seen != nil && time.Now().Before(s.seenUntil) {
 		// It moved here lately: the next node must know what it had, or
@@ -641,6 +672,68 @@ func (ss *sessions) direct(id string, pk packets.Packet, mid uint64) {
 		})
 	}
 	s.enqueue(&Message{Packet: pk, ID: mid})
+}
+
+// hold makes the session of id, just moved here, hold the messages routed
+// here until a marker from each of origins came through the old node (or
+// holdAtMost passed).
+func (ss *sessions) hold(id string, origins []string) {
+	if len(origins) == 0 {
+		return
+	}
+	s := ss.getOrCreate(id)
+	s.mu.Lock()
+	s.holdFrom = map[string]bool{}
+	for _, o := range origins {
+		s.holdFrom[o] = true
+	}
+	s.holding.Store(true)
+	s.mu.Unlock()
+	time.AfterFunc(holdAtMost, func() { s.release("") })
+}
+
+// release notes the marker of origin ("": give up waiting) and, once none
+// is awaited, queues what was held, in order (copies of what came through
+// the old node meanwhile are dropped by id).
+func (s *session) release(origin string) {
+	s.mu.Lock()
+	if s.holdFrom == nil {
+		s.mu.Unlock()
+		return
+	}
+	if origin != "" {
+		delete(s.holdFrom, origin)
+		if len(s.holdFrom) > 0 {
+			s.mu.Unlock()
+			return
+		}
+	}
+	held := s.held
+	s.holdFrom, s.held = nil, nil
+	s.holding.Store(false)
+	s.mu.Unlock()
+	for _, m := range held {
+		s.enqueue(m)
+	}
+}
+
+// marker: the marker of origin for the session of id came. A session that
+// moved on passes it to its node.
+func (ss *sessions) marker(id, origin string) {
+	s := ss.get(id)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	node := s.movedTo
+	s.mu.Unlock()
+	if node != "" {
+		if f := ss.mover; f != nil {
+			f.ForwardMarker(id, node, origin)
+		}
+		return
+	}
+	s.release(origin)
 }
 
 // queued reports how many messages wait in id's session.

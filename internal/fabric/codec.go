@@ -17,7 +17,7 @@ import (
 //	message  = flags(uvarint) seq(uvarint) id(uvarint) topic(str) payload(bytes) qos(1)
 //	           [expiry(uvarint)] [pfi(1)] [ct(str)] [resp(str)] [corr(bytes)]
 //	           [users(uvarint, (str str)*)] [from(str)] [groups(uvarint, (str str)*)]
-//	           [ts(varint) node(str)]
+//	           [ts(varint) node(str)] [marker: node(str)]
 //
 // str and bytes are a uvarint length then the bytes; optional fields are
 // present when their flag bit is set.
@@ -35,6 +35,7 @@ const (
 	fGroups
 	fSharedOnly
 	fStore
+	fMarker
 )
 
 var errBadBatch = errors.New("malformed forward batch")
@@ -125,6 +126,7 @@ func appendMessage(b []byte, m *message) []byte {
 	set(fGroups, len(m.Groups) > 0)
 	set(fSharedOnly, m.SharedOnly)
 	set(fStore, m.TS != 0)
+	set(fMarker, m.Marker)
 	b = binary.AppendUvarint(b, fl)
 	b = binary.AppendUvarint(b, m.Seq)
 	b = binary.AppendUvarint(b, m.ID)
@@ -163,6 +165,9 @@ func appendMessage(b []byte, m *message) []byte {
 	}
 	if fl&fStore != 0 {
 		b = binary.AppendVarint(b, m.TS)
+		b = wire.AppendBytes(b, m.Node)
+	}
+	if fl&fMarker != 0 {
 		b = wire.AppendBytes(b, m.Node)
 	}
 	return b
@@ -215,6 +220,9 @@ func readMessage(r *wire.Reader) *message {
 		if m.TS == 0 {
 			r.Err = wire.ErrMalformed
 		}
+	}
+	if fl&fMarker != 0 {
+		m.Marker, m.Node = true, r.Str()
 	}
 	if m.QoS > 2 {
 		r.Err = wire.ErrMalformed

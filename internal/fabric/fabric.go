@@ -31,6 +31,8 @@ type Queues interface {
 	RestoreQueue(clientID string, queued []broker.Message, had []uint64)
 	DeliverDirect(clientID string, pk packets.Packet, id uint64)
 	EndMove(clientID string)
+	HoldRouted(clientID string, origins []string)
+	Marker(clientID, origin string)
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high
@@ -84,6 +86,7 @@ type Fabric struct {
 	injecting syncMap[string, *choice]           // inline client id -> the shared groups this node serves
 	mids      syncMap[string, uint64]            // publishing client id -> id of the message being delivered
 	moved     syncMap[string, *move]             // client id -> a session that moved away (takeover.go)
+	flushing  syncMap[string, string]            // client id -> the node its session just moved from (takeover.go)
 	idBase    uint64                             // high half of message ids: this node and start
 	idSeq     atomic.Uint64
 
@@ -147,6 +150,11 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 		var u routeUpdate
 		if err := decode(body, &u); err == nil {
 			f.routes.apply(peer, &u)
+			for _, fr := range u.Flush { // after the routes they follow
+				if fr.Via != f.self {
+					f.sendMarker(fr.Client, fr.Via, peer)
+				}
+			}
 		}
 	case opForward:
 		b, err := decodeBatch(body)
@@ -163,6 +171,10 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 	case opDirect:
 		var d directMsg
 		if err := decode(body, &d); err != nil {
+			return
+		}
+		if d.Marker != "" {
+			f.queues.Marker(d.Client, d.Marker)
 			return
 		}
 		r := &wire.Reader{B: d.Msg}

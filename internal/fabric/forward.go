@@ -285,6 +285,10 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 			f.retained.store(m)
 			continue
 		}
+		if m.Marker { // through this node, which the session left
+			f.queues.Marker(m.Topic, m.From)
+			continue
+		}
 		f.inject(in.client, m)
 	}
 	in.mu.Unlock()

@@ -88,6 +88,9 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if !cl.Net.Inline {
 		h.f.conns.Store(cl.ID, connection{since: time.Now().UnixNano(), cl: cl})
+		if old, ok := h.f.flushing.LoadAndDelete(cl.ID); ok {
+			h.f.requestFlush(cl.ID, old)
+		}
 	}
 }
 

@@ -20,8 +20,20 @@ const (
 // to the receiver, as prepared for its subscription there.
 type directMsg struct {
 	Client string `codec:"c"`
-	Msg    []byte `codec:"m"` // appendMessage
+	Msg    []byte `codec:"m,omitempty"` // appendMessage
 	SubIDs []int  `codec:"s,omitempty"`
+	// Marker: not a message but the marker of this node for the session
+	// (see flushReq), passed on behind what was forwarded before it.
+	Marker string `codec:"k,omitempty"`
+}
+
+// flushReq asks a peer, in a route update after the routes of a session
+// that has just moved to the sender, to send its marker for Client through
+// Via (the node the session left) behind everything it forwarded there:
+// the sender holds what is routed to it for the session until then.
+type flushReq struct {
+	Client string `codec:"c"`
+	Via    string `codec:"v"`
 }
 
 // clientList is who is connected here and since when (unix nanos), so
@@ -40,9 +52,10 @@ type route struct {
 }
 
 type routeUpdate struct {
-	Full bool    `codec:"full,omitempty"` // replaces everything the sender advertised before
-	Add  []route `codec:"add,omitempty"`
-	Del  []route `codec:"del,omitempty"`
+	Full  bool       `codec:"full,omitempty"` // replaces everything the sender advertised before
+	Add   []route    `codec:"add,omitempty"`
+	Del   []route    `codec:"del,omitempty"`
+	Flush []flushReq `codec:"flush,omitempty"`
 }
 
 // message is a PUBLISH as it crosses a link, in the binary form of
@@ -70,6 +83,9 @@ type message struct {
 	// TS and Node version a retained message (newest wins).
 	TS   int64
 	Node string
+	// Marker: not a message but a marker (flushReq) of node From for the
+	// session of client Topic, through the receiver to the node Node.
+	Marker bool
 }
 
 type fwdBatch struct {

@@ -118,6 +118,19 @@ func (r *routes) announce(u routeUpdate) {
 	}
 }
 
+// announceTo queues an update for peers, behind their route updates.
+func (r *routes) announceTo(peers []string, u routeUpdate) {
+	b, err := encode(&u)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range peers {
+		r.queue(p, b, false)
+	}
+}
+
 // queue adds an update to a peer's queue; reset drops what is queued first
 // (a full set supersedes it). routeMu held.
 func (r *routes) queue(peer string, b []byte, reset bool) {

@@ -62,6 +62,7 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 	defer cancel()
 	var mu sync.Mutex
 	var found *takeoverResp
+	var from string // the node found answered from
 	var wg sync.WaitGroup
 	for _, p := range peers {
 		wg.Add(1)
@@ -78,7 +79,7 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 			}
 			mu.Lock()
 			if found == nil || (r.Session && !found.Session) {
-				found = &r
+				found, from = &r, p
 			}
 			mu.Unlock()
 			f.log.Info("client session taken over from another node", zap.String("client", cl.ID), zap.String("from", p))
@@ -129,6 +130,17 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 		msgs = append(msgs, broker.Message{Packet: p, ID: in.Msg.ID})
 	}
 	f.queues.RestoreQueue(cl.ID, msgs, append(sentIDs, found.Seen...))
+	// What is routed here for it waits for the markers of every node
+	// (flushing, once its subscriptions are in place: OnSessionEstablished):
+	// a message still on its way through the old node is older.
+	origins := []string{f.self}
+	for _, p := range peers {
+		if p != from {
+			origins = append(origins, p)
+		}
+	}
+	f.queues.HoldRouted(cl.ID, origins)
+	f.flushing.Store(cl.ID, from)
 	f.srv.Clients.Add(ph)
 }
 
@@ -234,4 +246,38 @@ func (f *Fabric) settleMove(id string) {
 		mv.timer.Stop()
 		mv.end(f)
 	}
+}
+
+// requestFlush runs once the subscriptions of a session that moved here
+// from old are in place: every other peer is asked (behind the route
+// update that gave them those subscriptions) to send its marker for it
+// through old, and this node sends its own.
+func (f *Fabric) requestFlush(clientID, old string) {
+	var peers []string
+	for _, p := range f.links.Peers() {
+		if p != old {
+			peers = append(peers, p)
+		}
+	}
+	f.routes.announceTo(peers, routeUpdate{Flush: []flushReq{{Client: clientID, Via: old}}})
+	f.sendMarker(clientID, old, f.self)
+}
+
+// sendMarker sends this node's marker for the session of clientID, which
+// moved from via to node to, through via, behind what this node forwarded
+// there.
+func (f *Fabric) sendMarker(clientID, via, to string) {
+	f.outbox(via).put(&message{Marker: true, Topic: clientID, From: f.self, Node: to, QoS: 1})
+}
+
+// ForwardMarker implements broker.Mover: the marker of origin for a
+// session that moved on to node follows what was forwarded to it.
+func (f *Fabric) ForwardMarker(clientID, node, origin string) {
+	body, err := encode(&directMsg{Client: clientID, Marker: origin})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = f.links.Notify(ctx, node, opDirect, body)
 }
