@@ -51,10 +51,7 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 			pk.Expiry = time.Now().Unix() + int64(e)
 		}
 	}
-	var mid uint64
-	if m := h.b.sessions.mover; m != nil && len(subs.Subscriptions) > 0 {
-		mid = m.MessageID(pk.Origin)
-	}
+	mid := MessageID(&pk)
 	for id, sub := range subs.Subscriptions {
 		h.b.sessions.deliver(id, sub, pk, mid)
 	}

@@ -90,17 +90,31 @@ type sessions struct {
 }
 
 // Message is a message queued for a session: the PUBLISH as prepared for
-// its subscriber, and its cluster-wide id (0: none; see Mover).
+// its subscriber, and its cluster-wide id (0: none; see SetMessageID).
 type Message struct {
 	packets.Packet
 	ID uint64
 }
 
+// SetMessageID gives pk, on its way through mochi's publish path (whose
+// hooks pass packets by value), the cluster-wide id of its message: the
+// node that forwards a message to other nodes gives each copy the same id,
+// and a session that moves between nodes tells copies from new messages by
+// it. It rides in two fields of the CONNECT part of the packet, which
+// mochi neither sets nor encodes for a PUBLISH.
+func SetMessageID(pk *packets.Packet, id uint64) {
+	pk.Connect.WillProperties.SessionExpiryInterval = uint32(id >> 32)
+	pk.Connect.WillProperties.MaximumPacketSize = uint32(id)
+}
+
+// MessageID is the id SetMessageID gave pk (0: none).
+func MessageID(pk *packets.Packet) uint64 {
+	w := &pk.Connect.WillProperties
+	return uint64(w.SessionExpiryInterval)<<32 | uint64(w.MaximumPacketSize)
+}
+
 // Mover is the cluster's side of sessions that move between nodes.
 type Mover interface {
-	// MessageID is the cluster-wide id of the message being delivered
-	// from publisher origin (0 if it has none: it went nowhere else).
-	MessageID(origin string) uint64
 	// Forward sends a message delivered here for a session that moved to
 	// node on to it.
 	Forward(clientID, node string, pk packets.Packet, id uint64)

@@ -39,16 +39,6 @@ type Queues interface {
 // half, a count in the low.
 func (f *Fabric) nextID() uint64 { return f.idBase | f.idSeq.Add(1)&0xffffffff }
 
-// MessageID implements broker.Mover: the id of the message being delivered
-// from origin (a client here, or the inline client of a peer).
-func (f *Fabric) MessageID(origin string) uint64 {
-	if c, ok := f.injecting.Load(origin); ok {
-		return c.id
-	}
-	id, _ := f.mids.Load(origin)
-	return id
-}
-
 // Forward implements broker.Mover: a message delivered here for a session
 // that moved to node goes there.
 func (f *Fabric) Forward(clientID, node string, pk packets.Packet, id uint64) {
@@ -84,7 +74,6 @@ type Fabric struct {
 	decisions syncMap[string, map[string]string] // publishing client id -> shared filter -> client chosen on this node
 	conns     syncMap[string, connection]        // client id -> since when, which client: connected clients
 	injecting syncMap[string, *choice]           // inline client id -> the shared groups this node serves
-	mids      syncMap[string, uint64]            // publishing client id -> id of the message being delivered
 	moved     syncMap[string, *move]             // client id -> a session that moved away (takeover.go)
 	flushing  syncMap[string, string]            // client id -> the node its session just moved from (takeover.go)
 	idBase    uint64                             // high half of message ids: this node and start

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"emqxgo/internal/broker"
 	"emqxgo/internal/peerlink"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -309,9 +310,10 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 // mochi's own storing of the injected copy is undone.
 func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 	pk := m.toPacket(m.Retain)
-	c := noChoice
-	if m.Groups != nil || m.SharedOnly || m.ID != 0 {
-		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly, id: m.ID}
+	broker.SetMessageID(&pk, m.ID)
+	c := noChoice // most messages name no shared group: no allocation for them
+	if m.Groups != nil || m.SharedOnly {
+		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly}
 	}
 	f.injecting.Store(cl.ID, c)
 	defer f.injecting.Delete(cl.ID)
@@ -332,7 +334,6 @@ func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 type choice struct {
 	groups     map[string]string
 	sharedOnly bool
-	id         uint64 // the message's cluster-wide id
 }
 
 var noChoice = &choice{}

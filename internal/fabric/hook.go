@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"emqxgo/internal/broker"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -108,13 +110,14 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if fromPeer(cl) {
 		return pk, nil
 	}
-	h.f.dispatch(cl.ID, pk)
+	if id := h.f.dispatch(cl.ID, pk); id != 0 {
+		broker.SetMessageID(&pk, id)
+	}
 	return pk, nil
 }
 
 func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) {
 	h.f.decisions.Delete(cl.ID)
-	h.f.mids.Delete(cl.ID)
 }
 
 // OnSelectSubscribers keeps only the shared groups this node serves for
@@ -163,7 +166,7 @@ func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
 // go when mochi sends them (OnWillSent).
 func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 	if will.WillDelayInterval == 0 {
-		h.f.dispatch(cl.ID, willPacket(cl, will))
+		h.f.dispatch(cl.ID, willPacket(cl, will)) // mochi builds the packet it delivers here: no id on it
 	}
 	return will, nil
 }
@@ -173,10 +176,9 @@ func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 		// mochi keeps the time a delayed will is due in Expiry; it is no
 		// message expiry (the hop would take it as expired and drop it).
 		pk.Expiry = 0
-		h.f.dispatch(cl.ID, pk)
+		h.f.dispatch(cl.ID, pk) // delivered here already
 	}
 	h.f.decisions.Delete(cl.ID)
-	h.f.mids.Delete(cl.ID)
 }
 
 func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
@@ -189,15 +191,16 @@ func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
 
 // dispatch: one index lookup finds the peers with plain routes and every
 // shared group's members; each matching peer gets the message once.
-func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
+// It returns the id the copies were given (0: none went).
+func (f *Fabric) dispatch(publisher string, pk packets.Packet) uint64 {
 	if f.routes.entries.Load() == 0 || strings.HasPrefix(pk.TopicName, "$SYS") {
-		return
+		return 0
 	}
 	mt := getMatches()
 	defer putMatches(mt)
 	f.routes.index.match(pk.TopicName, mt)
 	if len(mt.peers) == 0 && len(mt.groups) == 0 {
-		return
+		return 0
 	}
 	var perPeer map[string]map[string]string
 	if len(mt.groups) > 0 {
@@ -220,13 +223,13 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 	}
 	m := fromPacket(pk, time.Now())
 	if m == nil {
-		return
+		return 0
 	}
 	m.From = publisher
-	// The same id goes with the copies delivered here (MessageID): a
-	// session moving between nodes tells copies from new messages by it.
+	// The same id goes with the copies delivered here (the caller sets it
+	// on the packet): a session moving between nodes tells copies from new
+	// messages by it.
 	m.ID = f.nextID()
-	f.mids.Store(publisher, m.ID)
 	for _, peer := range mt.peers {
 		m.Groups = perPeer[peer] // put copies m
 		delete(perPeer, peer)
@@ -236,6 +239,7 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) {
 		m.Groups = g
 		f.outbox(peer).put(m)
 	}
+	return m.ID
 }
 
 // regroup sends the shared-group messages that a vanished peer was chosen
