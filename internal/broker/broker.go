@@ -347,10 +347,17 @@ const invalidFilter = "#/"
 
 // OnSubscribe refuses a filter whose wildcard does not fill a whole level,
 // such as a/b+ or a/#b [MQTT-4.7.1-2] [MQTT-4.7.1-3] (mochi grants them).
-func (h *nodeHook) OnSubscribe(_ *mqtt.Client, pk packets.Packet) packets.Packet {
+// No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82
+// [MQTT-3.8.3-4] (mochi answers with 0x82 in the SUBACK, not a SUBACK code).
+func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	for i := range pk.Filters {
-		if !wholeWildcards(pk.Filters[i].Filter) {
-			pk.Filters[i].Filter = invalidFilter
+		f := &pk.Filters[i]
+		switch {
+		case !wholeWildcards(f.Filter):
+			f.Filter = invalidFilter
+		case f.NoLocal && mqtt.IsSharedFilter(f.Filter) && cl.Properties.ProtocolVersion == 5:
+			f.Filter = invalidFilter
+			_ = h.b.srv.DisconnectClient(cl, packets.ErrProtocolViolationInvalidSharedNoLocal)
 		}
 	}
 	return pk

@@ -4,7 +4,6 @@ package conformance_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -59,23 +58,6 @@ func TestWillPropertiesGap(t *testing.T) {
 	s.disconnect()
 }
 
-// TestNoLocalSharedGap: No Local on a shared subscription is a protocol
-// error, so the node closes the connection (a DISCONNECT 0x82 may come
-// first). The node answers with a SUBACK carrying 0x82, which is not a
-// SUBACK reason code, and keeps the connection open.
-// [MQTT-3.8.3-4] (5.0)
-func TestNoLocalSharedGap(t *testing.T) {
-	t.Parallel()
-	r := connectID(t, next(), 5, uniq(t, "sh"))
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 2,
-		Filters: packets.Subscriptions{{Filter: "$share/g/" + uniq(t, "t"), Qos: 1, NoLocal: true}}})
-	for _, got := range r.closed() {
-		if got.FixedHeader.Type != packets.Disconnect || got.ReasonCode != 0x82 {
-			t.Fatalf("got type %d codes %#v, want DISCONNECT 0x82 and close", got.FixedHeader.Type, got.ReasonCodes)
-		}
-	}
-}
-
 // TestUserNameUTF8Gap: the user name is a UTF-8 string, so one that is not
 // well-formed makes the CONNECT malformed and the node closes the
 // connection. The node accepts it (CONNACK 0).
@@ -89,32 +71,4 @@ func TestUserNameUTF8Gap(t *testing.T) {
 		r.send(pk)
 		refused(t, r)
 	}
-}
-
-// TestQoS2SenderIgnoresExpiryGap: once the node has sent a QoS 2 PUBLISH
-// it keeps it unacknowledged until PUBREC, even after its expiry interval
-// ran out, and resends it when the session resumes (here on another node).
-// The node drops it when the interval runs out: nothing is resent.
-// [MQTT-4.3.3-3] [MQTT-4.3.3-7] (5.0)
-func TestQoS2SenderIgnoresExpiryGap(t *testing.T) {
-	t.Parallel()
-	topic := uniq(t, "q2e")
-	cp := connectPk(uniq(t, "s"), false)
-	cp.Properties = packets.Properties{SessionExpiryInterval: 60, SessionExpiryIntervalFlag: true}
-	s, _ := connect(t, addr(0), 5, cp)
-	s.sub(topic, 2)
-	waitRoute(t, topic, 0)
-	p := connectID(t, addr(1), 5, uniq(t, "p"))
-	p.publishProps(topic, 2, false, []byte("short"), packets.Properties{MessageExpiryInterval: 1})
-	m := s.expect(topic, []byte("short"))
-	_ = s.c.Close() // no PUBREC
-	time.Sleep(2100 * time.Millisecond)
-	r, _ := connect(t, addr(2), 5, cp)
-	g := r.readType(packets.Publish)
-	if string(g.Payload) != "short" || g.PacketID != m.PacketID || !g.FixedHeader.Dup {
-		t.Fatalf("after resume: %q id %d dup %v, want %q id %d dup", g.Payload, g.PacketID, g.FixedHeader.Dup, "short", m.PacketID)
-	}
-	r.ack(g)
-	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}, Properties: packets.Properties{SessionExpiryInterval: 0, SessionExpiryIntervalFlag: true}})
-	p.disconnect()
 }

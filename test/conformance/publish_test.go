@@ -333,3 +333,30 @@ func TestPubrelResentOnResume(t *testing.T) {
 		})
 	}
 }
+
+// TestQoS2SenderIgnoresExpiry: once the node has sent a QoS 2 PUBLISH
+// it keeps it unacknowledged until PUBREC, even after its expiry interval
+// ran out, and resends it when the session resumes (here on another node).
+// [MQTT-4.3.3-3] [MQTT-4.3.3-7] (5.0)
+func TestQoS2SenderIgnoresExpiry(t *testing.T) {
+	t.Parallel()
+	topic := uniq(t, "q2e")
+	cp := connectPk(uniq(t, "s"), false)
+	cp.Properties = packets.Properties{SessionExpiryInterval: 60, SessionExpiryIntervalFlag: true}
+	s, _ := connect(t, addr(0), 5, cp)
+	s.sub(topic, 2)
+	waitRoute(t, topic, 0)
+	p := connectID(t, addr(1), 5, uniq(t, "p"))
+	p.publishProps(topic, 2, false, []byte("short"), packets.Properties{MessageExpiryInterval: 1})
+	m := s.expect(topic, []byte("short"))
+	_ = s.c.Close() // no PUBREC
+	time.Sleep(2100 * time.Millisecond)
+	r, _ := connect(t, addr(2), 5, cp)
+	g := r.readType(packets.Publish)
+	if string(g.Payload) != "short" || g.PacketID != m.PacketID || !g.FixedHeader.Dup {
+		t.Fatalf("after resume: %q id %d dup %v, want %q id %d dup", g.Payload, g.PacketID, g.FixedHeader.Dup, "short", m.PacketID)
+	}
+	r.ack(g)
+	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}, Properties: packets.Properties{SessionExpiryInterval: 0, SessionExpiryIntervalFlag: true}})
+	p.disconnect()
+}

@@ -297,3 +297,18 @@ func TestUnsubscribeFinishesInflight(t *testing.T) {
 		p.disconnect()
 	}
 }
+
+// TestNoLocalShared: No Local on a shared subscription is a protocol
+// error: the node sends DISCONNECT 0x82 and closes the connection.
+// [MQTT-3.8.3-4] (5.0)
+func TestNoLocalShared(t *testing.T) {
+	t.Parallel()
+	r := connectID(t, next(), 5, uniq(t, "sh"))
+	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 2,
+		Filters: packets.Subscriptions{{Filter: "$share/g/" + uniq(t, "t"), Qos: 1, NoLocal: true}}})
+	for _, got := range r.closed() {
+		if got.FixedHeader.Type != packets.Disconnect || got.ReasonCode != 0x82 {
+			t.Fatalf("got type %d codes %#v, want DISCONNECT 0x82 and close", got.FixedHeader.Type, got.ReasonCodes)
+		}
+	}
+}
