@@ -35,22 +35,11 @@ func rawSession(t *testing.T, addr string, version byte, id string) net.Conn {
 
 func encode(t *testing.T, pk packets.Packet) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	var err error
-	switch pk.FixedHeader.Type {
-	case packets.Connect:
-		err = pk.ConnectEncode(&b)
-	case packets.Publish:
-		err = pk.PublishEncode(&b)
-	case packets.Subscribe:
-		err = pk.SubscribeEncode(&b)
-	case packets.Unsubscribe:
-		err = pk.UnsubscribeEncode(&b)
-	}
+	b, err := encodePacket(pk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return b
 }
 
 // reply writes raw and reads one packet back (type byte, body).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -54,6 +55,18 @@ func (r *raw) send(pk packets.Packet) {
 
 func (r *raw) write(pk packets.Packet) error {
 	pk.ProtocolVersion = r.v
+	b, err := encodePacket(pk)
+	if err != nil {
+		return err
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	_, err = r.c.Write(b)
+	return err
+}
+
+// encodePacket encodes the client-side packets the tests send.
+func encodePacket(pk packets.Packet) ([]byte, error) {
 	var b bytes.Buffer
 	var err error
 	switch pk.FixedHeader.Type {
@@ -65,16 +78,14 @@ func (r *raw) write(pk packets.Packet) error {
 		err = pk.PubackEncode(&b)
 	case packets.Subscribe:
 		err = pk.SubscribeEncode(&b)
+	case packets.Unsubscribe:
+		err = pk.UnsubscribeEncode(&b)
 	case packets.Disconnect:
 		err = pk.DisconnectEncode(&b)
+	default:
+		err = fmt.Errorf("no encoder for packet type %d", pk.FixedHeader.Type)
 	}
-	if err != nil {
-		return err
-	}
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	_, err = r.c.Write(b.Bytes())
-	return err
+	return b.Bytes(), err
 }
 
 // next reads one packet, or returns an error (a timeout included).
