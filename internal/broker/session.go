@@ -288,8 +288,7 @@ func (s *session) enqueue(m *Message) {
 			s.seen[m.ID] = struct{}{}
 		}
 	}
-	pk := m
-	if pk.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
+	if m.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
 		s.mu.Unlock()
 		s.ss.droppedQoS0.Add(1)
 		return
@@ -301,7 +300,7 @@ func (s *session) enqueue(m *Message) {
 			s.noteDrop()
 		}
 	}
-	s.push(pk)
+	s.push(m)
 	start := !s.pumping && s.sendable(s.cl)
 	if start {
 		s.pumping = true
@@ -444,6 +443,9 @@ func (s *session) pump() {
 			s.ss.tooLarge.Add(1)
 			if pk.FixedHeader.Qos > 0 && cl.State.Inflight.Delete(pk.PacketID) {
 				atomic.AddInt64(&s.ss.srv.Info.Inflight, -1)
+				s.mu.Lock()
+				delete(s.sentIDs, pk.PacketID)
+				s.mu.Unlock()
 			}
 			s.ss.log.Debug("message larger than the client accepts; discarded for it", zap.String("client", s.id),
 				zap.String("topic", pk.TopicName), zap.Uint32("maximum_packet_size", cl.Properties.Props.MaximumPacketSize))
