@@ -342,7 +342,7 @@ func TestSessionPresentAndCleanStart(t *testing.T) {
 					_, ok := srv.Clients.Get(short.Connect.ClientIdentifier)
 					return !ok
 				})
-				r, ca = connect(t, addr(2), v, short)
+				_, ca = connect(t, addr(2), v, short)
 				if ca.SessionPresent {
 					t.Fatal("session present after its expiry")
 				}

@@ -175,9 +175,6 @@ func waitRoute(t testing.TB, topic string, on ...int) {
 	})
 }
 
-// nodeOf returns the index of the node serving address a.
-func nodeOf(a string) int { return slices.Index(cl.addrs, a) }
-
 // uniq returns a name unique to the test (client ids, topics).
 func uniq(t testing.TB, s string) string {
 	return fmt.Sprintf("%s-%s-%d", t.Name(), s, seq.Add(1))
