@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"emqxgo/internal/broker"
 	"emqxgo/internal/testutil"
 )
 
@@ -227,7 +228,9 @@ func TestTakeoverAcrossNodes(t *testing.T) {
 	waitRoute(t, a, "q/2", b)
 	pub.Pub(t, "q/2", 1, []byte("after"))
 	s2.Expect(t, "q/2", []byte("after"))
-	testutil.Eventually(t, 5*time.Second, "a no longer routes q/ to itself", func() bool {
+	// a keeps the session's routes for broker.MoveGrace, forwarding what
+	// they still match to b; then they go.
+	testutil.Eventually(t, broker.MoveGrace+5*time.Second, "a no longer routes q/ to itself", func() bool {
 		for _, n := range c.N.Fabric().RouteNodes("q/3") {
 			if n == a.Name {
 				return false
