@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"unicode/utf8"
 )
 
 // The checks of an MQTT 5 CONNECT's properties that mochi's decoder does
@@ -157,6 +159,14 @@ func connectFlagsVerdict(head []byte) (bad, more bool, answer []byte) {
 	switch {
 	case !will && (wqos != 0 || wretain), wqos == 3:
 	case level == 4 && flags&0x40 != 0 && flags&0x80 == 0:
+	case flags&0x80 != 0:
+		ok, known := userNameValid(head, i+4, level == 5, will)
+		if !known {
+			return false, true, nil
+		}
+		if ok {
+			return false, false, nil
+		}
 	default:
 		return false, false, nil
 	}
@@ -164,4 +174,53 @@ func connectFlagsVerdict(head []byte) (bad, more bool, answer []byte) {
 		return true, false, connackMalformed
 	}
 	return true, false, nil
+}
+
+// userNameValid reports whether the user name of the CONNECT in head, whose
+// properties (MQTT 5) or payload start at i, is a well-formed UTF-8 string
+// without U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2] [MQTT-3.1.3-12] (mochi
+// takes it as bytes). known is false while head ends before it; a CONNECT
+// too long to keep is not judged (ok).
+func userNameValid(head []byte, i int, v5, will bool) (ok, known bool) {
+	skipProps := func() bool {
+		n, k := binary.Uvarint(head[min(i, len(head)):])
+		if k <= 0 {
+			return false
+		}
+		i += k + int(n)
+		return true
+	}
+	field := func() ([]byte, bool) {
+		if i+2 > len(head) {
+			return nil, false
+		}
+		n := int(binary.BigEndian.Uint16(head[i:]))
+		if i+2+n > len(head) {
+			return nil, false
+		}
+		b := head[i+2 : i+2+n]
+		i += 2 + n
+		return b, true
+	}
+	if v5 && !skipProps() {
+		return true, len(head) >= maxConnectHead
+	}
+	if _, ok := field(); !ok { // client id
+		return true, len(head) >= maxConnectHead
+	}
+	if will {
+		if v5 && !skipProps() {
+			return true, len(head) >= maxConnectHead
+		}
+		for k := 0; k < 2; k++ { // will topic, will payload
+			if _, ok := field(); !ok {
+				return true, len(head) >= maxConnectHead
+			}
+		}
+	}
+	name, ok := field()
+	if !ok {
+		return true, len(head) >= maxConnectHead
+	}
+	return utf8.Valid(name) && bytes.IndexByte(name, 0) < 0, true
 }

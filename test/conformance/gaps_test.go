@@ -57,18 +57,3 @@ func TestWillPropertiesGap(t *testing.T) {
 	s.ack(m)
 	s.disconnect()
 }
-
-// TestUserNameUTF8Gap: the user name is a UTF-8 string, so one that is not
-// well-formed makes the CONNECT malformed and the node closes the
-// connection. The node accepts it (CONNACK 0).
-// [MQTT-3.1.3-11] (3.1.1) [MQTT-3.1.3-12] (5.0)
-func TestUserNameUTF8Gap(t *testing.T) {
-	t.Parallel()
-	for _, v := range versions {
-		pk := connectPk(uniq(t, "u"), true)
-		pk.Connect.UsernameFlag, pk.Connect.Username = true, []byte("us\xc3er")
-		r := dial(t, next(), v)
-		r.send(pk)
-		refused(t, r)
-	}
-}
