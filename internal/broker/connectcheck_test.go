@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // connect5 builds an MQTT 5 CONNECT (clean start, keep alive 30) with the
@@ -91,5 +93,61 @@ func TestConnectPropertyErrors(t *testing.T) {
 			}
 		}
 		conn.Close()
+	}
+}
+
+// TestConnectFlagsVerdict: the flag rules and the user name's UTF-8, on
+// CONNECTs encoded by the engine's own encoder, whole and cut short.
+func TestConnectFlagsVerdict(t *testing.T) {
+	connect := func(v byte, user string, will bool, mod func(*packets.Packet)) []byte {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: v,
+			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 30, ClientIdentifier: "c"}}
+		if user != "" {
+			pk.Connect.UsernameFlag, pk.Connect.Username = true, []byte(user)
+		}
+		if will {
+			pk.Connect.WillFlag, pk.Connect.WillTopic, pk.Connect.WillPayload = true, "w/t", []byte("gone")
+			if v == 5 {
+				pk.Connect.WillProperties = packets.Properties{ContentType: "text/plain"}
+			}
+		}
+		if mod != nil {
+			mod(&pk)
+		}
+		b, err := encodePacket(pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		bad  bool
+	}{
+		{"v5 good user name", connect(5, "alice", false, nil), false},
+		{"v5 good user name after a will", connect(5, "alice", true, nil), false},
+		{"v3 good user name after a will", connect(4, "bob", true, nil), false},
+		{"v5 user name not UTF-8", connect(5, "al\xc3ice", false, nil), true},
+		{"v3 user name not UTF-8 after a will", connect(4, "b\xffob", true, nil), true},
+		{"v5 user name with U+0000", connect(5, "a\x00b", false, nil), true},
+		{"no user name", connect(5, "", true, nil), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad, more, _ := connectFlagsVerdict(c.raw)
+			if bad != c.bad || more {
+				t.Fatalf("bad %v more %v, want bad %v", bad, more, c.bad)
+			}
+			for k := 1; k < len(c.raw); k++ { // cut short: never judged bad early unless it is bad
+				if bad, _, _ := connectFlagsVerdict(c.raw[:k]); bad && !c.bad {
+					t.Fatalf("judged bad on its first %d bytes", k)
+				}
+			}
+		})
+	}
+	willQoS := connect(4, "", false, nil)
+	willQoS[9] |= 0x08 // connect flags of a 3.1.1 CONNECT: Will QoS 1 without the Will Flag
+	if bad, _, answer := connectFlagsVerdict(willQoS); !bad || answer != nil {
+		t.Fatalf("3.1.1 Will QoS without Will Flag: bad %v answer %v, want bad and no answer", bad, answer)
 	}
 }
