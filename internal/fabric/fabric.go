@@ -47,16 +47,22 @@ func (f *Fabric) Forward(clientID, node string, pk packets.Packet, id uint64) {
 		return
 	}
 	m.ID, m.From = id, pk.Origin
-	body, err := encode(&directMsg{Client: clientID, Msg: appendMessage(nil, m), SubIDs: pk.Properties.SubscriptionIdentifier})
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := f.links.Notify(ctx, node, opDirect, body); err != nil {
+	if err := f.direct(node, &directMsg{Client: clientID, Msg: appendMessage(nil, m), SubIDs: pk.Properties.SubscriptionIdentifier}); err != nil {
 		f.log.Warn("message for a session that moved to another node not forwarded", zap.String("client", clientID),
 			zap.String("node", node), zap.Error(err))
 	}
+}
+
+// direct sends d to node on the link, behind what was sent there before
+// (forwarded messages and markers keep their order).
+func (f *Fabric) direct(node string, d *directMsg) error {
+	body, err := encode(d)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return f.links.Notify(ctx, node, opDirect, body)
 }
 
 // Fabric is the MQTT side of the cluster (see the package notes).

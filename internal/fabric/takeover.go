@@ -273,11 +273,5 @@ func (f *Fabric) sendMarker(clientID, via, to string) {
 // ForwardMarker implements broker.Mover: the marker of origin for a
 // session that moved on to node follows what was forwarded to it.
 func (f *Fabric) ForwardMarker(clientID, node, origin string) {
-	body, err := encode(&directMsg{Client: clientID, Marker: origin})
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = f.links.Notify(ctx, node, opDirect, body)
+	_ = f.direct(node, &directMsg{Client: clientID, Marker: origin}) // lost: the new node stops waiting after a second
 }
