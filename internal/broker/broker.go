@@ -321,6 +321,9 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		// instead of the client's own (as EMQX, MQTT 5 only).
 		cl.State.ServerKeepalive, cl.State.Keepalive = true, uint16(ka)
 	}
+	if c, ok := cl.Net.Conn.(*conn); ok {
+		c.keepalive.Store(uint32(cl.State.Keepalive))
+	}
 	return nil
 }
 

@@ -29,6 +29,9 @@ type conn struct {
 	maxPacket uint32 // 0: no limit tracking
 
 	v5 atomic.Bool // set by the connect hook once the protocol version is known
+	// keepalive: the connection's keep alive in seconds, set by the connect
+	// hook (see SetDeadline).
+	keepalive atomic.Uint32
 
 	// badUnsub: the positions of invalid filters in the UNSUBSCRIBE being
 	// answered (packet id unsubID); set by the unsubscribe hook, read when
@@ -156,6 +159,16 @@ func (c *conn) release() {
 		_ = c.flushLocked()
 	}
 	c.writeMu.Unlock()
+}
+
+// SetDeadline lets the client the whole one and a half times its keep
+// alive [MQTT-3.1.2-24]: mochi computes it in whole seconds, and an odd keep
+// alive lost half a second (a keep alive of 1 s closed after 1 s).
+func (c *conn) SetDeadline(t time.Time) error {
+	if k := c.keepalive.Load(); k%2 == 1 && !t.IsZero() {
+		t = t.Add(500 * time.Millisecond)
+	}
+	return c.Conn.SetDeadline(t)
 }
 
 func (c *conn) timedFlush() {
