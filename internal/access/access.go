@@ -1,0 +1,80 @@
+// Package access is the node's authentication chain and ACL: the EMQX 4
+// auth plugins (built-in database, HTTP, JWT), TLS client certificates and
+// the acl.conf engine with its cache. Backends live in sub-packages and
+// answer through the small interfaces here; the chain and the mochi hook
+// that calls it live in this package.
+package access
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Result is a backend's answer: EMQX 4's allow, deny or ignore (the next
+// backend decides; when every backend ignores, allow_anonymous or
+// acl_nomatch does).
+type Result uint8
+
+const (
+	Ignore Result = iota
+	Allow
+	Deny
+)
+
+func (r Result) String() string {
+	switch r {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	}
+	return "ignore"
+}
+
+// Action is what an ACL rule is asked about.
+type Action uint8
+
+const (
+	Publish Action = iota + 1
+	Subscribe
+)
+
+func (a Action) String() string {
+	if a == Subscribe {
+		return "subscribe"
+	}
+	return "publish"
+}
+
+// Client is what a backend may look at: EMQX's clientinfo.
+type Client struct {
+	ClientID string
+	Username string // after peer_cert_as_username, if set
+	Password []byte // CONNECT password (nil when absent)
+	Peer     netip.AddrPort
+	ProtoVer byte   // 3, 4 or 5
+	Zone     string // "external" or "internal"
+	Listener string // EMQX listener id such as "mqtt:tcp:external"
+	CertCN   string // TLS client certificate subject common name
+	CertDN   string // TLS client certificate subject, RFC 4514
+	// Superuser is set by the backend that allowed the client when it is a
+	// superuser (EMQX's is_superuser): ACL checks are skipped.
+	Superuser bool
+}
+
+// Authenticator is one auth backend.
+type Authenticator interface {
+	Name() string // the EMQX plugin name, e.g. "emqx_auth_http"
+	// Authenticate answers Allow (possibly setting c.Superuser), Deny or
+	// Ignore. It must return within ctx's deadline; an error is logged by
+	// the chain and taken as Ignore.
+	Authenticate(ctx context.Context, c *Client) (Result, error)
+}
+
+// ACLChecker is one ACL source (a plugin's rules or the acl.conf file).
+type ACLChecker interface {
+	Name() string
+	// CheckACL answers Allow, Deny or Ignore for c doing a on topic (a
+	// topic name for Publish, a filter for Subscribe).
+	CheckACL(ctx context.Context, c *Client, a Action, topic string) (Result, error)
+}
