@@ -214,9 +214,15 @@ type pacedResult struct {
 }
 
 func paced(pubAddr, subAddr string, rate int, d time.Duration) (pacedResult, error) {
+	return pacedQoS(pubAddr, subAddr, rate, d, 0)
+}
+
+// pacedQoS is paced at QoS qos (0 or 1; QoS 1 acknowledgements are read
+// and dropped, the window is never the limit at a moderate rate).
+func pacedQoS(pubAddr, subAddr string, rate int, d time.Duration, qos byte) (pacedResult, error) {
 	var res pacedResult
 	topic := fmt.Sprintf("bench/lat/%d", rand.Int64())
-	r, err := newReceiver(subAddr, topic, 0, true)
+	r, err := newReceiver(subAddr, topic, qos, true)
 	if err != nil {
 		return res, err
 	}
@@ -231,6 +237,18 @@ func paced(pubAddr, subAddr string, rate int, d time.Duration) (pacedResult, err
 	}
 	payload := make([]byte, 64)
 	payload[0] = 'M'
+	acksDone := make(chan struct{})
+	if qos > 0 {
+		go func() { // acknowledgements: read until the connection closes
+			defer close(acksDone)
+			for {
+				if _, _, err := pub.read(); err != nil {
+					return
+				}
+			}
+		}()
+		defer func() { pub.close(); <-acksDone }()
+	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
@@ -239,7 +257,11 @@ func paced(pubAddr, subAddr string, rate int, d time.Duration) (pacedResult, err
 		due := int64(time.Since(start).Seconds() * float64(rate))
 		for ; res.sent < due; res.sent++ {
 			binary.BigEndian.PutUint64(payload[1:9], uint64(time.Now().UnixNano()))
-			if err := pub.publish(topic, payload, 0, 0); err != nil {
+			var id uint16
+			if qos > 0 {
+				id = uint16(res.sent%65535 + 1)
+			}
+			if err := pub.publish(topic, payload, qos, id); err != nil {
 				return res, err
 			}
 		}

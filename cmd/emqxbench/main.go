@@ -58,7 +58,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "interleaved A/B rounds per scenario")
 	quick := flag.Bool("quick", false, "smaller message counts (a smoke run)")
 	outDir := flag.String("out", "bench-results", "folder for results.jsonl")
-	only := flag.String("scenarios", "1,2,3", "scenarios to run (comma-separated: 1 single node, 2 two-node, 3 three-node)")
+	only := flag.String("scenarios", "1,m,2,3", "scenarios to run (comma-separated: 1 single node, m moderate rates, 2 two-node, 3 three-node)")
 	stock := flag.String("serve-stock-mochi", "", "internal: run a stock mochi server on this address")
 	flag.Parse()
 	if *stock != "" {
@@ -105,6 +105,10 @@ func main() {
 		}
 	}
 
+	if want("m") {
+		fmt.Fprintln(os.Stderr, "scenario m: 5000 msg/s, node vs stock mochi vs mosquitto")
+		moderate(root, *rounds)
+	}
 	if want("2") || want("3") {
 		cluster(root, *rounds, scale, want)
 	}
@@ -179,6 +183,41 @@ func single(b *broker, scale int) {
 	add("single", "latency p50 @5k msg/s", b.name, "ms", float64(res.p50.Microseconds())/1000)
 	add("single", "latency p99 @5k msg/s", b.name, "ms", float64(res.p99.Microseconds())/1000)
 	add("single", "CPU per delivered message", b.name, "µs", float64(cpu.Microseconds())/float64(max(res.received, 1)))
+}
+
+// moderate runs the moderate-rate rows: one publisher and one subscriber
+// at 5000 msg/s for 5 s, QoS 0 and QoS 1, the broker's CPU seconds and
+// latency; the brokers take turns in a rotating order, each round on fresh
+// processes.
+func moderate(root string, rounds int) {
+	whos := []string{"emqx-go", "mochi", "mosquitto"}
+	for r := 0; r < rounds; r++ {
+		for _, who := range whos {
+			var b *broker
+			var err error
+			switch who {
+			case "emqx-go":
+				b, err = startEmqx(root, "emqx@127.0.0.1")
+			case "mosquitto":
+				b, err = startMosquitto()
+			default:
+				b, err = startStockMochi()
+			}
+			must(err)
+			for _, qos := range []byte{0, 1} {
+				cpu0 := cpuTime(b.pid())
+				res, err := pacedQoS(b.addr, b.addr, 5000, 5*time.Second, qos)
+				must(err)
+				cpu := cpuTime(b.pid()) - cpu0
+				m := fmt.Sprintf("QoS%d @5k msg/s", qos)
+				add("moderate", m+" CPU seconds", who, "s", cpu.Seconds())
+				add("moderate", m+" p50", who, "ms", float64(res.p50.Microseconds())/1000)
+				add("moderate", m+" p99", who, "ms", float64(res.p99.Microseconds())/1000)
+			}
+			b.stop()
+		}
+		whos = append(whos[1:], whos[0])
+	}
 }
 
 // idleMemory: RSS per idle connection, 10k connections.
@@ -338,6 +377,15 @@ func report(dir string, started time.Time, load string) {
 		{"idle memory per connection, vs stock mochi", "single", "idle memory per connection", "emqx-go", "mochi", false, "-", nil},
 		{"stock mochi: CPU per delivered message", "single", "CPU per delivered message", "mochi", "mosquitto", false, "-", nil},
 		{"stock mochi: idle memory per connection", "single", "idle memory per connection", "mochi", "mosquitto", false, "-", nil},
+		{"QoS0 @5k msg/s: CPU seconds (5 s)", "moderate", "QoS0 @5k msg/s CPU seconds", "emqx-go", "mochi", false, "<= 1.0x stock mochi", func(o, b float64) bool { return o <= b }},
+		{"QoS0 @5k msg/s: p50", "moderate", "QoS0 @5k msg/s p50", "emqx-go", "mochi", false, "-", nil},
+		{"QoS0 @5k msg/s: p99", "moderate", "QoS0 @5k msg/s p99", "emqx-go", "mochi", false, "<= 1.2x stock mochi", func(o, b float64) bool { return o <= 1.2*b }},
+		{"QoS1 @5k msg/s: CPU seconds (5 s)", "moderate", "QoS1 @5k msg/s CPU seconds", "emqx-go", "mochi", false, "<= 1.0x stock mochi", func(o, b float64) bool { return o <= b }},
+		{"QoS1 @5k msg/s: p50", "moderate", "QoS1 @5k msg/s p50", "emqx-go", "mochi", false, "-", nil},
+		{"QoS1 @5k msg/s: p99", "moderate", "QoS1 @5k msg/s p99", "emqx-go", "mochi", false, "<= 1.2x stock mochi", func(o, b float64) bool { return o <= 1.2*b }},
+		{"QoS0 @5k msg/s: CPU seconds, vs mosquitto", "moderate", "QoS0 @5k msg/s CPU seconds", "emqx-go", "mosquitto", false, "-", nil},
+		{"QoS1 @5k msg/s: CPU seconds, vs mosquitto", "moderate", "QoS1 @5k msg/s CPU seconds", "emqx-go", "mosquitto", false, "-", nil},
+		{"QoS0 @5k msg/s: p99, vs mosquitto", "moderate", "QoS0 @5k msg/s p99", "emqx-go", "mosquitto", false, "-", nil},
 		{"cluster QoS0 throughput", "cluster2", "QoS0 1->1 throughput", "cross-node", "same-node", true, ">= 0.8x same-node", func(o, b float64) bool { return o >= 0.8*b }},
 		{"cluster QoS1 throughput", "cluster2", "QoS1 1->1 throughput", "cross-node", "same-node", true, "-", nil},
 		{"cluster latency p50 @5k", "cluster2", "latency p50 @5k msg/s", "cross-node", "same-node", false, "-", nil},

@@ -9,6 +9,33 @@ import (
 	"emqxgo/internal/testutil"
 )
 
+// TestRoom: a moderate allocation rate gets no more room than GOGC=100
+// gives (the heap stays small and warm); a fast one gets up to the cap.
+func TestRoom(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want uint64
+	}{
+		{20 << 20, 2 << 20},   // 20 MB/s (5000 msg/s): 2 MB
+		{200 << 20, 20 << 20}, // 200 MB/s: 20 MB
+		{2 << 30, 32 << 20},   // capped
+		{0, 0},
+	} {
+		if got := Room(c.rate, 32<<20); got != c.want {
+			t.Errorf("Room(%v) = %d, want %d", c.rate, got, c.want)
+		}
+	}
+	if got := Percent(3<<20, Room(20<<20, 32<<20)); got != 100 {
+		t.Errorf("a moderate rate over a 3 MB live heap: GC percent %d, want 100", got)
+	}
+	if s := Smooth(0, 100); s != 100 {
+		t.Errorf("first rate: %v", s)
+	}
+	if s := Smooth(100, 300); s != 200 {
+		t.Errorf("smoothed: %v", s)
+	}
+}
+
 func TestPercent(t *testing.T) {
 	for _, c := range []struct {
 		live, headroom uint64
@@ -32,13 +59,17 @@ func gogc() int {
 	return int(s[0].Value.Uint64())
 }
 
-// TestTunesAfterEachCollection: with a small live heap the percentage is
-// raised after a collection, and stop puts GOGC=100 back.
+// TestTunesAfterEachCollection: with a small live heap and a fast
+// allocation rate the percentage is raised after a collection, and stop
+// puts GOGC=100 back.
 func TestTunesAfterEachCollection(t *testing.T) {
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
 	stop := Start(64 << 20)
 	testutil.Eventually(t, 10*time.Second, "GC percentage raised for a small live heap", func() bool {
+		for i := 0; i < 1000; i++ { // garbage at several hundred MB/s
+			sink = make([]byte, 64<<10)
+		}
 		runtime.GC()
 		return gogc() > 100
 	})
@@ -55,6 +86,8 @@ func TestTunesAfterEachCollection(t *testing.T) {
 		t.Fatal("Start after stop started no tuner")
 	}
 }
+
+var sink []byte
 
 func TestEnvironmentWins(t *testing.T) {
 	t.Setenv("GOGC", "50")
