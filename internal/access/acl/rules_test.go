@@ -257,17 +257,17 @@ func TestNamesAndEncodings(t *testing.T) {
 `)
 	runChecks(t, rs, []check{
 		{client("bin", "", ""), pub, "b/1", A},
-		{client("caf\xe9", "", ""), pub, "latin1", A},   // Latin-1 byte E9
-		{client("café", "", ""), pub, "latin1", I},       // UTF-8 C3 A9 is not it
-		{client("café", "", ""), pub, "utf8", A},         // <<"..."/utf8>>
-		{client("iolist", "", ""), pub, "iolist", A},     // list_to_binary of an iolist
-		{client("all", "", ""), pub, "named-all", A},     // the string "all" is a name
-		{client("bob", "", ""), pub, "named-all", I},     // not the atom all
-		{client("", "c1", ""), pub, "intlist", A},        // a list of codes is a string
-		{client("", "", ""), pub, "single/binary", A},    // a lone binary is one topic
-		{client("tab\tq\"\\", "", ""), pub, "esc", A},    // escapes
-		{client("", "", ""), pub, "concat", A},           // adjacent strings
-		{client("anyone", "", ""), sub, "x/y", A},        // quoted atoms are atoms
+		{client("caf\xe9", "", ""), pub, "latin1", A}, // Latin-1 byte E9
+		{client("café", "", ""), pub, "latin1", I},    // UTF-8 C3 A9 is not it
+		{client("café", "", ""), pub, "utf8", A},      // <<"..."/utf8>>
+		{client("iolist", "", ""), pub, "iolist", A},  // list_to_binary of an iolist
+		{client("all", "", ""), pub, "named-all", A},  // the string "all" is a name
+		{client("bob", "", ""), pub, "named-all", I},  // not the atom all
+		{client("", "c1", ""), pub, "intlist", A},     // a list of codes is a string
+		{client("", "", ""), pub, "single/binary", A}, // a lone binary is one topic
+		{client("tab\tq\"\\", "", ""), pub, "esc", A}, // escapes
+		{client("", "", ""), pub, "concat", A},        // adjacent strings
+		{client("anyone", "", ""), sub, "x/y", A},     // quoted atoms are atoms
 		{client("caf\xe9", "", ""), pub, "utf8", I},
 	})
 }
@@ -293,9 +293,9 @@ func TestIPForms(t *testing.T) {
 		{"0x7f.1", "127.0.0.1", true},
 		{"0177.0.0.1", "127.0.0.1", true},
 		{"2130706433", "127.0.0.1", true},
-		{"10.0.0.0//8", "10.1.1.1", true},         // string:tokens drops empty fields
-		{"::ffff:10.0.0.1", "10.0.0.1", false},    // an IPv6 rule
-		{"fe80::1%eth0", "fe80::1", true},         // the scope is ignored
+		{"10.0.0.0//8", "10.1.1.1", true},                // string:tokens drops empty fields
+		{"::ffff:10.0.0.1", "10.0.0.1", false},           // an IPv6 rule
+		{"fe80::1%eth0", "fe80::1", true},                // the scope is ignored
 		{"2001:db8:aaaa::/48", "2001:db8:bbbb::1", true}, // esockd's /48 covers the /32
 		{"2001:db8:aaaa::/47", "2001:db8:aaab::1", true},
 		{"2001:db8:aaaa::/47", "2001:db8:aaac::1", false},
