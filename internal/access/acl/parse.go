@@ -9,6 +9,9 @@ import (
 	"unicode/utf8"
 )
 
+// termNodeLimit is maxTermNodes; tests lower it.
+var termNodeLimit = maxTermNodes
+
 // parser reads top-level terms one at a time.
 type parser struct {
 	sc    scanner
@@ -120,8 +123,8 @@ func (p *parser) next() (*term, error) {
 }
 
 func (p *parser) node(k kind) (*term, error) {
-	if p.nodes++; p.nodes > maxTermNodes {
-		return nil, p.errTok("term too large (over %d elements)", maxTermNodes)
+	if p.nodes++; p.nodes > termNodeLimit {
+		return nil, p.errTok("term too large (over %d elements)", termNodeLimit)
 	}
 	return &term{kind: k, line: p.tok.line, col: p.tok.col}, nil
 }
