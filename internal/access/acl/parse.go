@@ -117,6 +117,9 @@ func (p *parser) next() (*term, error) {
 		if p.tok.kind == tEOF {
 			return nil, p.errTok("unexpected end of file: the last term is not ended by '.'")
 		}
+		if p.tok.kind == tPunct && p.tok.s == "." {
+			return nil, p.errTok("a term's closing '.' must be followed by white space, a comment or the end of the file")
+		}
 		return nil, p.errTok("expected '.' after the term, got %s", p.describe())
 	}
 	return t, p.advance()

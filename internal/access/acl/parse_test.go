@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{`{allow, all, publish, ["a" | <<"b">>]}.`, `expected a list of topic filters`},
 		// syntax
 		{`{allow, all}`, `1:13: unexpected end of file: the last term is not ended by '.'`},
-		{`{allow, all}.{deny, all}.`, `1:13: expected '.' after the term, got '.'`},
+		{`{allow, all}.{deny, all}.`, `1:13: a term's closing '.' must be followed by white space`},
 		{"{allow, all}\n{deny, all}.", `2:1: expected '.' after the term, got '{'`},
 		{`{allow, all`, `1:12: expected ',' or '}' in a tuple, got end of file`},
 		{`{allow, all]`, `1:12: expected ',' or '}' in a tuple, got ']'`},
