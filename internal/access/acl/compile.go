@@ -294,10 +294,11 @@ func appendIOList(name string, b *strings.Builder, t *term) error {
 	return semErr(name, t, "expected a string or binary, got %s", show(t))
 }
 
-// emulateSlash48 reproduces esockd_cidr (esockd 5.8.10, which EMQX 4.4.19
-// ships): its IPv6 mask table starts the fourth group at /49, so an IPv6
-// /48 covers the whole /32.
-const emulateSlash48 = true
+// emulateSlash48 would reproduce esockd_cidr (esockd 5.8.10, which EMQX
+// 4.4.19 ships): its IPv6 mask table starts the fourth group at /49, so an
+// IPv6 /48 covers the whole /32. Off: an operator's /48 means a /48 here;
+// copying the bug would widen allow rules 65536 times.
+const emulateSlash48 = false
 
 // compileCIDR parses "Addr" or "Addr/Len" as esockd_cidr:parse(S, true)
 // does: the address with inet:parse_address/1 (IPv4 in any of the legacy
