@@ -60,6 +60,62 @@ type Client struct {
 	// Superuser is set by the backend that allowed the client when it is a
 	// superuser (EMQX's is_superuser): ACL checks are skipped.
 	Superuser bool
+	// Reason is set by a backend that answers Deny: why (EMQX's
+	// auth_result), which the CONNACK code follows. The zero value is
+	// BadUsernameOrPassword.
+	Reason Reason
+}
+
+// Reason is why a client was refused (EMQX 4's auth_result).
+type Reason uint8
+
+const (
+	BadUsernameOrPassword Reason = iota // CONNACK 0x86 (MQTT 3.1.1: 4)
+	NotAuthorized                       // 0x87 (5)
+	ServerUnavailable                   // 0x88 (3)
+	ServerBusy                          // 0x89 (3)
+	Banned                              // 0x8A (5)
+)
+
+// Code is the MQTT 5 CONNACK reason code of r.
+func (r Reason) Code() byte {
+	switch r {
+	case NotAuthorized:
+		return 0x87
+	case ServerUnavailable:
+		return 0x88
+	case ServerBusy:
+		return 0x89
+	case Banned:
+		return 0x8A
+	}
+	return 0x86
+}
+
+// Code3 is the MQTT 3.1.1 CONNACK return code of r, as EMQX maps MQTT 5
+// codes for older clients.
+func (r Reason) Code3() byte {
+	switch r {
+	case NotAuthorized, Banned:
+		return 0x05
+	case ServerUnavailable, ServerBusy:
+		return 0x03
+	}
+	return 0x04
+}
+
+func (r Reason) String() string {
+	switch r {
+	case NotAuthorized:
+		return "not_authorized"
+	case ServerUnavailable:
+		return "server_unavailable"
+	case ServerBusy:
+		return "server_busy"
+	case Banned:
+		return "banned"
+	}
+	return "bad_username_or_password"
 }
 
 // Authenticator is one auth backend.

@@ -1,0 +1,429 @@
+// Package guard is the node's gate: a mochi hook that authenticates each
+// connection through the loaded auth plugins (allow_anonymous deciding when
+// all of them ignore it) and checks every PUBLISH and SUBSCRIBE against
+// the ACL sources (the plugins' rules, then acl.conf; acl_nomatch deciding
+// when all ignore), as EMQX 4 does.
+//
+//   - A refused CONNECT gets the CONNACK code of the backend's reason
+//     (MQTT 5: 0x86 bad user name or password, 0x87 not authorized, ...;
+//     MQTT 3.1.1: 4, 5, 3 as EMQX maps them) and is counted and logged,
+//     at most one line per logEvery with the count since the last.
+//   - A denied SUBSCRIBE filter gets 0x87 in the SUBACK (3.1.1: 0x80).
+//   - A denied PUBLISH is dropped: QoS 1/2 acknowledged with 0x87 (MQTT
+//     5) or as usual (3.1.1, which has no code for it); with
+//     acl_deny_action = disconnect the connection is closed instead
+//     (MQTT 5: DISCONNECT 0x87).
+//   - Superusers (a backend said so) skip the ACL.
+//
+// The publish check runs in OnPublish, after the topic alias is resolved
+// (mochi's own ACL hook sees the PUBLISH before that), and before the
+// cluster's hook forwards the message: the guard is added before it.
+package guard
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
+
+	"emqxgo/internal/access"
+	"emqxgo/internal/access/acl"
+)
+
+// Settings are the node's access keys.
+type Settings struct {
+	// AllowAnonymous: "true", "false" or "false_quick_deny" (a client
+	// without a user name is refused before any backend is asked).
+	AllowAnonymous  string
+	ACLNomatch      access.Result // acl_nomatch: Allow or Deny
+	ACLDisconnect   bool          // acl_deny_action = disconnect
+	ACLCache        bool          // enable_acl_cache
+	ACLCacheMaxSize int
+	ACLCacheTTL     time.Duration
+	// AuthOrder and ACLOrder: auth_order and acl_order, names or aliases
+	// ("http", "jwt", "mnesia", "internal"/"file"); nil: none.
+	AuthOrder, ACLOrder []string
+	// CertAs: per listener id, what of the TLS client certificate becomes
+	// the user name or the client id.
+	CertAs map[string]CertAs
+}
+
+// CertAs is listener.<proto>.<name>.peer_cert_as_username and
+// peer_cert_as_clientid: "" (off), cn, dn, crt, pem or md5.
+type CertAs struct{ Username, ClientID string }
+
+// logEvery bounds the refusal log: one line per window, with the count.
+const logEvery = 10 * time.Second
+
+// authTimeout bounds one authentication (each backend has its own, shorter,
+// timeouts).
+const authTimeout = 30 * time.Second
+
+// Guard is the hook. Plugins change with SetPlugins at any time.
+type Guard struct {
+	mqtt.HookBase
+	srv  *mqtt.Server
+	log  *zap.Logger
+	set  Settings
+	file *acl.File // nil: no acl_file
+
+	plugins atomic.Pointer[plugins]
+	clients sync.Map // *mqtt.Client -> *client
+
+	// counters
+	AuthSuccess, AuthAnonymous, AuthFailure atomic.Int64
+	ACLAllow, ACLDeny, ACLCacheHit          atomic.Int64
+
+	fails struct {
+		sync.Mutex
+		at         time.Time
+		suppressed int64
+	}
+}
+
+type plugins struct {
+	auth []access.Authenticator
+	acl  []access.ACLChecker // in order, the acl.conf file among them
+	slow bool                // some source is not the file: the cache is worth it
+}
+
+// client is what the guard keeps per connection.
+type client struct {
+	c     access.Client
+	cache *acl.Cache    // used on the client's own goroutine only
+	clear atomic.Bool   // cache-clean asked from elsewhere
+	cl    *mqtt.Client  // for listing
+	since time.Time
+}
+
+// New returns the guard for srv; file is the acl.conf engine (nil: none).
+func New(srv *mqtt.Server, set Settings, file *acl.File, log *zap.Logger) *Guard {
+	g := &Guard{srv: srv, log: log, set: set, file: file}
+	g.SetPlugins(nil, nil)
+	return g
+}
+
+func (g *Guard) ID() string { return "emqx-access" }
+
+var events = []byte{mqtt.OnConnect, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect}
+
+func (g *Guard) Provides(b byte) bool { return slices.Contains(events, b) }
+
+// aliases are the names auth_order and acl_order accept for each backend.
+var aliases = map[string]string{
+	"http": "emqx_auth_http", "jwt": "emqx_auth_jwt", "mnesia": "emqx_auth_mnesia",
+	"internal": acl.Name, "file": acl.Name,
+	"emqx_acl_http": "emqx_auth_http", "emqx_acl_mnesia": "emqx_auth_mnesia",
+}
+
+func canonical(name string) string {
+	if n, ok := aliases[name]; ok {
+		return n
+	}
+	return name
+}
+
+// order sorts named items as auth_order/acl_order say: the named ones
+// first, in that order, then the rest in the order given.
+func order[T interface{ Name() string }](items []T, names []string) []T {
+	rank := func(t T) int {
+		for i, n := range names {
+			if canonical(n) == canonical(t.Name()) {
+				return i
+			}
+		}
+		return len(names)
+	}
+	out := slices.Clone(items)
+	slices.SortStableFunc(out, func(a, b T) int { return rank(a) - rank(b) })
+	return out
+}
+
+// SetPlugins makes auth and acls the loaded plugins' backends (in load
+// order; auth_order and acl_order reorder them). The acl.conf file comes
+// after the plugins' ACL sources unless acl_order names it earlier.
+func (g *Guard) SetPlugins(auth []access.Authenticator, acls []access.ACLChecker) {
+	p := &plugins{auth: order(auth, g.set.AuthOrder), slow: len(acls) > 0}
+	all := slices.Clone(acls)
+	if g.file != nil {
+		all = append(all, g.file)
+	}
+	p.acl = order(all, g.set.ACLOrder)
+	g.plugins.Store(p)
+	acl.InvalidateCaches()
+}
+
+// tlsStater is a connection that can tell its TLS state (the broker's).
+type tlsStater interface {
+	TLSState() (tls.ConnectionState, bool)
+}
+
+// OnConnect authenticates the client; a refused one gets its CONNACK here.
+func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	if cl.Net.Inline {
+		return nil
+	}
+	c := &client{cl: cl, since: time.Now(), c: access.Client{
+		ClientID: cl.ID,
+		Username: string(cl.Properties.Username),
+		ProtoVer: cl.Properties.ProtocolVersion,
+		Zone:     "external",
+		Listener: cl.Net.Listener,
+	}}
+	if pk.Connect.PasswordFlag {
+		c.c.Password = slices.Clone(pk.Connect.Password)
+	}
+	if ap, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
+		c.c.Peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	if ts, ok := cl.Net.Conn.(tlsStater); ok {
+		if st, ok := ts.TLSState(); ok && len(st.PeerCertificates) > 0 {
+			cert := st.PeerCertificates[0]
+			c.c.CertCN, c.c.CertDN = cert.Subject.CommonName, cert.Subject.String()
+			as := g.set.CertAs[cl.Net.Listener]
+			if v := certValue(as.Username, c.c.CertCN, c.c.CertDN, cert.Raw); v != "" {
+				c.c.Username = v
+				cl.Properties.Username = []byte(v)
+			}
+			if v := certValue(as.ClientID, c.c.CertCN, c.c.CertDN, cert.Raw); v != "" {
+				c.c.ClientID = v
+				cl.ID = v
+			}
+		}
+	}
+	ok, reason := g.authenticate(&c.c)
+	if !ok {
+		g.refused(cl, &c.c, reason)
+		return packets.ErrNotAuthorized
+	}
+	if g.set.ACLCache {
+		c.cache = acl.NewCache(g.set.ACLCacheMaxSize, g.set.ACLCacheTTL)
+	}
+	c.c.Password = nil // not kept past the CONNECT
+	g.clients.Store(cl, c)
+	return nil
+}
+
+// certValue is what of a certificate peer_cert_as_* takes.
+func certValue(as, cn, dn string, raw []byte) string {
+	switch as {
+	case "cn":
+		return cn
+	case "dn":
+		return dn
+	case "crt":
+		return string(raw) // EMQX takes the DER bytes as they are
+	case "pem":
+		return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: raw}))
+	case "md5":
+		sum := md5.Sum(raw)
+		return hex.EncodeToString(sum[:])
+	}
+	return ""
+}
+
+// authenticate runs the chain: the first backend that allows or denies
+// decides; when all ignore, allow_anonymous does.
+func (g *Guard) authenticate(c *access.Client) (bool, access.Reason) {
+	if g.set.AllowAnonymous == "false_quick_deny" && c.Username == "" {
+		return false, access.NotAuthorized
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
+	defer cancel()
+	for _, b := range g.plugins.Load().auth {
+		r, err := b.Authenticate(ctx, c)
+		if err != nil {
+			g.log.Debug("authentication backend failed; ignored", zap.String("backend", b.Name()), zap.Error(err))
+			continue
+		}
+		switch r {
+		case access.Allow:
+			g.AuthSuccess.Add(1)
+			return true, 0
+		case access.Deny:
+			return false, c.Reason
+		}
+	}
+	if g.set.AllowAnonymous == "true" {
+		g.AuthAnonymous.Add(1)
+		return true, 0
+	}
+	return false, access.NotAuthorized
+}
+
+// refused answers a refused CONNECT and counts and logs it.
+func (g *Guard) refused(cl *mqtt.Client, c *access.Client, r access.Reason) {
+	g.AuthFailure.Add(1)
+	code := r.Code()
+	if cl.Properties.ProtocolVersion < 5 {
+		code = r.Code3()
+	}
+	_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: code})
+	g.fails.Lock()
+	now := time.Now()
+	if now.Sub(g.fails.at) < logEvery {
+		g.fails.suppressed++
+		g.fails.Unlock()
+		return
+	}
+	n := g.fails.suppressed
+	g.fails.at, g.fails.suppressed = now, 0
+	g.fails.Unlock()
+	g.log.Warn("client authentication failed", zap.String("client", short(c.ClientID)), zap.String("username", short(c.Username)),
+		zap.String("peer", c.Peer.String()), zap.String("reason", r.String()), zap.Int64("more_since_last_line", n))
+}
+
+// short cuts a client-supplied value for a log line.
+func short(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func (g *Guard) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { g.clients.Delete(cl) }
+
+func (g *Guard) get(cl *mqtt.Client) *client {
+	if v, ok := g.clients.Load(cl); ok {
+		return v.(*client)
+	}
+	return nil
+}
+
+// OnACLCheck checks SUBSCRIBE filters (mochi asks with write false); the
+// PUBLISH check is OnPublish's.
+func (g *Guard) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if write || cl.Net.Inline {
+		return true
+	}
+	c := g.get(cl)
+	if c == nil {
+		return true
+	}
+	if g.check(c, access.Subscribe, plainFilter(topic)) == access.Allow {
+		return true
+	}
+	if g.set.ACLDisconnect {
+		_ = g.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+	}
+	return false
+}
+
+// plainFilter strips the shared subscription prefix ($share/<group>/ or
+// $queue/), as EMQX checks the filter itself.
+func plainFilter(f string) string {
+	if rest, ok := strings.CutPrefix(f, "$share/"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return rest[i+1:]
+		}
+	}
+	if rest, ok := strings.CutPrefix(f, "$queue/"); ok {
+		return rest
+	}
+	return f
+}
+
+// OnPublish drops a PUBLISH the ACL denies (before the cluster's hook
+// forwards it).
+func (g *Guard) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	c := g.get(cl)
+	if c == nil || g.check(c, access.Publish, pk.TopicName) == access.Allow {
+		return pk, nil
+	}
+	switch {
+	case g.set.ACLDisconnect:
+		_ = g.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+		return pk, packets.ErrRejectPacket
+	case pk.FixedHeader.Qos == 0:
+		return pk, packets.ErrRejectPacket
+	case cl.Properties.ProtocolVersion == 5:
+		ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID, ReasonCode: packets.ErrNotAuthorized.Code}
+		if pk.FixedHeader.Qos == 2 {
+			ack.FixedHeader.Type = packets.Pubrec
+		}
+		_ = cl.WritePacket(ack)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, packets.CodeSuccessIgnore // 3.1.1: acknowledged as usual, dropped
+}
+
+// check answers Allow or Deny for c doing a on topic.
+func (g *Guard) check(c *client, a access.Action, topic string) access.Result {
+	if c.c.Superuser {
+		return access.Allow
+	}
+	p := g.plugins.Load()
+	var gen uint64
+	cached := p.slow && c.cache != nil
+	if cached {
+		if c.clear.Swap(false) {
+			c.cache.Clear()
+		}
+		gen = acl.Generation()
+		if r, ok := c.cache.Get(a, topic, gen); ok {
+			g.ACLCacheHit.Add(1)
+			return g.count(r)
+		}
+	}
+	r := access.Ignore
+	for _, s := range p.acl {
+		if f, ok := s.(*acl.File); ok {
+			r = f.Check(&c.c, a, topic) // no context, no error: the hot path
+		} else {
+			var err error
+			r, err = s.CheckACL(context.Background(), &c.c, a, topic)
+			if err != nil {
+				r = access.Ignore
+			}
+		}
+		if r != access.Ignore {
+			break
+		}
+	}
+	if r == access.Ignore {
+		r = g.set.ACLNomatch
+	}
+	if cached {
+		c.cache.Put(a, topic, r, gen)
+	}
+	return g.count(r)
+}
+
+func (g *Guard) count(r access.Result) access.Result {
+	if r == access.Deny {
+		g.ACLDeny.Add(1)
+	} else {
+		g.ACLAllow.Add(1)
+	}
+	return r
+}
+
+// CleanCache empties the ACL cache of the client with id (every client:
+// ""); it reports whether such a client is connected here.
+func (g *Guard) CleanCache(id string) bool {
+	found := false
+	g.clients.Range(func(k, v any) bool {
+		c := v.(*client)
+		if id == "" || c.c.ClientID == id {
+			c.clear.Store(true)
+			found = true
+		}
+		return true
+	})
+	return found
+}
