@@ -16,7 +16,7 @@
 // sha512; default sha256). With plain the record is salt ++ salt ++
 // password. A record whose length is exactly that of an unsalted hex digest
 // of the algorithm (32, 40, 64 or 128 bytes) is taken as an unsalted digest
-// of the password, as EMQX does (records written by EMQX before 4.3). EMQX's
+// of the password, as EMQX does (records stored without a salt). EMQX's
 // data export (emqx_ctl data export, the dashboard backup) writes the record
 // in standard base64, padded: EncodeRecord and DecodeRecord.
 package passwd
