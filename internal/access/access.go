@@ -57,6 +57,14 @@ type Client struct {
 	Listener string // EMQX listener id such as "mqtt:tcp:external"
 	CertCN   string // TLS client certificate subject common name
 	CertDN   string // TLS client certificate subject, RFC 4514
+	SockPort uint16 // port of the listener that accepted the connection
+	// Mountpoint is the client's mountpoint ("" = none), with %c and %u
+	// already replaced. A backend may set it when it allows the client
+	// (emqx_auth_http takes it from its 200 answer, as EMQX does).
+	Mountpoint string
+	// JWTClaims are the claims of the token emqx_auth_jwt accepted (EMQX's
+	// jwt_claims), kept for that plugin's ACL; nil otherwise.
+	JWTClaims map[string]any
 	// Superuser is set by the backend that allowed the client when it is a
 	// superuser (EMQX's is_superuser): ACL checks are skipped.
 	Superuser bool
