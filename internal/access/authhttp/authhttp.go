@@ -247,9 +247,12 @@ func (p *Plugin) Close() error {
 //   - 200: Allow; c.Superuser is set when super_req answers 200, and
 //     c.Mountpoint when the body is a JSON object with a string
 //     "mountpoint";
-//   - any other status (3xx, 204 and 5xx included): Deny;
+//   - any other status (3xx, 204 and 5xx included): Deny, the reason as
+//     EMQX maps the status (400/401 bad user name or password, 403 not
+//     authorized, 429 banned, 504 server busy, others server
+//     unavailable);
 //   - no answer (refused, unreachable, timed out, after two retries of
-//     what failed before the timeout): Deny;
+//     what failed before the timeout): Deny, server unavailable;
 //   - a POST without a form or JSON Content-Type, or a JSON body of a
 //     value that is not UTF-8: Ignore (EMQX's check fails with an
 //     exception, which passes to the next backend).
@@ -268,9 +271,11 @@ func (p *Plugin) Authenticate(ctx context.Context, c *access.Client) (access.Res
 		return access.Ignore, nil
 	case err != nil:
 		p.logOnce("auth_req:error", "auth request failed, connection denied", p.auth, err)
+		c.Reason = access.ServerUnavailable
 		return access.Deny, nil
 	case status != http.StatusOK:
 		p.logOnce("auth_req:"+strconv.Itoa(status), "auth server denied the connection", p.auth, nil, zap.Int("status", status))
+		c.Reason = denyReason(status)
 		return access.Deny, nil
 	case string(body) == "ignore":
 		return access.Ignore, nil
@@ -294,6 +299,22 @@ func (p *Plugin) Authenticate(ctx context.Context, c *access.Client) (access.Res
 		c.Mountpoint = mp
 	}
 	return access.Allow, nil
+}
+
+// denyReason is the CONNACK reason of an auth_req status other than 200,
+// as EMQX maps it.
+func denyReason(status int) access.Reason {
+	switch status {
+	case 400, 401:
+		return access.BadUsernameOrPassword
+	case 403:
+		return access.NotAuthorized
+	case 429:
+		return access.Banned
+	case 504:
+		return access.ServerBusy
+	}
+	return access.ServerUnavailable
 }
 
 // CheckACL asks acl_req, as EMQX does:

@@ -220,24 +220,26 @@ func TestAuthGet(t *testing.T) {
 
 func TestAuthAnswers(t *testing.T) {
 	for _, c := range []struct {
-		code int
-		body string
-		want access.Result
+		code   int
+		body   string
+		want   access.Result
+		reason access.Reason // when denied, as EMQX maps the status
 	}{
-		{200, "", access.Allow},
-		{200, "ok", access.Allow},
-		{200, "ignore", access.Ignore},
-		{200, "ignore\n", access.Allow}, // only the exact body ignores
-		{204, "", access.Deny},
-		{201, "", access.Deny},
-		{302, "", access.Deny}, // redirects are not followed
-		{400, "", access.Deny},
-		{401, "", access.Deny},
-		{403, "ignore", access.Deny},
-		{404, "", access.Deny},
-		{429, "", access.Deny},
-		{500, "", access.Deny},
-		{503, "", access.Deny},
+		{200, "", access.Allow, 0},
+		{200, "ok", access.Allow, 0},
+		{200, "ignore", access.Ignore, 0},
+		{200, "ignore\n", access.Allow, 0}, // only the exact body ignores
+		{204, "", access.Deny, access.ServerUnavailable},
+		{201, "", access.Deny, access.ServerUnavailable},
+		{302, "", access.Deny, access.ServerUnavailable}, // redirects are not followed
+		{400, "", access.Deny, access.BadUsernameOrPassword},
+		{401, "", access.Deny, access.BadUsernameOrPassword},
+		{403, "ignore", access.Deny, access.NotAuthorized},
+		{404, "", access.Deny, access.ServerUnavailable},
+		{429, "", access.Deny, access.Banned},
+		{500, "", access.Deny, access.ServerUnavailable},
+		{503, "", access.Deny, access.ServerUnavailable},
+		{504, "", access.Deny, access.ServerBusy},
 	} {
 		s := started(t, func(w http.ResponseWriter, _ *http.Request) {
 			if c.code == 302 {
@@ -247,8 +249,12 @@ func TestAuthAnswers(t *testing.T) {
 			_, _ = io.WriteString(w, c.body)
 		})
 		p := newPlugin(t, authConfig(s.URL))
-		if got, _ := p.Authenticate(context.Background(), testClient()); got != c.want {
+		cl := testClient()
+		if got, _ := p.Authenticate(context.Background(), cl); got != c.want {
 			t.Errorf("%d %q: %v, want %v", c.code, c.body, got, c.want)
+		}
+		if c.want == access.Deny && cl.Reason != c.reason {
+			t.Errorf("%d: reason %v, want %v", c.code, cl.Reason, c.reason)
 		}
 		if n := s.hits.Load(); n != 1 {
 			t.Errorf("%d: %d requests", c.code, n)
@@ -340,7 +346,11 @@ func TestUnreachable(t *testing.T) {
 	c := authConfig(closedURL(t))
 	c.ACLReq = Request{URL: c.AuthReq.URL, Method: "get", Params: "t=%t"}
 	p := newPlugin(t, c)
-	mustAuth(t, p, testClient(), access.Deny)
+	cl := testClient()
+	mustAuth(t, p, cl, access.Deny)
+	if cl.Reason != access.ServerUnavailable {
+		t.Errorf("server down: reason %v, want server_unavailable", cl.Reason)
+	}
 	if got, err := p.CheckACL(context.Background(), testClient(), access.Publish, "t"); got != access.Ignore || err != nil {
 		t.Errorf("ACL with the server down: %v, %v; want ignore", got, err)
 	}
