@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type Broker struct {
 	drained   chan struct{} // closed when Stop's drain is over
 	sessions  *sessions
 	hooked    bool // the session hook is added (Start)
+	subCheck  atomic.Pointer[func(cl *mqtt.Client, filter string) bool]
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -87,9 +89,6 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 			l.tls = tc
 		}
 		b.listeners = append(b.listeners, l)
-	}
-	if !cfg.AllowAnonymous {
-		log.Warn("allow_anonymous = false and no authentication backend is configured: every MQTT connection will be refused")
 	}
 	return b, nil
 }
@@ -227,8 +226,9 @@ func (b *Broker) Stop(ctx context.Context) error {
 	}
 }
 
-// nodeHook refuses reserved and over-long client ids and anonymous clients
-// when allow_anonymous is off, and tells each connection its protocol version.
+// nodeHook refuses reserved and over-long client ids and tells each
+// connection its protocol version (authentication is the gate's:
+// internal/access/guard).
 type nodeHook struct {
 	mqtt.HookBase
 	b *Broker
@@ -294,8 +294,26 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		pk.ReasonCode = packets.Err3UnsupportedProtocolVersion.Code
 	case pk.ReasonCode == packets.ErrUnspecifiedError.Code && emptyIDKept(cl):
 		pk.ReasonCode = packets.Err3ClientIdentifierNotValid.Code
+	case pk.ReasonCode >= 0x80:
+		pk.ReasonCode = connack3(pk.ReasonCode)
 	}
 	return pk
+}
+
+// connack3 is the MQTT 3.1.1 return code for an MQTT 5 CONNACK reason
+// code, as EMQX maps them (3.1.1 has codes 1 to 5 only).
+func connack3(code byte) byte {
+	switch code {
+	case 0x85:
+		return 0x02 // identifier rejected
+	case 0x86:
+		return 0x04 // bad user name or password
+	case 0x87, 0x8A, 0x8C:
+		return 0x05 // not authorized
+	case 0x88, 0x89, 0x8B, 0x90, 0x97, 0x9C, 0x9D, 0x9F:
+		return 0x03 // server unavailable
+	}
+	return 0x01 // unacceptable protocol version (EMQX's answer for 0x80-0x84)
 }
 
 // emptyIDKept: the client sent no client id (mochi made one up) and asked
@@ -338,8 +356,6 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 		return packets.ErrClientIdentifierNotValid
 	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
 		return packets.ErrClientIdentifierNotValid
-	case !h.b.cfg.AllowAnonymous:
-		return packets.ErrNotAuthorized
 	}
 	return packets.CodeSuccess
 }
@@ -397,8 +413,30 @@ func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	return pk
 }
 
+// OnConnectAuthenticate lets every client through mochi's own check: the
+// gate (internal/access/guard) authenticates in OnConnect.
 func (h *nodeHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
-func (h *nodeHook) OnACLCheck(*mqtt.Client, string, bool) bool              { return true }
+
+// OnACLCheck answers mochi's ACL question: a SUBSCRIBE filter is put to
+// the check SetSubscribeCheck gave (mochi lets any one hook allow, so the
+// gate cannot be a hook of its own here); PUBLISH is the gate's OnPublish
+// (after the topic alias is resolved) and deliveries are not checked, as
+// in EMQX.
+func (h *nodeHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if write {
+		return true
+	}
+	if f := h.b.subCheck.Load(); f != nil {
+		return (*f)(cl, topic)
+	}
+	return true
+}
+
+// SetSubscribeCheck makes check decide each SUBSCRIBE filter (false: 0x87,
+// 3.1.1: 0x80).
+func (b *Broker) SetSubscribeCheck(check func(cl *mqtt.Client, filter string) bool) {
+	b.subCheck.Store(&check)
+}
 
 // connectedClients counts network clients still connected.
 func (b *Broker) connectedClients() int {

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 func testConfig() *config.Config {
-	c := &config.Config{AllowAnonymous: true}
+	c := &config.Config{}
 	c.Listeners.TCP.Addr = "127.0.0.1:0"
 	c.Listeners.WSPath = "/mqtt"
 	c.MQTT.MaxPacketSize = 1 << 20
@@ -206,16 +206,6 @@ func TestRefusedClientIDs(t *testing.T) {
 		if v == nil || v.Connack == nil || v.Connack.ReasonCode != 0x85 {
 			t.Fatalf("client id %q: want CONNACK 0x85, got %+v (%v)", id, v, err)
 		}
-	}
-}
-
-func TestAnonymousRefused(t *testing.T) {
-	cfg := testConfig()
-	cfg.AllowAnonymous = false
-	b := startBroker(t, cfg)
-	v, err := testutil.TryDialV5(b.Addrs()["tcp"], "anon", true)
-	if err == nil || v.Connack == nil || v.Connack.ReasonCode != 0x87 {
-		t.Fatalf("want CONNACK 0x87 not authorized, got %v", err)
 	}
 }
 

@@ -1,12 +1,13 @@
 package broker
 
 import (
+	"crypto/tls"
 	"net"
-
-	"github.com/mochi-mqtt/server/v2/packets"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // disconnectTooLarge is an MQTT 5 DISCONNECT with reason 0x95 (packet too large), no properties.
@@ -280,4 +281,17 @@ func (c *conn) track(b []byte) {
 			c.skip = c.length
 		}
 	}
+}
+
+// TLSState is the TLS state of an ssl or wss connection (the gate reads
+// the client's certificate).
+func (c *conn) TLSState() (tls.ConnectionState, bool) {
+	under := c.Conn
+	if w, ok := under.(*wsConn); ok {
+		under = w.Conn
+	}
+	if t, ok := under.(*tls.Conn); ok {
+		return t.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
 }

@@ -3,7 +3,7 @@
 // every connection (conn.go: a CONNECT deadline and checks of its flags and
 // properties, an oversize-packet guard that answers MQTT 5 clients with
 // DISCONNECT 0x95, and write coalescing), its limits, the node hook
-// (reserved and over-long client ids, allow_anonymous, the codes the
+// (reserved and over-long client ids, the codes the
 // specifications want where mochi's differ), and a graceful stop that
 // drains clients before mochi's Close.
 //

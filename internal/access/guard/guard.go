@@ -117,7 +117,9 @@ func New(srv *mqtt.Server, set Settings, file *acl.File, log *zap.Logger) *Guard
 
 func (g *Guard) ID() string { return "emqx-access" }
 
-var events = []byte{mqtt.OnConnect, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnDisconnect}
+// events: not OnACLCheck, where mochi lets any one hook allow (the
+// broker's node hook asks CheckSubscribe instead).
+var events = []byte{mqtt.OnConnect, mqtt.OnPublish, mqtt.OnDisconnect}
 
 func (g *Guard) Provides(b byte) bool { return slices.Contains(events, b) }
 
@@ -180,7 +182,7 @@ func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		Username: string(cl.Properties.Username),
 		ProtoVer: cl.Properties.ProtocolVersion,
 		Zone:     "external",
-		Listener: cl.Net.Listener,
+		Listener: "mqtt:" + cl.Net.Listener, // EMQX's listener id, e.g. mqtt:tcp:external
 	}}
 	if pk.Connect.PasswordFlag {
 		c.c.Password = slices.Clone(pk.Connect.Password)
@@ -302,10 +304,10 @@ func (g *Guard) get(cl *mqtt.Client) *client {
 	return nil
 }
 
-// OnACLCheck checks SUBSCRIBE filters (mochi asks with write false); the
-// PUBLISH check is OnPublish's.
-func (g *Guard) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	if write || cl.Net.Inline {
+// CheckSubscribe checks a SUBSCRIBE filter (the broker's node hook asks
+// it from mochi's ACL check); a denied one gets 0x87 (3.1.1: 0x80).
+func (g *Guard) CheckSubscribe(cl *mqtt.Client, topic string) bool {
+	if cl.Net.Inline {
 		return true
 	}
 	c := g.get(cl)
