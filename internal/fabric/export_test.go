@@ -1,0 +1,17 @@
+package fabric
+
+// Tombstones counts the deletes the table remembers (tests).
+func (t *Table) Tombstones() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.tombs
+}
+
+// VersionOf is the version key holds here and whether it is a tombstone
+// (tests).
+func (t *Table) VersionOf(key string) (ts int64, node string, deleted, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[key]
+	return e.ver.ts, e.ver.node, e.del, ok
+}
