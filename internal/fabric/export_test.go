@@ -15,3 +15,6 @@ func (t *Table) VersionOf(key string) (ts int64, node string, deleted, ok bool) 
 	e, ok := t.m[key]
 	return e.ver.ts, e.ver.node, e.del, ok
 }
+
+// RetainedTable is the table of retained messages (tests).
+func (f *Fabric) RetainedTable() *Table { return f.retained.t }

@@ -52,8 +52,8 @@ type Table struct {
 	tombs      int    // tombstones
 	gen        uint64 // bumped by every change (persistence compares it)
 	opts       TableOptions
-	registered bool // opened by Fabric.Table (not only created by a peer's sync)
-	file       *tableFile
+	registered bool       // opened by Fabric.Table (not only created by a peer's sync)
+	file       *tableFile // guarded by wmu
 }
 
 // TableOptions configures a table when it is first opened.
@@ -274,19 +274,19 @@ func (t *Table) expire(key string, expired func(value []byte) bool) bool {
 
 // sweep expires every value TableOptions.Expired reports run out.
 func (t *Table) sweep(now time.Time) {
-	if t.opts.Expired == nil {
-		return
-	}
 	var keys []string
 	t.mu.RLock()
-	for k, e := range t.m {
-		if !e.del && t.opts.Expired(e.val, now) {
-			keys = append(keys, k)
+	expired := t.opts.Expired
+	if expired != nil {
+		for k, e := range t.m {
+			if !e.del && expired(e.val, now) {
+				keys = append(keys, k)
+			}
 		}
 	}
 	t.mu.RUnlock()
 	for _, k := range keys {
-		t.expire(k, func(v []byte) bool { return t.opts.Expired(v, now) })
+		t.expire(k, func(v []byte) bool { return expired(v, now) })
 	}
 }
 

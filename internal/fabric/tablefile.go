@@ -36,15 +36,22 @@ const (
 
 // tableFile writes one table to its file.
 type tableFile struct {
-	t    *Table
-	path string
-	wake chan struct{}
+	f     *Fabric
+	t     *Table
+	path  string
+	wake  chan struct{}
+	start sync.Once // the writer starts with the first change
 
 	mu    sync.Mutex // one save at a time
 	saved uint64     // the table's gen last written
 }
 
 func (p *tableFile) poke() {
+	p.start.Do(func() {
+		if p.f.startGoroutine() {
+			go p.run()
+		}
+	})
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -57,7 +64,7 @@ func (f *Fabric) persist(t *Table) {
 		f.log.Warn("no data dir: table kept in memory only", zap.String("table", t.name))
 		return
 	}
-	p := &tableFile{t: t, path: filepath.Join(f.dataDir, tablesDir, t.name+".tbl"), wake: make(chan struct{}, 1)}
+	p := &tableFile{f: f, t: t, path: filepath.Join(f.dataDir, tablesDir, t.name+".tbl"), wake: make(chan struct{}, 1)}
 	name, es, err := f.tables.readFile(p.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -84,14 +91,17 @@ func (f *Fabric) persist(t *Table) {
 	t.wmu.Lock()
 	t.file = p
 	t.wmu.Unlock()
-	if f.startGoroutine() {
-		go p.run(f)
+	t.mu.RLock()
+	changed := t.gen != p.saved
+	t.mu.RUnlock()
+	if changed { // peers' entries came first, or tombstones were dropped
+		p.poke()
 	}
-	p.poke() // written if the peers' entries or a dropped tombstone changed it
 }
 
 // run writes the table after changes, at most every persistDebounce.
-func (p *tableFile) run(f *Fabric) {
+func (p *tableFile) run() {
+	f := p.f
 	defer f.wg.Done()
 	for {
 		select {

@@ -110,22 +110,20 @@ func (s *tableSet) open(name string, opts TableOptions, carried bool) *Table {
 	t := s.byName[name]
 	if t == nil {
 		t = newTable(s.f, name)
+		t.carried = carried // before any peer can see the table
 		s.byName[name] = t
 	}
 	s.mu.Unlock()
 	if t.registered {
 		return t
 	}
-	t.wmu.Lock()
 	t.mu.Lock()
-	t.registered, t.carried, t.opts = true, carried, opts.withDefaults()
+	t.registered, t.opts = true, opts.withDefaults()
 	t.mu.Unlock()
-	t.wmu.Unlock()
 	if opts.Persist {
 		s.f.persist(t)
 	}
 	if t.size() > 0 {
-		s.start()
 		for _, p := range s.f.links.Peers() {
 			s.sender(p).resync([]*Table{t})
 		}
@@ -192,6 +190,7 @@ func (s *tableSet) changed(t *Table, keys []string, except string) {
 
 // linkUp sends every table whole to a peer whose link came up.
 func (s *tableSet) linkUp(peer string) {
+	s.start()
 	s.sender(peer).resync(s.all())
 }
 
@@ -231,7 +230,8 @@ func (s *tableSet) sender(peer string) *tableSender {
 	return x
 }
 
-// start starts the housekeeping loop once (lazily: New starts nothing).
+// start starts the housekeeping loop once, lazily (New starts nothing):
+// with the first change or link.
 func (s *tableSet) start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
