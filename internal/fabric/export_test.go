@@ -18,3 +18,10 @@ func (t *Table) VersionOf(key string) (ts int64, node string, deleted, ok bool) 
 
 // RetainedTable is the table of retained messages (tests).
 func (f *Fabric) RetainedTable() *Table { return f.retained.t }
+
+func (t *Table) lookup(key string) (val []byte, deleted, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[key]
+	return e.val, e.del, ok
+}

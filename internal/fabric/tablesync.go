@@ -413,7 +413,7 @@ func entrySize(w *wireEntry) int { return 24 + len(w.key) + len(w.e.ver.node) + 
 // (an entry too large for a frame, logged and skipped).
 func (x *tableSender) encodeBatch(table string, flags uint64, es []wireEntry) (int, []byte) {
 	n, size := 0, 0
-	for n < len(es) {
+	for n < len(es) && n < tableBatchEntries {
 		sz := entrySize(&es[n])
 		if sz > maxTableEntry {
 			if n == 0 {
