@@ -21,10 +21,12 @@ import (
 //
 // A local change does not go through the table's sender but in the
 // forward outbox of each peer, behind the forwarded copies of the same
-// publish: a peer applies it after it delivered that message to its
-// subscribers, so a client subscribing there meanwhile gets the message
-// either as a delivery or as the retained one, never both, and it is
-// acknowledged and resent like a QoS 1 message.
+// publish (mochi calls OnPublish before OnRetainMessage): a peer stores it
+// only after it delivered that message to its subscribers, so a client
+// subscribing there meanwhile never gets it twice (as a delivery and as
+// the retained message); the changes of one node arrive in the order they
+// were made (a subscriber that sees the last has all before it), and are
+// acknowledged and resent like QoS 1 messages.
 //
 // The value of a topic:
 //

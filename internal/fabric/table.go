@@ -215,7 +215,9 @@ func (t *Table) write(key string, val []byte, del bool) version {
 	e := entry{val: val, ver: v, del: del}
 	t.set(key, old, had, e)
 	t.mu.Unlock()
-	if !t.carried {
+	if t.carried {
+		t.f.tables.start()
+	} else {
 		t.f.tables.changed(t, []string{key}, "")
 	}
 	t.after([]change{{key: key, val: val, del: del, visible: !del || (had && !old.del)}})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"emqxgo/internal/peerlink"
@@ -66,7 +67,7 @@ type tableSet struct {
 	byName map[string]*Table
 	send   map[string]*tableSender // per peer
 	nodes  map[string]string       // interned node names of versions
-	loop   bool                    // housekeeping started
+	loop   atomic.Bool             // housekeeping started
 }
 
 func newTableSet(f *Fabric) *tableSet {
@@ -233,10 +234,13 @@ func (s *tableSet) sender(peer string) *tableSender {
 // start starts the housekeeping loop once, lazily (New starts nothing):
 // with the first change or link.
 func (s *tableSet) start() {
+	if s.loop.Load() {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.loop && s.f.startGoroutine() {
-		s.loop = true
+	if !s.loop.Load() && s.f.startGoroutine() {
+		s.loop.Store(true)
 		go s.housekeeping()
 	}
 }
