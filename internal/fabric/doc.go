@@ -16,8 +16,18 @@
 //     node ($cluster:<peer>, a prefix the broker refuses from the network).
 //   - shared.go: the node that receives a publish picks one member per shared
 //     group cluster-wide (broker.shared_subscription_strategy).
-//   - retained.go: retained messages replicated to every node, newest wins,
-//     full sync when a link comes up.
+//   - table.go: Table, what everything replicated cluster-wide rides (the
+//     fabric's retained messages; auth users, ACL rules, bans, ... opened
+//     by other packages with Fabric.Table): named maps of string keys to
+//     opaque values, each entry versioned (unix nanos, node), newest wins,
+//     deletes kept as tombstones for a while; OnChange for caches.
+//     tablesync.go: every change to every linked peer, every table whole
+//     when a link comes up, in acknowledged batches of bounded size (op
+//     table). tablefile.go: a table persisted under
+//     <data_dir>/tables/<name>.tbl, written atomically and debounced.
+//   - retained.go: retained messages are the table $retained (in memory);
+//     mochi's retained store is its view; local changes ride the forward
+//     outbox behind the forwarded copies.
 //   - takeover.go: client ids are unique cluster-wide; a CONNECT takes the
 //     session over from the node that holds it (subscriptions, messages in
 //     flight and queued, pending PUBRELs). The old node keeps the session's
@@ -32,5 +42,8 @@
 //
 // Lock order: routeMu (routes.mu) before the index's lock; never hold a
 // fabric lock while calling into a peer link except routeMu for route
-// deltas, which must stay in order with full sets.
+// deltas, which must stay in order with full sets. A table's wmu comes
+// before its mu and before what its OnChange callbacks take (the
+// retainer's mu, then mochi's); the table set's and senders' locks are
+// leaves.
 package fabric

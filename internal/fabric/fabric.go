@@ -75,7 +75,9 @@ type Fabric struct {
 	log      *zap.Logger
 	routes   *routes
 	retained *retainer
+	tables   *tableSet
 	picker   *picker
+	dataDir  string
 
 	decisions syncMap[string, map[string]string] // publishing client id -> shared filter -> client chosen on this node
 	conns     syncMap[string, connection]        // client id -> since when, which client: connected clients
@@ -91,31 +93,60 @@ type Fabric struct {
 
 	stop     chan struct{}
 	stopOnce sync.Once
+	goMu     sync.Mutex // startGoroutine against Stop
 	wg       sync.WaitGroup
+}
+
+// Config is what the fabric takes from the node's configuration.
+type Config struct {
+	// SharedStrategy is broker.shared_subscription_strategy.
+	SharedStrategy string
+	// DataDir is node.data_dir: persisted tables live under DataDir/tables.
+	DataDir string
 }
 
 // New builds the fabric over the node's peer links and adds its hook to srv
 // (before srv serves). Pass it to cluster.Start as the links' handler.
-func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, strategy string, log *zap.Logger) (*Fabric, error) {
+func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, cfg Config, log *zap.Logger) (*Fabric, error) {
 	self := links.Self()
 	f := &Fabric{self: self, epoch: time.Now().UnixNano(), srv: srv, queues: queues, links: links, log: log.Named("fabric"),
-		picker: &picker{strategy: strategy, self: self},
-		out:    map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
+		picker: &picker{strategy: cfg.SharedStrategy, self: self}, dataDir: cfg.DataDir,
+		out: map[string]*outbox{}, in: map[string]*inbound{}, stop: make(chan struct{})}
 	h := fnv.New64a()
 	_, _ = fmt.Fprintf(h, "%s/%d", self, f.epoch)
 	f.idBase = h.Sum64() &^ 0xffffffff
 	f.routes = newRoutes(f)
-	f.retained = &retainer{f: f, versions: map[string]version{}}
+	f.tables = newTableSet(f)
+	f.retained = newRetainer(f)
 	if err := srv.AddHook(&hook{f: f}, nil); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// Stop ends the fabric's goroutines; it is safe to call twice.
+// startGoroutine counts a goroutine the caller is about to start, unless
+// the fabric stopped (false: do not start it).
+func (f *Fabric) startGoroutine() bool {
+	f.goMu.Lock()
+	defer f.goMu.Unlock()
+	select {
+	case <-f.stop:
+		return false
+	default:
+	}
+	f.wg.Add(1)
+	return true
+}
+
+// Stop ends the fabric's goroutines and writes the persisted tables that
+// changed; it is safe to call twice. Tables stay readable and writable
+// after it, in memory only.
 func (f *Fabric) Stop() {
 	f.stopOnce.Do(func() {
+		f.goMu.Lock()
 		close(f.stop)
+		f.goMu.Unlock()
+		f.tables.cancel()
 		f.moved.Range(func(id string, mv *move) bool { // the node stops: nothing to forward to
 			if f.moved.CompareAndDelete(id, mv) {
 				mv.timer.Stop()
@@ -124,10 +155,14 @@ func (f *Fabric) Stop() {
 		})
 	})
 	f.wg.Wait()
+	f.flushTables()
 }
 
 // Request implements peerlink.Handler.
 func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
+	if op == opTable {
+		return nil, f.tables.receive(peer, body)
+	}
 	if op != opTakeover {
 		return nil, errors.New("unknown request " + op)
 	}
@@ -192,8 +227,9 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 	}
 }
 
-// LinkUp implements peerlink.Handler: full route set and retained sync
-// to the peer, then resend what it has not acknowledged.
+// LinkUp implements peerlink.Handler: full route set to the peer, then
+// resend what it has not acknowledged, and every table whole (retained
+// messages too).
 func (f *Fabric) LinkUp(peer string, epoch int64) {
 	select {
 	case <-f.stop:
@@ -203,7 +239,7 @@ func (f *Fabric) LinkUp(peer string, epoch int64) {
 	f.routes.sendFull(peer)
 	o := f.outbox(peer)
 	o.linkUp(epoch)
-	f.retained.sync(peer)
+	f.tables.linkUp(peer)
 	f.wg.Add(1)
 	go f.sendClients(peer)
 }

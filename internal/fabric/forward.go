@@ -283,7 +283,7 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 			}
 		}
 		if m.TS != 0 {
-			f.retained.store(m)
+			f.retained.remote(m)
 			continue
 		}
 		if m.Marker { // through this node, which the session left

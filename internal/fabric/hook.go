@@ -21,7 +21,7 @@ func (h *hook) ID() string { return "emqx-cluster-fabric" }
 
 var provided = []byte{
 	mqtt.OnSubscribe, mqtt.OnUnsubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed,
-	mqtt.OnPublish, mqtt.OnPublished, mqtt.OnSelectSubscribers, mqtt.OnRetainMessage,
+	mqtt.OnPublish, mqtt.OnPublished, mqtt.OnSelectSubscribers, mqtt.OnRetainMessage, mqtt.OnRetainedExpired,
 	mqtt.OnWill, mqtt.OnWillSent, mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnClientExpired, mqtt.OnDisconnect,
 }
 
@@ -161,6 +161,10 @@ func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
 	}
 	h.f.retained.local(pk)
 }
+
+// OnRetainedExpired: mochi dropped an expired retained message; the
+// retained table follows.
+func (h *hook) OnRetainedExpired(topic string) { h.f.retained.expired(topic) }
 
 // OnWill forwards an immediate will (wills bypass OnPublish); delayed wills
 // go when mochi sends them (OnWillSent).

@@ -14,6 +14,7 @@ const (
 	opTakeover = "takeover" // request: takeoverReq -> takeoverResp
 	opClients  = "clients"  // notify: clientList, when a link comes up
 	opDirect   = "direct"   // notify: directMsg, for a session that moved to the receiver
+	// opTable (tablesync.go) is a request: a batch of table entries.
 )
 
 // directMsg is a message delivered on a node for a session that has moved
@@ -80,7 +81,9 @@ type message struct {
 	// SharedOnly: deliver to Groups only (a group message re-sent after
 	// the node first chosen went away; plain subscribers had it already).
 	SharedOnly bool
-	// TS and Node version a retained message (newest wins).
+	// TS set: not a message but a change of the retained table
+	// (retained.go), versioned by TS and Node: Topic is the key, Payload
+	// the value (none: cleared).
 	TS   int64
 	Node string
 	// Marker: not a message but a marker (flushReq) of node From for the

@@ -1,29 +1,56 @@
 package fabric
 
 import (
+	"encoding/binary"
+	"errors"
 	"strings"
 	"sync"
 	"time"
 
+	"emqxgo/internal/wire"
+
 	"github.com/mochi-mqtt/server/v2/packets"
+	"go.uber.org/zap"
 )
 
-// version orders retained messages of one topic: newest wins, the node name
-// breaks ties.
-type version struct {
-	ts   int64
-	node string
-}
-
-func (v version) newer(o version) bool {
-	return v.ts > o.ts || (v.ts == o.ts && v.node > o.node)
-}
-
-// retainer replicates retained messages to every node.
+// Retained messages are a table (table.go), "$retained", in memory only:
+// topic -> the message, its versions, tombstones for clears, newest wins,
+// whole-table sync when a link comes up are the table's. mochi's retained
+// store is its view: every change that wins here (local or a peer's) is
+// stored there (changed), the packet sharing the table value's bytes.
+//
+// A local change does not go through the table's sender but in the
+// forward outbox of each peer, behind the forwarded copies of the same
+// publish (mochi calls OnPublish before OnRetainMessage): a peer stores it
+// only after it delivered that message to its subscribers, so a client
+// subscribing there meanwhile never gets it twice (as a delivery and as
+// the retained message); the changes of one node arrive in the order they
+// were made (a subscriber that sees the last has all before it), and are
+// acknowledged and resent like QoS 1 messages.
+//
+// The value of a topic:
+//
+//	retained = version(1) created(varint) expires(varint) message
+//
+// created and expires are unix seconds where the message was published
+// (expires 0: no message expiry), message its binary form (codec.go) with
+// the topic left out. Every node expires it by the same rules as mochi
+// (message expiry, and broker-wide maximum age): mochi drops it from its
+// store and the table makes it a tombstone of the same version
+// (TableOptions.Expired; nothing is sent).
 type retainer struct {
-	f        *Fabric
-	mu       sync.Mutex
-	versions map[string]version // topic -> version of what this node holds (tombstones for clears)
+	f  *Fabric
+	t  *Table
+	mu sync.Mutex // mochi's retained store is changed under it (changed, unstored, expired)
+}
+
+const retainedVersion = 1
+
+func newRetainer(f *Fabric) *retainer {
+	r := &retainer{f: f}
+	r.t = f.tables.open(retainedTable, TableOptions{Expired: r.expiredValue}, true)
+	r.t.OnChange(r.changed)
+	return r
 }
 
 // local is called when a client of this node retained (or cleared) a topic.
@@ -31,27 +58,96 @@ func (r *retainer) local(pk packets.Packet) {
 	if strings.HasPrefix(pk.TopicName, "$") {
 		return
 	}
-	m := fromPacket(pk, time.Now())
-	if m == nil {
-		return
+	var val []byte
+	if len(pk.Payload) > 0 {
+		now := time.Now()
+		m := fromPacket(pk, now)
+		if m == nil {
+			return
+		}
+		created := pk.Created
+		if created == 0 {
+			created = now.Unix()
+		}
+		var expires int64
+		if m.Expiry > 0 {
+			expires = now.Unix() + int64(m.Expiry)
+		}
+		val = encodeRetained(m, created, expires)
 	}
-	r.mu.Lock()
-	v := version{ts: time.Now().UnixNano(), node: r.f.self}
-	if old, ok := r.versions[pk.TopicName]; ok && !v.newer(old) {
-		v.ts = old.ts + 1 // clocks differ between nodes; a local write still supersedes what we hold
-	}
-	r.versions[pk.TopicName] = v
-	r.mu.Unlock()
-	m.TS, m.Node, m.Retain = v.ts, v.node, true
+	v := r.t.write(pk.TopicName, val, val == nil)
+	m := &message{Topic: pk.TopicName, Payload: val, TS: v.ts, Node: v.node}
 	for _, p := range r.f.links.Peers() {
 		r.f.outbox(p).put(m)
 	}
 }
 
+// remote applies a peer's change that came in its forward batch (a
+// message with TS set: Topic, its value in Payload, none: cleared).
+func (r *retainer) remote(m *message) {
+	e := entry{ver: version{ts: m.TS, node: r.f.tables.intern(m.Node)}}
+	if len(m.Payload) == 0 {
+		e.del = true
+	} else {
+		e.val = append([]byte{}, m.Payload...) // not the whole batch kept alive by a slice of it
+	}
+	r.t.apply([]wireEntry{{key: m.Topic, e: e}})
+}
+
+// changed shows a change that won in mochi's store.
+func (r *retainer) changed(topic string, val []byte, deleted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if deleted {
+		r.f.srv.Topics.RetainMessage(clearPacket(topic))
+		return
+	}
+	pk, err := retainedPacket(topic, val)
+	if err != nil {
+		r.f.log.Warn("malformed retained message; not stored", zap.String("topic", topic), zap.Error(err))
+		return
+	}
+	r.f.srv.Topics.RetainMessage(pk)
+}
+
+// expired: mochi dropped topic's retained message as expired. The table
+// follows; if the table holds a newer, live one (stored as mochi's sweep
+// ran), it is shown again.
+func (r *retainer) expired(topic string) {
+	now := time.Now()
+	if r.t.expire(topic, func(v []byte) bool { return r.expiredValue(v, now) }) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	val, ok := r.t.Get(topic)
+	if _, shown := r.f.srv.Topics.Retained.Get(topic); !ok || shown {
+		return
+	}
+	if pk, err := retainedPacket(topic, val); err == nil {
+		r.f.srv.Topics.RetainMessage(pk)
+	}
+}
+
+// expiredValue applies mochi's rules for retained messages to a value.
+func (r *retainer) expiredValue(val []byte, now time.Time) bool {
+	created, expires, err := retainedTimes(&wire.Reader{B: val})
+	if err != nil {
+		return false
+	}
+	s := now.Unix()
+	if expires > 0 && expires < s {
+		return true
+	}
+	maxAge := r.f.srv.Options.Capabilities.MaximumMessageExpiryInterval
+	return maxAge > 0 && s-created > maxAge
+}
+
 // unstored runs inject (a delivery with the retain flag, through inline
 // client origin) and then puts back the retained message that topic had
 // before, unless another client stored one meanwhile: what a node retains
-// is decided by store, newest wins, not by the order deliveries arrive in.
+// is decided by the table, newest wins, not by the order deliveries arrive
+// in.
 func (r *retainer) unstored(origin, topic string, inject func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -64,42 +160,59 @@ func (r *retainer) unstored(origin, topic string, inject func()) {
 	case had:
 		r.f.srv.Topics.RetainMessage(old)
 	case ok:
-		r.f.srv.Topics.RetainMessage(packets.Packet{TopicName: topic, FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}})
+		r.f.srv.Topics.RetainMessage(clearPacket(topic))
 	}
 }
 
-// store applies a peer's retained message if it is newer than ours.
-func (r *retainer) store(m *message) {
-	v := version{ts: m.TS, node: m.Node}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if old, ok := r.versions[m.Topic]; ok && !v.newer(old) {
-		return
-	}
-	r.versions[m.Topic] = v
-	r.f.srv.Topics.RetainMessage(m.toPacket(true))
+func clearPacket(topic string) packets.Packet {
+	return packets.Packet{TopicName: topic, FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}}
 }
 
-// sync queues every retained message (and clear) this node holds for a peer
-// whose link just came up; the peer keeps the newest of each topic.
-func (r *retainer) sync(peer string) {
-	r.mu.Lock()
-	var msgs []*message
-	for topic, v := range r.versions {
-		m := &message{Topic: topic, TS: v.ts, Node: v.node, Retain: true}
-		if pk, ok := r.f.srv.Topics.Retained.Get(topic); ok && len(pk.Payload) > 0 {
-			full := fromPacket(pk, time.Now())
-			if full == nil {
-				continue // expired here
-			}
-			full.TS, full.Node, full.Retain = v.ts, v.node, true
-			m = full
-		}
-		msgs = append(msgs, m)
+// encodeRetained is the table value of retained message m.
+func encodeRetained(m *message, created, expires int64) []byte {
+	c := *m
+	c.Topic, c.Expiry, c.Retain, c.Seq, c.ID, c.Groups, c.SharedOnly, c.TS, c.Node = "", 0, false, 0, 0, nil, false, 0, ""
+	b := make([]byte, 0, 48+len(c.Payload)+len(c.From))
+	b = append(b, retainedVersion)
+	b = binary.AppendVarint(b, created)
+	b = binary.AppendVarint(b, expires)
+	return appendMessage(b, &c)
+}
+
+var errBadRetained = errors.New("malformed retained value")
+
+func retainedTimes(r *wire.Reader) (created, expires int64, err error) {
+	if r.Byte() != retainedVersion {
+		return 0, 0, errBadRetained
 	}
-	r.mu.Unlock()
-	o := r.f.outbox(peer)
-	for _, m := range msgs {
-		o.put(m)
+	created, expires = r.Varint(), r.Varint()
+	if r.Err != nil {
+		return 0, 0, errBadRetained
 	}
+	return created, expires, nil
+}
+
+// retainedPacket is the packet mochi stores for a table value; its payload
+// shares val's bytes.
+func retainedPacket(topic string, val []byte) (packets.Packet, error) {
+	r := &wire.Reader{B: val}
+	created, expires, err := retainedTimes(r)
+	if err != nil {
+		return packets.Packet{}, err
+	}
+	m := readMessage(r)
+	if r.Err != nil || len(r.B) != 0 {
+		return packets.Packet{}, errBadRetained
+	}
+	m.Topic = topic
+	if expires > 0 {
+		m.Expiry = uint32(max(expires-time.Now().Unix(), 1))
+	}
+	pk := m.toPacket(true)
+	pk.Origin, pk.Created = m.From, created
+	if expires > 0 {
+		pk.Expiry = expires
+		pk.ProtocolVersion = 5 // so mochi's sweep honours the message expiry [MQTT-3.3.2-5]
+	}
+	return pk, nil
 }

@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	fb, err := fabric.New(cl.Links(), b.Server(), b, cfg.Broker.SharedSubscriptionStrategy, log)
+	fb, err := fabric.New(cl.Links(), b.Server(), b, fabric.Config{SharedStrategy: cfg.Broker.SharedSubscriptionStrategy, DataDir: cfg.Node.DataDir}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // protoVersion is the link protocol version sent in the handshake.
-const protoVersion = 4 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move
+const protoVersion = 5 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move; 5: replicated tables (fabric op "table"), retained messages as table entries
 
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second

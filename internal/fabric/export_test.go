@@ -1,0 +1,27 @@
+package fabric
+
+// Tombstones counts the deletes the table remembers (tests).
+func (t *Table) Tombstones() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.tombs
+}
+
+// VersionOf is the version key holds here and whether it is a tombstone
+// (tests).
+func (t *Table) VersionOf(key string) (ts int64, node string, deleted, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[key]
+	return e.ver.ts, e.ver.node, e.del, ok
+}
+
+// RetainedTable is the table of retained messages (tests).
+func (f *Fabric) RetainedTable() *Table { return f.retained.t }
+
+func (t *Table) lookup(key string) (val []byte, deleted, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, ok := t.m[key]
+	return e.val, e.del, ok
+}
