@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"go.uber.org/zap"
+
 	"emqxgo/internal/emqxterm"
 )
 
@@ -169,7 +171,7 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader, src string) (hello
 		return hello{}, errBadHello
 	}
 	if !hmac.Equal(h.Proof, dialerProof(ls.key, nA, h)) {
-		ls.logOnce("bad_cookie:"+src, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
+		ls.logFrom(src, "bad_cookie", "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
 		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonBadCookie})
 		return hello{}, &emqxterm.Error{Reason: emqxterm.ReasonBadCookie, Node: h.Node}
 	}
@@ -179,11 +181,13 @@ func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader, src string) (hello
 		return hello{}, &emqxterm.Error{Reason: reason, Node: h.Node}
 	}
 	if h.To != ls.cfg.Self {
-		ls.logOnce("node_name:"+src, "node dialed this address for another node name ("+clip(h.To, maxLogValue)+"); refused", h.Node, c.RemoteAddr())
+		ls.logFrom(src, "node_name", "node dialed this address for another node name; refused", h.Node, c.RemoteAddr(),
+			zap.String("dialed", clip(h.To, maxLogValue)))
 		return refuse(emqxterm.ReasonNodeNameMismatch)
 	}
 	if h.Clust != ls.cfg.ClusterName {
-		ls.logOnce("cluster_name:"+src, "node of another cluster.name ("+clip(h.Clust, maxLogValue)+") tried to connect; refused", h.Node, c.RemoteAddr())
+		ls.logFrom(src, "cluster_name", "node of another cluster.name tried to connect; refused", h.Node, c.RemoteAddr(),
+			zap.String("cluster_name", clip(h.Clust, maxLogValue)))
 		return refuse(emqxterm.ReasonClusterNameMismatch)
 	}
 	if err := ls.cfg.Admit(h.Node, h.Want); err != nil {

@@ -145,6 +145,14 @@ func (ls *Links) logOnce(key, msg, peer string, addr net.Addr, fields ...zap.Fie
 	ls.log.Warn(msg, append(fs, fields...)...)
 }
 
+// logFrom logs a problem of kind with a connection from src (see
+// sourceOf) once per source and window. The source is in the message too:
+// the node's log writes a message repeated within seconds once (package
+// logging), and a stranger's line must not hide a genuine node's.
+func (ls *Links) logFrom(src, kind, msg, peer string, addr net.Addr, fields ...zap.Field) {
+	ls.logOnce(kind+":"+src, msg+" (from "+src+")", peer, addr, fields...)
+}
+
 // serve accepts links until the listener closes. A connection beyond the
 // bounds on unproven ones (see gate) is closed before a byte is read.
 func (ls *Links) serve() {
@@ -159,7 +167,7 @@ func (ls *Links) serve() {
 			// Out of file descriptors, say, under a flood: the port must
 			// not go deaf for good, so wait a little and accept again.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			ls.logOnce("accept", "cluster port cannot accept: "+clip(err.Error(), maxLogError), "", ls.ln.Addr())
+			ls.logOnce("accept", "cluster port cannot accept; retrying", "", ls.ln.Addr(), zap.String("error", clip(err.Error(), maxLogError)))
 			select {
 			case <-ls.quit:
 				return
@@ -171,7 +179,7 @@ func (ls *Links) serve() {
 		src := sourceOf(c.RemoteAddr())
 		if !ls.unproven.enter(src) {
 			_ = c.Close()
-			ls.logOnce("crowd:"+src, "too many connections on the cluster port that have not proved the cookie; closing the extra ones", "", c.RemoteAddr(),
+			ls.logFrom(src, "crowd", "too many connections on the cluster port that have not proved the cookie; closing the extra ones", "", c.RemoteAddr(),
 				zap.Int("max_per_source", maxUnprovenPerSource), zap.Int("max_total", maxUnproven))
 			continue
 		}
@@ -187,7 +195,8 @@ func (ls *Links) accept(c net.Conn, src string) {
 	if ls.cfg.ServerTLS != nil {
 		c = tls.Server(c, ls.cfg.ServerTLS)
 	}
-	r := bufio.NewReaderSize(c, 32<<10)
+	// Until the proof, a small buffer: a frame is 1 KB at most.
+	r := bufio.NewReaderSize(c, 2*maxHandshakeFrame)
 	h, err := ls.acceptHandshake(c, r, src)
 	ls.unproven.leave(src)
 	if err != nil {
@@ -197,7 +206,7 @@ func (ls *Links) accept(c net.Conn, src string) {
 			// a port probe (see probeDown) or a scanner that hung up: nothing to say
 			ls.log.Debug("connection closed before the handshake", zap.Stringer("remote", c.RemoteAddr()))
 		default:
-			ls.logOnce("handshake:"+src, "peer link handshake failed", "", c.RemoteAddr(), zap.String("error", clip(err.Error(), maxLogError)))
+			ls.logFrom(src, "handshake", "peer link handshake failed", "", c.RemoteAddr(), zap.String("error", clip(err.Error(), maxLogError)))
 		}
 		_ = c.Close()
 		return
@@ -206,7 +215,9 @@ func (ls *Links) accept(c net.Conn, src string) {
 		_ = c.Close()
 		return
 	}
-	ls.add(h.node, h.epoch, c, r, false)
+	// A link's buffer, over the small one: what the small one holds is
+	// read first, and then reads of 2 KB or more pass through it to c.
+	ls.add(h.node, h.epoch, c, bufio.NewReaderSize(r, 32<<10), false)
 }
 
 // Probe runs a handshake with peer and hangs up: it tells whether the peer
