@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/testutil"
 )
@@ -547,3 +549,5 @@ func TestFloodBeforeProof(t *testing.T) {
 		t.Errorf("node 3's genuine bad cookie is not in node 1's log:\n%s", readFrom(t, n1.logFile(), logBase))
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
