@@ -34,7 +34,7 @@ func cmdStart() error {
 	if err != nil {
 		return err
 	}
-	cookieWarning(cfg)
+	cookieWarning(os.Stderr, cfg)
 	if _, err := ctlClient(cfg, 5*time.Second).Ping(); err == nil {
 		fmt.Fprintln(os.Stderr, "Node is already running!")
 		return fail()

@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -69,14 +70,34 @@ func loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// cookieWarning prints the default-cookie warning on stderr.
-func cookieWarning(cfg *config.Config) {
-	if !cfg.Node.CookieIsDefault {
-		return
+// minCookieLen is the shortest node.cookie not warned about. The cookie
+// never crosses the wire, but a fake peer a node dials, or anyone who
+// records a handshake, can try guesses offline against what it saw.
+const minCookieLen = 16
+
+// shortCookieWarning is the warning for a cookie under minCookieLen.
+var shortCookieWarning = fmt.Sprintf("node.cookie is shorter than %d characters: a fake peer this node dials, or anyone "+
+	"who records a handshake, can guess it offline; use a random cookie of %d characters or more, "+
+	"and rpc.driver = ssl where the cluster ports are reachable from untrusted hosts", minCookieLen, minCookieLen)
+
+// shortCookie reports a cookie (other than the default, warned about on
+// its own) under minCookieLen.
+func shortCookie(cfg *config.Config) bool {
+	return !cfg.Node.CookieIsDefault && len(cfg.Node.Cookie) < minCookieLen
+}
+
+// cookieWarning prints the default-cookie or short-cookie warning on w.
+func cookieWarning(w io.Writer, cfg *config.Config) {
+	switch {
+	case cfg.Node.CookieIsDefault:
+		fmt.Fprintf(w, "!!!!!!\nWARNING: Default (insecure) Erlang cookie is in use.\n"+
+			"Please set node.cookie in %s/emqx.conf or override from environment variable EMQX_NODE_COOKIE\n"+
+			"NOTE: Use the same config value for all nodes in the cluster.\n!!!!!!\n", cfg.EtcDir)
+	case shortCookie(cfg):
+		fmt.Fprintf(w, "!!!!!!\nWARNING: %s.\n"+
+			"Please set node.cookie in %s/emqx.conf or override from environment variable EMQX_NODE_COOKIE\n"+
+			"NOTE: Use the same config value for all nodes in the cluster.\n!!!!!!\n", shortCookieWarning, cfg.EtcDir)
 	}
-	fmt.Fprintf(os.Stderr, "!!!!!!\nWARNING: Default (insecure) Erlang cookie is in use.\n"+
-		"Please set node.cookie in %s/emqx.conf or override from environment variable EMQX_NODE_COOKIE\n"+
-		"NOTE: Use the same config value for all nodes in the cluster.\n!!!!!!\n", cfg.EtcDir)
 }
 
 func notResponding(cfg *config.Config) error {

@@ -29,7 +29,7 @@ func cmdForeground() error {
 	if err != nil {
 		return err
 	}
-	cookieWarning(cfg)
+	cookieWarning(os.Stderr, cfg)
 	to := "console"
 	if cfg.Log.ToIsSet {
 		to = cfg.Log.To
@@ -71,6 +71,9 @@ func runNode(cfg *config.Config, logTo string, ready func(error)) error {
 	where := ""
 	if log.FilePath != "" {
 		where = " (see " + log.FilePath + ")"
+	}
+	if shortCookie(cfg) {
+		log.Warn(shortCookieWarning)
 	}
 	defer gctune.Start(gctune.Headroom)() // fewer collections while the live heap is small
 	n, err := node.New(cfg, log.Logger)

@@ -263,6 +263,7 @@ var badValues = []struct{ key, value, msg string }{
 	{"log.rotation.count", "1001", "from 1 to 1000"},
 	{"cluster.name", "my cluster", "must be letters, digits"},
 	{"cluster.name", `""`, "must be letters, digits"},
+	{"cluster.name", strings.Repeat("c", 256), "at most 255 characters"},
 	{"cluster.discovery", "consul", "must be one of manual, static, dns, etcd, k8s, mcast"},
 	{"cluster.autoheal", "sometimes", "must be on, off, true or false"},
 	{"cluster.autoclean", "forever", "or 0 or off to disable"},

@@ -231,5 +231,8 @@ func checkClusterName(s string) error {
 	if !clusterRe.MatchString(s) {
 		return errors.New("must be letters, digits, '_', '.' or '-' (e.g. emqxcl)")
 	}
+	if len(s) > 255 { // what a peer link handshake carries
+		return errors.New("must be at most 255 characters")
+	}
 	return nil
 }

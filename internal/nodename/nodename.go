@@ -21,6 +21,10 @@ const (
 	suffixMod  = 60000
 )
 
+// MaxLen bounds a node name, as Erlang bounds an atom; peer links refuse
+// longer names before anything else.
+const MaxLen = 255
+
 // Form describes the expected shape, used in every error message.
 const Form = "name@host, where name is letters, digits, '_' or '-' and host is an IPv4/IPv6 address or a DNS name (e.g. emqx@127.0.0.1, emqx@s1.emqx.io)"
 
@@ -46,6 +50,9 @@ func Parse(s string) (Name, error) {
 	}
 	if s == "" {
 		return bad("empty")
+	}
+	if len(s) > MaxLen {
+		return bad(fmt.Sprintf("longer than %d characters", MaxLen))
 	}
 	at := strings.IndexByte(s, '@')
 	if at < 0 {

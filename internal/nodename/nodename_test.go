@@ -21,6 +21,7 @@ func TestParseInvalid(t *testing.T) {
 		"", "emqx", "@127.0.0.1", "emqx@", "em qx@h", "emqx@@h", "emqx@h@i", "emqx.1@h", "emqx@-bad.host",
 		"emqx@bad_host", "emqx@127.0.0.256", "emqx@[127.0.0.1]", "emqx@host..io", "émqx@h",
 		"emqx@" + strings.Repeat("a", 64) + ".io",
+		strings.Repeat("n", 200) + "@" + strings.Repeat("a.", 28) + "io",
 	} {
 		_, err := Parse(s)
 		if err == nil {

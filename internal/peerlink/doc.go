@@ -3,13 +3,19 @@
 // rpc.port_discovery = manual): one TCP connection per peer pair, optionally
 // on mutual TLS (rpc.driver = ssl).
 //
-//   - handshake.go: before anything about a node is sent, the dialer proves
-//     it knows the cookie (HMAC-SHA256 over the acceptor's fresh nonce, with
-//     a key derived from node.cookie in keys.go; the cookie never crosses
-//     the wire), then the acceptor proves it; cluster.name must match, and
-//     Config.Admit decides on the dialer's intent (join, member, probe).
-//     Frames before the proof are small and bounded; refusals carry an EMQX
-//     reason (package emqxterm) and are logged once per window.
+//   - handshake.go: the acceptor sends a fresh nonce and nothing else; the
+//     dialer proves it knows the cookie (HMAC-SHA256 over that nonce, its
+//     own and all it claims, with a key derived from node.cookie in
+//     keys.go; the cookie never crosses the wire); only then does the
+//     acceptor tell who it is and prove the cookie in turn. cluster.name
+//     must match, and Config.Admit decides on the dialer's intent (join,
+//     member, probe). A dialer that did not prove gets a bare bad_cookie
+//     at most; refusals with more to say (an EMQX reason, package
+//     emqxterm) go to dialers that proved, and are logged once per source
+//     and window.
+//   - limits.go: what an unproven connection may cost: frames of 1 KB,
+//     names of 255 bytes, 5 s, 64 such connections at a time (8 per
+//     source; the extra ones closed unread), log values cut short.
 //   - frame.go: the unit on a link, a 4-byte length then a hand-made binary
 //     body (type, flags, the fields present); MaxFrame bounds it.
 //   - link.go: Links (New, Serve, Dial, Probe, Close) and one live link per

@@ -17,16 +17,18 @@ import (
 const MaxFrame = 256<<20 + 16<<20
 
 // maxHandshakeFrame bounds a frame before both sides have proved the
-// cookie: a stranger on the port gets a few bytes read, never a large
-// allocation (and no huge name in the log).
-const maxHandshakeFrame = 4 << 10
+// cookie; the header is checked before anything is allocated, so a
+// stranger on the port gets at most this much read and held, never a large
+// allocation (and no huge name in the log). The largest genuine handshake
+// frame, a hello with three names of maxName bytes, is under 900 bytes.
+const maxHandshakeFrame = 1 << 10
 
 // Frame types.
 const (
-	frameHello     uint8 = iota + 1 // dialer -> acceptor: who I am, my nonce
-	frameChallenge                  // acceptor -> dialer: who I am, my nonce, my proof
-	frameProof                      // dialer -> acceptor: my proof
-	frameWelcome                    // acceptor -> dialer: admitted
+	frameHello     uint8 = iota + 1 // dialer -> acceptor: who I am, whom I dialed, my nonce, my proof
+	frameChallenge                  // acceptor -> dialer, first: the protocol number and a nonce, nothing else
+	frameRetired                    // protocol 4's separate proof frame (now in the hello): refused
+	frameWelcome                    // acceptor -> dialer, after the dialer proved: admitted; who I am, my proof
 	frameRefuse                     // either side: refused, Err says why; then close
 	frameRequest                    // a call; ID correlates the response
 	frameResponse                   // the answer to ID
@@ -45,6 +47,7 @@ type frame struct {
 	Err   string
 	Body  []byte
 	Node  string // handshake: sender's node name
+	To    string // hello: the node name the dialer means to reach
 	Clust string // handshake: sender's cluster.name
 	Nonce []byte // handshake
 	Proof []byte // handshake
@@ -59,7 +62,7 @@ const (
 	fOp
 	fErr
 	fBody
-	fHandshake // Node, Clust, Nonce, Proof, Ver, Want, Epoch
+	fHandshake // Node, To, Clust, Nonce, Proof, Ver, Want, Epoch
 )
 
 // ErrFrameTooLarge is returned when a frame header announces more than MaxFrame.
@@ -89,10 +92,11 @@ func appendFrame(dst []byte, f *frame) ([]byte, error) {
 		flags |= fBody
 		dst = wire.AppendBytes(dst, f.Body)
 	}
-	if f.Type < frameRequest || f.Node != "" || f.Clust != "" || len(f.Nonce) > 0 || len(f.Proof) > 0 ||
+	if f.Type < frameRequest || f.Node != "" || f.To != "" || f.Clust != "" || len(f.Nonce) > 0 || len(f.Proof) > 0 ||
 		f.Ver != 0 || f.Want != "" || f.Epoch != 0 {
 		flags |= fHandshake
 		dst = wire.AppendBytes(dst, f.Node)
+		dst = wire.AppendBytes(dst, f.To)
 		dst = wire.AppendBytes(dst, f.Clust)
 		dst = wire.AppendBytes(dst, f.Nonce)
 		dst = wire.AppendBytes(dst, f.Proof)
@@ -138,7 +142,7 @@ func decodeFrame(b []byte) (*frame, error) {
 	d := wire.Reader{B: b}
 	f := &frame{Type: d.Byte()}
 	flags := d.Byte()
-	if d.Err == nil && (f.Type < frameHello || f.Type > frameNotify) {
+	if d.Err == nil && (f.Type < frameHello || f.Type > frameNotify || f.Type == frameRetired) {
 		return nil, &malformedError{fmt.Sprintf("unknown type %d", f.Type)}
 	}
 	if flags&^(fID|fOp|fErr|fBody|fHandshake) != 0 {
@@ -158,6 +162,7 @@ func decodeFrame(b []byte) (*frame, error) {
 	}
 	if flags&fHandshake != 0 {
 		f.Node = d.Str()
+		f.To = d.Str()
 		f.Clust = d.Str()
 		f.Nonce = d.Bytes()
 		f.Proof = d.Bytes()

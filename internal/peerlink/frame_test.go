@@ -32,7 +32,7 @@ func TestFrameRoundTrip(t *testing.T) {
 
 func TestFrameRoundTripEveryField(t *testing.T) {
 	for _, in := range []*frame{
-		{Type: frameHello, Node: "emqx@127.0.0.1", Clust: "c", Nonce: []byte{1, 2, 3}, Ver: protoVersion, Want: "join", Epoch: -5},
+		{Type: frameHello, Node: "emqx@127.0.0.1", To: "emqx2@127.0.0.1", Clust: "c", Nonce: []byte{1, 2, 3}, Ver: protoVersion, Want: "join", Epoch: -5},
 		{Type: frameChallenge, Node: "n", Nonce: make([]byte, 32), Proof: make([]byte, 32), Epoch: 1 << 62},
 		{Type: frameWelcome},
 		{Type: frameRefuse, Err: "cookie"},
@@ -70,7 +70,7 @@ func TestFrameLimits(t *testing.T) {
 	if _, err := appendFrame(nil, &frame{Type: frameNotify, Body: make([]byte, MaxFrame)}); !errors.Is(err, ErrFrameTooLarge) {
 		t.Fatalf("oversized encode: %v", err)
 	}
-	for _, junk := range [][]byte{{0, 0, 0, 0}, {0, 0, 0, 3, 0xc1, 0xc1, 0xc1}, {0, 0, 0, 1, 0x01}, {0, 0, 0, 2, 0x81, 0xa1}} {
+	for _, junk := range [][]byte{{0, 0, 0, 0}, {0, 0, 0, 3, 0xc1, 0xc1, 0xc1}, {0, 0, 0, 1, 0x01}, {0, 0, 0, 2, 0x81, 0xa1}, {0, 0, 0, 2, frameRetired, 0}} {
 		if _, err := readFrame(bufio.NewReader(bytes.NewReader(junk))); err == nil {
 			t.Fatalf("junk %x decoded", junk)
 		}

@@ -9,11 +9,14 @@ import (
 	"net"
 	"time"
 
+	"go.uber.org/zap"
+
 	"emqxgo/internal/emqxterm"
 )
 
-// protoVersion is the link protocol version sent in the handshake.
-const protoVersion = 5 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move; 5: replicated tables (fabric op "table"), retained messages as table entries
+// protoVersion is the link protocol version sent in the handshake. It is
+// the one thing about a node a stranger on the port learns.
+const protoVersion = 6 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move; 5: replicated tables (fabric op "table"), retained messages as table entries; 6: the dialer proves first, the acceptor tells nothing about itself before
 
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
@@ -25,6 +28,23 @@ const (
 	WantProbe  = "probe"  // autocluster asks "are you there, since when": no link is kept
 )
 
+// The handshake, three frames (key: HMAC key derived from the cookie):
+//
+//	acceptor -> dialer  challenge {Ver, Nonce nA}                 on connect, nothing else
+//	dialer -> acceptor  hello     {Ver, Node, To, Clust, Want, Epoch, Nonce nD,
+//	                               Proof = dialerProof(key, nA, hello)}
+//	acceptor -> dialer  welcome   {Ver, Node, Clust, Epoch, Proof = acceptorProof(key, nA, nD, welcome, dialer)}
+//	                 or refuse    {Err}
+//
+// The acceptor checks the dialer's proof before it sends anything about
+// itself, so a stranger gets a nonce and nothing to guess the cookie on
+// offline. A wrong proof gets a bare bad_cookie refusal, the same on every
+// node; refusals with more to say (node_name_mismatch,
+// cluster_name_mismatch, Admit's reasons) go only to a dialer that proved
+// the cookie. The dialer then checks the acceptor's proof: a link is up
+// only when both proved. A hello with another protocol number is refused
+// with protocol_error, and so is a challenge by the dialer.
+
 // hello is what the acceptor learned about the dialer.
 type hello struct {
 	node, cluster, want string
@@ -32,7 +52,7 @@ type hello struct {
 }
 
 func nonce() []byte {
-	b := make([]byte, 32)
+	b := make([]byte, nonceLen)
 	_, _ = rand.Read(b)
 	return b
 }
@@ -46,38 +66,48 @@ func writeFrame(c net.Conn, f *frame) error {
 	return err
 }
 
-// dialHandshake runs the dialer's side. It returns the acceptor's name and
-// start epoch, or an *Error whose reason says why the peer cannot be used.
+// refusal is the reason in a peer's refuse frame, kept only when it looks
+// like one (a short lower-case atom): a peer's text never reaches a log or
+// an operator's screen at length.
+func refusal(s string) string {
+	if s == "" || len(s) > maxLogValue {
+		return emqxterm.ReasonProtocol
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+			return emqxterm.ReasonProtocol
+		}
+	}
+	return s
+}
+
+// dialHandshake runs the dialer's side. It returns the acceptor's start
+// epoch, or an *Error whose reason says why the peer cannot be used.
 func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (int64, error) {
-	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+	_ = c.SetDeadline(time.Now().Add(ls.hsTimeout))
 	defer c.SetDeadline(time.Time{})
 	fail := func(reason string, err error) (int64, error) {
 		return 0, &emqxterm.Error{Reason: reason, Node: peer, Err: err}
-	}
-	n1 := nonce()
-	if err := writeFrame(c, &frame{Type: frameHello, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Nonce: n1, Want: want, Epoch: ls.cfg.Epoch}); err != nil {
-		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	ch, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
-	if ch.Type == frameRefuse {
-		return fail(ch.Err, errors.New("refused by peer"))
-	}
-	if ch.Type != frameChallenge {
+	switch {
+	case ch.Type == frameRefuse:
+		return fail(refusal(ch.Err), errors.New("refused by peer"))
+	case ch.Type != frameChallenge:
 		return fail(emqxterm.ReasonProtocol, fmt.Errorf("expected challenge, got frame type %d", ch.Type))
+	case ch.Ver != protoVersion:
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonProtocol})
+		return fail(emqxterm.ReasonProtocol, fmt.Errorf("peer speaks link protocol %d, this node %d", ch.Ver, protoVersion))
+	case len(ch.Nonce) != nonceLen:
+		return fail(emqxterm.ReasonProtocol, errors.New("challenge without a nonce"))
 	}
-	if !hmac.Equal(ch.Proof, proof(ls.key, "acceptor", ch.Nonce, n1, ch.Node, ls.cfg.Self)) {
-		ls.logOnce("bad_cookie:"+peer, "peer does not share our cookie; refusing it", peer, c.RemoteAddr())
-		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonBadCookie})
-		return fail(emqxterm.ReasonBadCookie, nil)
-	}
-	if ch.Node != peer {
-		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonNodeNameMismatch})
-		return fail(emqxterm.ReasonNodeNameMismatch, fmt.Errorf("address answered as %s", ch.Node))
-	}
-	if err := writeFrame(c, &frame{Type: frameProof, Proof: proof(ls.key, "dialer", n1, ch.Nonce, ls.cfg.Self, peer)}); err != nil {
+	h := &frame{Type: frameHello, Ver: protoVersion, Node: ls.cfg.Self, To: peer, Clust: ls.cfg.ClusterName,
+		Want: want, Epoch: ls.cfg.Epoch, Nonce: nonce()}
+	h.Proof = dialerProof(ls.key, ch.Nonce, h)
+	if err := writeFrame(c, h); err != nil {
 		return fail(emqxterm.ReasonNodeDown, err)
 	}
 	w, err := readFrameMax(r, maxHandshakeFrame)
@@ -86,61 +116,86 @@ func (ls *Links) dialHandshake(c net.Conn, r *bufio.Reader, peer, want string) (
 	}
 	switch w.Type {
 	case frameWelcome:
-		return ch.Epoch, nil
 	case frameRefuse:
-		if w.Err == emqxterm.ReasonBadCookie {
+		reason := refusal(w.Err)
+		if reason == emqxterm.ReasonBadCookie {
 			ls.logOnce("bad_cookie:"+peer, "peer refused our cookie", peer, c.RemoteAddr())
 		}
-		return fail(w.Err, errors.New("refused by peer"))
+		return fail(reason, errors.New("refused by peer"))
+	default:
+		return fail(emqxterm.ReasonProtocol, fmt.Errorf("expected welcome, got frame type %d", w.Type))
 	}
-	return fail(emqxterm.ReasonProtocol, fmt.Errorf("expected welcome, got frame type %d", w.Type))
+	if w.Ver != protoVersion || !hmac.Equal(w.Proof, acceptorProof(ls.key, ch.Nonce, h.Nonce, w, ls.cfg.Self)) {
+		// It took our proof without holding the cookie: not one of ours.
+		ls.logOnce("bad_cookie:"+peer, "peer does not share our cookie; refusing it", peer, c.RemoteAddr())
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonBadCookie})
+		return fail(emqxterm.ReasonBadCookie, nil)
+	}
+	if w.Node != peer { // it checked h.To; a peer holding the cookie does not get here
+		return fail(emqxterm.ReasonNodeNameMismatch, fmt.Errorf("address answered as %s", clip(w.Node, maxLogValue)))
+	}
+	if w.Clust != ls.cfg.ClusterName {
+		return fail(emqxterm.ReasonClusterNameMismatch, nil)
+	}
+	return w.Epoch, nil
 }
 
-// acceptHandshake runs the acceptor's side.
-func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader) (hello, error) {
-	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
+// errBadHello is a hello out of bounds or out of shape.
+var errBadHello = errors.New("malformed hello")
+
+// acceptHandshake runs the acceptor's side for a connection from src (see
+// sourceOf). Until the dialer's proof checks out, nothing it sent is kept
+// past this call, and nothing it did is logged more than once per source
+// and window.
+func (ls *Links) acceptHandshake(c net.Conn, r *bufio.Reader, src string) (hello, error) {
+	_ = c.SetDeadline(time.Now().Add(ls.hsTimeout))
 	defer c.SetDeadline(time.Time{})
+	nA := nonce()
+	if err := writeFrame(c, &frame{Type: frameChallenge, Ver: protoVersion, Nonce: nA}); err != nil {
+		return hello{}, fmt.Errorf("send challenge: %w", err)
+	}
 	h, err := readFrameMax(r, maxHandshakeFrame)
 	if err != nil {
 		return hello{}, fmt.Errorf("read hello: %w", err)
 	}
-	if h.Type != frameHello || h.Node == "" || len(h.Nonce) < 16 {
+	switch {
+	case h.Type == frameRefuse:
+		return hello{}, fmt.Errorf("refused by peer: %s", refusal(h.Err))
+	case h.Type != frameHello:
 		return hello{}, fmt.Errorf("expected hello, got frame type %d", h.Type)
+	case h.Ver != protoVersion:
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonProtocol})
+		return hello{}, fmt.Errorf("peer speaks link protocol %d, this node %d", h.Ver, protoVersion)
+	case h.Node == "" || len(h.Node) > maxName || len(h.To) > maxName || len(h.Clust) > maxName ||
+		len(h.Want) > maxWant || len(h.Nonce) != nonceLen || len(h.Proof) != len(nA):
+		return hello{}, errBadHello
 	}
+	if !hmac.Equal(h.Proof, dialerProof(ls.key, nA, h)) {
+		ls.logFrom(src, "bad_cookie", "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
+		_ = writeFrame(c, &frame{Type: frameRefuse, Err: emqxterm.ReasonBadCookie})
+		return hello{}, &emqxterm.Error{Reason: emqxterm.ReasonBadCookie, Node: h.Node}
+	}
+	// The dialer holds the cookie: it may hear why it is refused.
 	refuse := func(reason string) (hello, error) {
 		_ = writeFrame(c, &frame{Type: frameRefuse, Err: reason})
 		return hello{}, &emqxterm.Error{Reason: reason, Node: h.Node}
 	}
-	if h.Ver != protoVersion {
-		return refuse(emqxterm.ReasonProtocol)
-	}
-	n2 := nonce()
-	if err := writeFrame(c, &frame{Type: frameChallenge, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Nonce: n2, Epoch: ls.cfg.Epoch,
-		Proof: proof(ls.key, "acceptor", n2, h.Nonce, ls.cfg.Self, h.Node)}); err != nil {
-		return hello{}, err
-	}
-	p, err := readFrameMax(r, maxHandshakeFrame)
-	if err != nil {
-		return hello{}, fmt.Errorf("read proof: %w", err)
-	}
-	if p.Type == frameRefuse { // the dialer found our proof wrong
-		if p.Err == emqxterm.ReasonBadCookie {
-			ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
-		}
-		return hello{}, &emqxterm.Error{Reason: p.Err, Node: h.Node}
-	}
-	if p.Type != frameProof || !hmac.Equal(p.Proof, proof(ls.key, "dialer", h.Nonce, n2, h.Node, ls.cfg.Self)) {
-		ls.logOnce("bad_cookie:"+h.Node, "node with a different cookie tried to connect; refused", h.Node, c.RemoteAddr())
-		return refuse(emqxterm.ReasonBadCookie)
+	if h.To != ls.cfg.Self {
+		ls.logFrom(src, "node_name", "node dialed this address for another node name; refused", h.Node, c.RemoteAddr(),
+			zap.String("dialed", clip(h.To, maxLogValue)))
+		return refuse(emqxterm.ReasonNodeNameMismatch)
 	}
 	if h.Clust != ls.cfg.ClusterName {
-		ls.logOnce("cluster_name:"+h.Node, "node of another cluster.name ("+h.Clust+") tried to connect; refused", h.Node, c.RemoteAddr())
+		ls.logFrom(src, "cluster_name", "node of another cluster.name tried to connect; refused", h.Node, c.RemoteAddr(),
+			zap.String("cluster_name", clip(h.Clust, maxLogValue)))
 		return refuse(emqxterm.ReasonClusterNameMismatch)
 	}
 	if err := ls.cfg.Admit(h.Node, h.Want); err != nil {
 		return refuse(emqxterm.ReasonOf(err))
 	}
-	if err := writeFrame(c, &frame{Type: frameWelcome}); err != nil {
+	w := &frame{Type: frameWelcome, Ver: protoVersion, Node: ls.cfg.Self, Clust: ls.cfg.ClusterName, Epoch: ls.cfg.Epoch}
+	w.Proof = acceptorProof(ls.key, nA, h.Nonce, w, h.Node)
+	if err := writeFrame(c, w); err != nil {
 		return hello{}, err
 	}
 	return hello{node: h.Node, cluster: h.Clust, want: h.Want, epoch: h.Epoch}, nil

@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 )
 
 // linkKey derives the HMAC key for link handshakes from the cookie; the
@@ -17,15 +18,34 @@ func linkKey(cookie string) []byte {
 	return k
 }
 
-// proof is HMAC(key, role | own nonce | peer nonce | own name | peer name).
-// Each side signs both nonces, so a recorded proof is useless later.
-func proof(key []byte, role string, own, peer []byte, ownName, peerName string) []byte {
+// mac is HMAC-SHA256(key) over each part, each preceded by its 2-byte
+// length, so no two lists of parts sign the same bytes.
+func mac(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, key)
-	for _, p := range [][]byte{[]byte(role), own, peer, []byte(ownName), []byte(peerName)} {
+	for _, p := range parts {
 		var l [2]byte
-		l[0], l[1] = byte(len(p)>>8), byte(len(p))
+		binary.BigEndian.PutUint16(l[:], uint16(len(p)))
 		m.Write(l[:])
 		m.Write(p)
 	}
 	return m.Sum(nil)
+}
+
+func epochBytes(e int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(e)) }
+
+// dialerProof is the dialer's proof in its hello h: over the acceptor's
+// nonce (so it cannot be recorded and replayed), its own nonce, and all it
+// claims (its name, the name it dialed, cluster.name, intent, epoch).
+func dialerProof(key, acceptorNonce []byte, h *frame) []byte {
+	return mac(key, []byte("dialer"), []byte{h.Ver}, acceptorNonce, h.Nonce,
+		[]byte(h.Node), []byte(h.To), []byte(h.Clust), []byte(h.Want), epochBytes(h.Epoch))
+}
+
+// acceptorProof is the acceptor's proof in its welcome w, sent only once
+// the dialer proved: over both nonces, the dialer's name and what the
+// acceptor tells about itself. The role differs from the dialer's, so one
+// side's proof is never valid as the other's.
+func acceptorProof(key, acceptorNonce, dialerNonce []byte, w *frame, dialer string) []byte {
+	return mac(key, []byte("acceptor"), []byte{w.Ver}, acceptorNonce, dialerNonce,
+		[]byte(w.Node), []byte(dialer), []byte(w.Clust), epochBytes(w.Epoch))
 }

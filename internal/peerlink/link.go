@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -65,6 +66,9 @@ type Links struct {
 	log       *zap.Logger
 	logged    *ratelog.Limiter
 	localAddr *net.TCPAddr // source address of dials: the node's own IP
+	hsTimeout time.Duration
+	unproven  gate // connections accepted that have not finished the handshake
+	quit      chan struct{}
 
 	h      Handler
 	ln     net.Listener
@@ -100,7 +104,7 @@ func New(cfg Config) *Links {
 		cfg.Log = zap.NewNop()
 	}
 	ls := &Links{cfg: cfg, key: linkKey(cfg.Cookie), log: cfg.Log, logged: ratelog.New(10 * time.Minute),
-		links: map[string]*link{}, gen: map[string]uint64{}}
+		hsTimeout: handshakeTimeout, quit: make(chan struct{}), links: map[string]*link{}, gen: map[string]uint64{}}
 	if cfg.LocalIP != nil {
 		ls.localAddr = &net.TCPAddr{IP: cfg.LocalIP}
 	}
@@ -125,44 +129,84 @@ func (ls *Links) Serve(ln net.Listener, h Handler) {
 	go ls.serve()
 }
 
-// logOnce logs a handshake problem once per key and window.
-func (ls *Links) logOnce(key, msg, peer string, addr net.Addr) {
-	if ls.logged.First(key) {
-		ls.log.Warn(msg, zap.String("peer", peer), zap.Stringer("remote", addr))
+// logOnce logs a handshake problem once per key and window. The key
+// names what the problem is about as this node saw it (the source of a
+// connection, the peer this node dialed), never a name a peer claims: a
+// stranger claiming a member's name must not silence that member's lines.
+// peer, claimed by the other side, is logged quoted and cut short.
+func (ls *Links) logOnce(key, msg, peer string, addr net.Addr, fields ...zap.Field) {
+	if !ls.logged.First(key) {
+		return
 	}
+	fs := []zap.Field{zap.Stringer("remote", addr)}
+	if peer != "" {
+		fs = append(fs, zap.String("peer", clip(peer, maxLogValue)))
+	}
+	ls.log.Warn(msg, append(fs, fields...)...)
 }
 
-// serve accepts links until the listener closes.
+// logFrom logs a problem of kind with a connection from src (see
+// sourceOf) once per source and window. The source is in the message too:
+// the node's log writes a message repeated within seconds once (package
+// logging), and a stranger's line must not hide a genuine node's.
+func (ls *Links) logFrom(src, kind, msg, peer string, addr net.Addr, fields ...zap.Field) {
+	ls.logOnce(kind+":"+src, msg+" (from "+src+")", peer, addr, fields...)
+}
+
+// serve accepts links until the listener closes. A connection beyond the
+// bounds on unproven ones (see gate) is closed before a byte is read.
 func (ls *Links) serve() {
 	defer ls.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := ls.ln.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors, say, under a flood: the port must
+			// not go deaf for good, so wait a little and accept again.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			ls.logOnce("accept", "cluster port cannot accept; retrying", "", ls.ln.Addr(), zap.String("error", clip(err.Error(), maxLogError)))
+			select {
+			case <-ls.quit:
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		backoff = 0
+		src := sourceOf(c.RemoteAddr())
+		if !ls.unproven.enter(src) {
+			_ = c.Close()
+			ls.logFrom(src, "crowd", "too many connections on the cluster port that have not proved the cookie; closing the extra ones", "", c.RemoteAddr(),
+				zap.Int("max_per_source", maxUnprovenPerSource), zap.Int("max_total", maxUnproven))
+			continue
 		}
 		ls.wg.Add(1)
 		go func() {
 			defer ls.wg.Done()
-			ls.accept(c)
+			ls.accept(c, src)
 		}()
 	}
 }
 
-func (ls *Links) accept(c net.Conn) {
+func (ls *Links) accept(c net.Conn, src string) {
 	if ls.cfg.ServerTLS != nil {
 		c = tls.Server(c, ls.cfg.ServerTLS)
 	}
-	r := bufio.NewReaderSize(c, 32<<10)
-	h, err := ls.acceptHandshake(c, r)
+	// Until the proof, a small buffer: a frame is 1 KB at most.
+	r := bufio.NewReaderSize(c, 2*maxHandshakeFrame)
+	h, err := ls.acceptHandshake(c, r, src)
+	ls.unproven.leave(src)
 	if err != nil {
 		switch {
 		case emqxterm.ReasonOf(err) != "": // refusals were logged where decided
-		case errors.Is(err, io.EOF):
-			// a port probe (see probeDown) or a scanner: nothing to say
+		case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+			// a port probe (see probeDown) or a scanner that hung up: nothing to say
 			ls.log.Debug("connection closed before the handshake", zap.Stringer("remote", c.RemoteAddr()))
 		default:
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			ls.logOnce("handshake:"+host, "peer link handshake failed: "+err.Error(), "", c.RemoteAddr()) // once per source host
+			ls.logFrom(src, "handshake", "peer link handshake failed", "", c.RemoteAddr(), zap.String("error", clip(err.Error(), maxLogError)))
 		}
 		_ = c.Close()
 		return
@@ -171,7 +215,9 @@ func (ls *Links) accept(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	ls.add(h.node, h.epoch, c, r, false)
+	// A link's buffer, over the small one: what the small one holds is
+	// read first, and then reads of 2 KB or more pass through it to c.
+	ls.add(h.node, h.epoch, c, bufio.NewReaderSize(r, 32<<10), false)
 }
 
 // Probe runs a handshake with peer and hangs up: it tells whether the peer
@@ -334,6 +380,9 @@ func (ls *Links) DropAll(keep string) {
 // Close stops accepting, closes every link and waits for their goroutines.
 func (ls *Links) Close() {
 	ls.mu.Lock()
+	if !ls.closed {
+		close(ls.quit)
+	}
 	ls.closed = true
 	ln := ls.ln
 	ls.mu.Unlock()
