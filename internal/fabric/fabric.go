@@ -73,6 +73,7 @@ type Fabric struct {
 	queues   Queues
 	links    *peerlink.Links
 	log      *zap.Logger
+	cmds     commands
 	routes   *routes
 	retained *retainer
 	tables   *tableSet
@@ -160,8 +161,11 @@ func (f *Fabric) Stop() {
 
 // Request implements peerlink.Handler.
 func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
-	if op == opTable {
+	switch op {
+	case opTable:
 		return nil, f.tables.receive(peer, body)
+	case opCommand:
+		return f.runCommand(body)
 	}
 	if op != opTakeover {
 		return nil, errors.New("unknown request " + op)
