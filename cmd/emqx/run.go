@@ -78,6 +78,7 @@ func runNode(cfg *config.Config, logTo string, ready func(error)) error {
 	defer gctune.Start(gctune.Headroom)() // fewer collections while the live heap is small
 	n, err := node.New(cfg, log.Logger)
 	if err == nil {
+		n.ReloadConfigWith(config.LoadFromHome) // plugins reload reads etc/plugins/*.conf again
 		err = n.Start()
 	}
 	if err != nil {

@@ -58,6 +58,12 @@ func (f *fakeNode) Handle(req ctlrpc.Request) ctlrpc.Response {
 		resp.Error = f.reason
 	case ctlrpc.OpJoin, ctlrpc.OpLeave, ctlrpc.OpForceLeave:
 		resp.Error, resp.Ignored = f.reason, f.ignored
+	case ctlrpc.OpCommand:
+		if strings.Join(req.Args, " ") == "plugins list" {
+			resp.Output = "Plugin(emqx_auth_http, description=d, active=false)\n"
+			return resp
+		}
+		resp.Error = "unknown_command"
 	default:
 		resp.Error = "unknown_command"
 	}
@@ -189,8 +195,10 @@ func TestCtlCommands(t *testing.T) {
 		{args: args("help"), out: usage},
 		{args: args("cluster --help"), out: usage},
 		// Usage errors: stderr, exit 1.
-		{args: args("nosuch"), err: usageErr("Unknown command: nosuch"), code: 1},
-		{args: args("nosuch a b"), err: usageErr("Unknown command: nosuch a b"), code: 1},
+		// Commands emqx_ctl does not know go to the node, which knows these not either.
+		{args: args("nosuch"), err: usageErr("Unknown command: nosuch"), code: 1, req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: args("nosuch")}},
+		{args: args("nosuch a b"), err: usageErr("Unknown command: nosuch a b"), code: 1, req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: args("nosuch a b")}},
+		{args: args("plugins list"), out: "Plugin(emqx_auth_http, description=d, active=false)\n", req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: args("plugins list")}},
 		{args: args("cluster"), err: usage, code: 1},
 		{args: args("cluster nosuch"), err: usageErr("Unknown command: cluster nosuch"), code: 1},
 		{args: args("cluster discovery"), err: usage, code: 1},

@@ -27,6 +27,11 @@ cluster discovery enable     # Turn automatic discovery back on after a leave
 
 status                       # Show broker status
 
+plugins list|load|unload|reload <Plugin>     # EMQX plugins (emqx_auth_http, emqx_auth_jwt, emqx_auth_mnesia)
+modules list|reload emqx_mod_acl_internal    # Reload acl_file
+acl reload|cache-clean ...                   # ACL (acl_file, caches; the built-in database's rules with emqx_auth_mnesia)
+user|clientid list|add|update|delete ...     # The built-in database (with emqx_auth_mnesia loaded)
+
 join <Node>, leave and force-leave <Node> are accepted without the "cluster" word.
 `
 
@@ -100,10 +105,17 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// builtin are the commands emqx_ctl itself knows; every other one is sent
+// to the node as its words (ctlrpc.OpCommand), which prints its answer.
+var builtin = map[string]bool{"status": true, "cluster": true, "join": true, "leave": true, "force-leave": true, "help": true}
+
 // execute runs emqx_ctl with args (without the program name) and returns the exit code.
 func execute(args []string, stdout, stderr io.Writer) int {
 	if args == nil {
 		args = []string{} // cobra reads os.Args when given nil
+	}
+	if len(args) > 0 && !builtin[args[0]] && !strings.HasPrefix(args[0], "-") {
+		return nodeCommand(args, stdout, stderr)
 	}
 	root := newRoot()
 	root.SetArgs(args)
@@ -124,6 +136,32 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, msg)
 	fmt.Fprint(stderr, usage)
 	return 1
+}
+
+// nodeCommand sends a command emqx_ctl does not know itself to the node.
+func nodeCommand(args []string, stdout, stderr io.Writer) int {
+	c := &cobra.Command{}
+	c.SetOut(stdout)
+	c.SetErr(stderr)
+	s, err := newSession(c)
+	if err != nil {
+		return 1
+	}
+	r, err := s.call(ctlrpc.Request{Op: ctlrpc.OpCommand, Args: args})
+	if err != nil {
+		return 1
+	}
+	if r.Error == "unknown_command" {
+		fmt.Fprintln(stderr, "Unknown command: "+strings.Join(args, " "))
+		fmt.Fprint(stderr, usage)
+		return 1
+	}
+	if r.Error != "" {
+		fmt.Fprintln(stderr, r.Error)
+		return 1
+	}
+	fmt.Fprint(stdout, r.Output)
+	return 0
 }
 
 func main() { os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -58,7 +58,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "interleaved A/B rounds per scenario")
 	quick := flag.Bool("quick", false, "smaller message counts (a smoke run)")
 	outDir := flag.String("out", "bench-results", "folder for results.jsonl")
-	only := flag.String("scenarios", "1,m,2,3", "scenarios to run (comma-separated: 1 single node, m moderate rates, 2 two-node, 3 three-node)")
+	only := flag.String("scenarios", "1,m,a,2,3", "scenarios to run (comma-separated: 1 single node, m moderate rates, a access control cost, 2 two-node, 3 three-node)")
 	stock := flag.String("serve-stock-mochi", "", "internal: run a stock mochi server on this address")
 	flag.Parse()
 	if *stock != "" {
@@ -108,6 +108,10 @@ func main() {
 	if want("m") {
 		fmt.Fprintln(os.Stderr, "scenario m: 5000 msg/s, node vs stock mochi vs mosquitto")
 		moderate(root, *rounds)
+	}
+	if want("a") {
+		fmt.Fprintln(os.Stderr, "scenario a: the cost of the default acl.conf and the built-in database")
+		accessCost(root, *rounds, scale)
 	}
 	if want("2") || want("3") {
 		cluster(root, *rounds, scale, want)
@@ -217,6 +221,42 @@ func moderate(root string, rounds int) {
 			b.stop()
 		}
 		whos = append(whos[1:], whos[0])
+	}
+}
+
+// accessCost measures QoS 0 1->1 throughput on a node with the shipped
+// acl.conf and emqx_auth_mnesia loaded (with a user and ACL rules in its
+// database, the ACL cache in front of it) against one with an empty
+// acl.conf and no plugin; fresh processes, alternating order.
+func accessCost(root string, rounds, scale int) {
+	empty, err := os.CreateTemp("", "emqxbench-acl-*.conf")
+	must(err)
+	empty.Close()
+	defer os.Remove(empty.Name())
+	runs := []struct {
+		who string
+		env []string
+	}{
+		{"with access", []string{"EMQX_LOADED_PLUGINS=emqx_auth_mnesia"}},
+		{"without", []string{"EMQX_ACL_FILE=" + empty.Name()}},
+	}
+	for r := 0; r < rounds; r++ {
+		for i := range runs {
+			run := runs[(i+r)%len(runs)]
+			b, err := startEmqx(root, "emqx@127.0.0.1", run.env...)
+			must(err)
+			if run.who == "with access" {
+				for _, args := range [][]string{{"user", "add", "bench-user", "secret"}, {"acl", "add", "_all", "private/#", "pubsub", "deny"},
+					{"acl", "add", "username", "bench-user", "bench/#", "pubsub", "allow"}} {
+					_, err := b.ctl(root, args...)
+					must(err)
+				}
+			}
+			v, _, err := throughput(b.addr, b.addr, 1, 0, 200000/scale, 64)
+			must(err)
+			add("access", "QoS0 1->1 throughput", run.who, "msg/s", v)
+			b.stop()
+		}
 	}
 }
 
@@ -386,6 +426,7 @@ func report(dir string, started time.Time, load string) {
 		{"QoS0 @5k msg/s: CPU seconds, vs mosquitto", "moderate", "QoS0 @5k msg/s CPU seconds", "emqx-go", "mosquitto", false, "-", nil},
 		{"QoS1 @5k msg/s: CPU seconds, vs mosquitto", "moderate", "QoS1 @5k msg/s CPU seconds", "emqx-go", "mosquitto", false, "-", nil},
 		{"QoS0 @5k msg/s: p99, vs mosquitto", "moderate", "QoS0 @5k msg/s p99", "emqx-go", "mosquitto", false, "-", nil},
+		{"QoS0 1->1 throughput, default acl.conf + built-in database vs none", "access", "QoS0 1->1 throughput", "with access", "without", true, ">= 0.95x", func(o, b float64) bool { return o >= 0.95*b }},
 		{"cluster QoS0 throughput", "cluster2", "QoS0 1->1 throughput", "cross-node", "same-node", true, ">= 0.8x same-node", func(o, b float64) bool { return o >= 0.8*b }},
 		{"cluster QoS1 throughput", "cluster2", "QoS1 1->1 throughput", "cross-node", "same-node", true, "-", nil},
 		{"cluster latency p50 @5k", "cluster2", "latency p50 @5k msg/s", "cross-node", "same-node", false, "-", nil},

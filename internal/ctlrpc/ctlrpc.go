@@ -33,12 +33,16 @@ const (
 	OpLeave           = "cluster_leave"
 	OpForceLeave      = "cluster_force_leave"
 	OpDiscoveryEnable = "cluster_discovery_enable"
+	// OpCommand is any other emqx_ctl command, given as its words; the
+	// node answers with the text to print (Output).
+	OpCommand = "command"
 )
 
 // Request is what the client sends.
 type Request struct {
-	Op   string `json:"op"`
-	Node string `json:"node,omitempty"` // join / force-leave target, as typed by the operator
+	Op   string   `json:"op"`
+	Node string   `json:"node,omitempty"` // join / force-leave target, as typed by the operator
+	Args []string `json:"args,omitempty"` // OpCommand: the command's words
 }
 
 // Response is what the node answers.
@@ -51,6 +55,8 @@ type Response struct {
 	Cluster *ClusterStatus `json:"cluster,omitempty"`
 	// Listeners maps protocol (tcp, ssl, ws, wss) to the bound address, on ping/status.
 	Listeners map[string]string `json:"listeners,omitempty"`
+	// Output is what OpCommand prints.
+	Output string `json:"output,omitempty"`
 }
 
 // ClusterStatus is the membership as the node sees it.

@@ -40,6 +40,10 @@ type Node struct {
 	auto    *discovery.Loop // nil with cluster.discovery = manual
 	ctl     *ctlrpc.Server
 	sock    string
+	access  accessParts
+	// reloadConfig reads the configuration again (plugins reload); nil:
+	// the node keeps the one it was given.
+	reloadConfig func() (*config.Config, error)
 
 	reqOnce  sync.Once // closes stopReq
 	stopReq  chan struct{}
@@ -61,6 +65,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n := &Node{cfg: cfg, log: log, name: name, broker: b, sock: sock, stopReq: make(chan struct{})}
+	if err := n.newGate(); err != nil { // before the cluster's hook
+		return nil, err
+	}
 	cc, err := clusterConfig(cfg, name, log)
 	if err != nil {
 		return nil, err
@@ -74,7 +82,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	b.SetMover(fb)
-	n := &Node{cfg: cfg, log: log, name: name, broker: b, cluster: cl, fabric: fb, sock: sock, stopReq: make(chan struct{})}
+	n.cluster, n.fabric = cl, fb
+	n.newPlugins(fb)
+	fb.SetCommandHandler(n.peerCommand)
 	st, err := strategy(cfg, name, log)
 	if err != nil {
 		return nil, err
@@ -87,6 +97,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 
 // Name is the node's name.
 func (n *Node) Name() nodename.Name { return n.name }
+
+// ReloadConfigWith makes plugins reload read the configuration with load
+// (the node started from files); call before Start.
+func (n *Node) ReloadConfigWith(load func() (*config.Config, error)) { n.reloadConfig = load }
 
 // Cluster is the node's membership and peer links.
 func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
@@ -136,6 +150,8 @@ func (n *Node) Start() (err error) {
 	}
 	undo = append(undo, n.cluster.Stop)
 	n.warmUp(warmUpLimit)
+	n.bootPlugins()
+	undo = append(undo, n.access.plugins.Stop)
 	n.broker.OpenAccepts()
 	if n.auto != nil {
 		if err := n.auto.Start(); err != nil {
@@ -245,6 +261,7 @@ func (n *Node) stop(ctx context.Context) error {
 		n.auto.Stop()
 	}
 	err := n.broker.Stop(ctx) // clients first: no new publishes
+	n.access.plugins.Stop()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if ferr := n.fabric.Flush(fctx); ferr != nil {
 		n.log.Warn("messages for peers not all acknowledged before stopping", zap.Error(ferr))
@@ -282,6 +299,7 @@ var ctlOps = map[string]ctlOp{
 	ctlrpc.OpJoin:            {run: (*Node).clusterOp, withCluster: true},
 	ctlrpc.OpLeave:           {run: (*Node).clusterOp, withCluster: true},
 	ctlrpc.OpForceLeave:      {run: (*Node).clusterOp, withCluster: true},
+	ctlrpc.OpCommand:         {run: (*Node).textCommand},
 }
 
 // Handle answers one ctl request.

@@ -52,12 +52,21 @@ func Prepare(t *testing.T, name string, env ...string) *Node {
 	if err := os.MkdirAll(filepath.Join(home, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"emqx.conf", "cluster.conf"} {
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "etc", f))
+	etc := filepath.Join(filepath.Dir(file), "..", "..", "..", "etc")
+	plugins, _ := filepath.Glob(filepath.Join(etc, "plugins", "*.conf"))
+	if err := os.MkdirAll(filepath.Join(home, "etc", "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append([]string{"emqx.conf", "cluster.conf", "acl.conf"}, plugins...) {
+		rel := f
+		if filepath.IsAbs(f) {
+			rel, _ = filepath.Rel(etc, f)
+		}
+		b, err := os.ReadFile(filepath.Join(etc, rel))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(home, "etc", f), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(home, "etc", rel), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,102 @@
+package node_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/testutil"
+	"emqxgo/internal/testutil/testnode"
+)
+
+// ctl runs an emqx_ctl text command on n and returns what it prints.
+func ctl(t *testing.T, n *testnode.Node, words string) string {
+	t.Helper()
+	r := n.N.Handle(ctlrpc.Request{Op: ctlrpc.OpCommand, Args: strings.Fields(words)})
+	if r.Error != "" {
+		t.Fatalf("%s: emqx_ctl %s: %s", n.Name, words, r.Error)
+	}
+	return r.Output
+}
+
+// login tries user/password on n: the CONNACK reason code (0: accepted).
+func login(n *testnode.Node, id, user, pass string) byte {
+	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30, Username: user, UsernameFlag: true, Password: []byte(pass), PasswordFlag: true}
+	v, err := testutil.TryConnectV5(n.Addr, cp)
+	if err != nil {
+		if v != nil && v.Connack != nil {
+			return v.Connack.ReasonCode
+		}
+		return 0xff
+	}
+	_ = v.Disconnect(&paho.Disconnect{})
+	return 0
+}
+
+// TestBuiltinDatabaseAcrossCluster: with emqx_auth_mnesia loaded and
+// anonymous clients refused, a user added on one node logs in on every
+// node within a second, ACL rules apply on every node, a node that joins
+// late gets the whole database, and a delete reaches every node.
+func TestBuiltinDatabaseAcrossCluster(t *testing.T) {
+	sub := testutil.Subnet(t)
+	env := []string{"EMQX_LOADED_PLUGINS=emqx_auth_mnesia", "EMQX_ALLOW_ANONYMOUS=false"}
+	a := testnode.Start(t, fmt.Sprintf("emqx1@127.0.%d.1", sub), env...)
+	b := testnode.Start(t, fmt.Sprintf("emqx2@127.0.%d.2", sub), env...)
+	testnode.Join(t, b, a)
+	testnode.WaitRunning(t, 20*time.Second, a, b)
+
+	if got := ctl(t, a, "plugins list"); got != "Plugin(emqx_auth_http, description=EMQX Authentication/ACL with HTTP API, active=false)\n"+
+		"Plugin(emqx_auth_jwt, description=EMQX Authentication with JWT, active=false)\n"+
+		"Plugin(emqx_auth_mnesia, description=EMQX Authentication with Mnesia, active=true)\n" {
+		t.Fatalf("plugins list:\n%s", got)
+	}
+	if got := login(b, "c0", "alice", "pw"); got != 0x87 {
+		t.Fatalf("unknown user, anonymous refused: CONNACK %#x, want 0x87", got)
+	}
+	if got := ctl(t, a, "user add alice pw"); got != "ok\n" {
+		t.Fatalf("user add: %q", got)
+	}
+	if got := ctl(t, a, "user add alice other"); got != "Error: existed\n" {
+		t.Fatalf("second add: %q", got)
+	}
+	start := time.Now()
+	testutil.Eventually(t, time.Second, "alice logs in on the other node", func() bool { return login(b, "c1", "alice", "pw") == 0 })
+	t.Logf("a user added on one node logged in on another after %s", time.Since(start).Round(time.Millisecond))
+	if got := login(b, "c2", "alice", "wrong"); got != 0x86 {
+		t.Fatalf("wrong password: CONNACK %#x, want 0x86", got)
+	}
+	if got := ctl(t, b, "acl add username alice secret/# pubsub deny"); got != "ok\n" {
+		t.Fatalf("acl add: %q", got)
+	}
+	testutil.Eventually(t, 5*time.Second, "the rule listed on the first node", func() bool {
+		return strings.Contains(ctl(t, a, "acl list username"), `Acl(username = <<"alice">> topic = <<"secret/#">> action = sub access = deny)`)
+	})
+	cp := &paho.Connect{ClientID: "c3", CleanStart: true, KeepAlive: 30, Username: "alice", UsernameFlag: true, Password: []byte("pw"), PasswordFlag: true}
+	v, err := testutil.TryConnectV5(a.Addr, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Disconnect(&paho.Disconnect{})
+	ctx := t.Context()
+	sa, err := v.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "secret/x", QoS: 1}, {Topic: "open/x", QoS: 1}}})
+	if sa == nil || string(sa.Reasons) != "\x87\x01" {
+		t.Fatalf("SUBACK %v (%v), want 0x87 0x01", sa, err)
+	}
+
+	// A node that joins late gets everything.
+	c := testnode.Start(t, fmt.Sprintf("emqx3@127.0.%d.3", sub), env...)
+	testnode.Join(t, c, a)
+	testnode.WaitRunning(t, 20*time.Second, a, b, c)
+	testutil.Eventually(t, 5*time.Second, "alice logs in on the late node", func() bool { return login(c, "c4", "alice", "pw") == 0 })
+	if got := ctl(t, c, "user list"); got != "alice\n" {
+		t.Fatalf("user list on the late node: %q", got)
+	}
+	if got := ctl(t, c, "user delete alice"); got != "ok\n" {
+		t.Fatalf("delete: %q", got)
+	}
+	testutil.Eventually(t, 2*time.Second, "the delete reaches the first node", func() bool { return login(a, "c5", "alice", "pw") == 0x87 })
+}
