@@ -88,7 +88,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		}
 		b.listeners = append(b.listeners, l)
 	}
-	if !cfg.AllowAnonymous {
+	if cfg.Access.AllowAnonymous != "true" {
 		log.Warn("allow_anonymous = false and no authentication backend is configured: every MQTT connection will be refused")
 	}
 	return b, nil
@@ -338,7 +338,7 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 		return packets.ErrClientIdentifierNotValid
 	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
 		return packets.ErrClientIdentifierNotValid
-	case !h.b.cfg.AllowAnonymous:
+	case h.b.cfg.Access.AllowAnonymous != "true":
 		return packets.ErrNotAuthorized
 	}
 	return packets.CodeSuccess

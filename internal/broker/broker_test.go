@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 func testConfig() *config.Config {
-	c := &config.Config{AllowAnonymous: true}
+	c := &config.Config{Access: config.Access{AllowAnonymous: "true"}}
 	c.Listeners.TCP.Addr = "127.0.0.1:0"
 	c.Listeners.WSPath = "/mqtt"
 	c.MQTT.MaxPacketSize = 1 << 20
@@ -211,7 +211,7 @@ func TestRefusedClientIDs(t *testing.T) {
 
 func TestAnonymousRefused(t *testing.T) {
 	cfg := testConfig()
-	cfg.AllowAnonymous = false
+	cfg.Access.AllowAnonymous = "false"
 	b := startBroker(t, cfg)
 	v, err := testutil.TryDialV5(b.Addrs()["tcp"], "anon", true)
 	if err == nil || v.Connack == nil || v.Connack.ReasonCode != 0x87 {

@@ -9,10 +9,10 @@ import (
 // Environment overrides: EMQX_ + key with '.' written as "__", case-insensitive
 // (EMQX_CLUSTER__DISCOVERY, emqx_listener__tcp__external). EMQX 4 shorthands
 // EMQX_NODE_NAME and EMQX_NODE_COOKIE are accepted; when both forms of a key
-// are set, the "__" form wins. The single-segment key allow_anonymous has no
-// "__" and is read from EMQX_ALLOW_ANONYMOUS. Other EMQX_* variables without
-// "__" (EMQX_HOME, EMQX_WAIT_FOR_START, ...) belong to the scripts and are
-// ignored. An empty value means "use the default" (as if the key were not in
+// are set, the "__" form wins. A key of one word (allow_anonymous,
+// acl_nomatch, auth_order, ...) has no "__": EMQX_ALLOW_ANONYMOUS,
+// EMQX_ACL_NOMATCH. Other EMQX_* variables without "__" (EMQX_HOME,
+// EMQX_WAIT_FOR_START, ...) belong to the scripts and are ignored. An empty value means "use the default" (as if the key were not in
 // the files), like EMQX 4's docker entrypoint, which comments the key out.
 
 const envPrefix = "EMQX_"
@@ -57,7 +57,7 @@ func readEnv(env []string) ([]envSetting, []Error) {
 			key, shorthand = envShorthands[rest], true
 		case strings.Contains(rest, "__"):
 			key = strings.ReplaceAll(rest, "__", ".")
-		case lookup(rest) != nil:
+		case lookup(rest) != nil: // a one-word key
 			key = rest
 		default:
 			continue // a script variable such as EMQX_HOME

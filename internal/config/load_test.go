@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,14 @@ var defaults = map[string]string{
 	"listener.wss.external.verify":               "verify_none",
 	"listener.wss.external.fail_if_no_peer_cert": "false",
 	"allow_anonymous":                            "true",
+	"acl_nomatch":                                "allow",
+	"acl_file":                                   "$HOME/etc/acl.conf",
+	"enable_acl_cache":                           "on",
+	"acl_cache_max_size":                         "32",
+	"acl_cache_ttl":                              "1m",
+	"acl_deny_action":                            "ignore",
+	"auth_order":                                 "none",
+	"acl_order":                                  "none",
 	"mqtt.max_packet_size":                       "1MB",
 	"mqtt.max_clientid_len":                      "65535",
 	"mqtt.max_topic_alias":                       "65535",
@@ -104,7 +113,10 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("sizes %d %d", c.MQTT.MaxPacketSize, c.Log.RotationSize)
 	case c.Zone.IdleTimeout != 15*time.Second || c.Cluster.Autoclean != 24*time.Hour || c.Cluster.Etcd.NodeTTL != time.Minute:
 		t.Errorf("durations %v %v %v", c.Zone.IdleTimeout, c.Cluster.Autoclean, c.Cluster.Etcd.NodeTTL)
-	case !c.AllowAnonymous || !c.Cluster.Autoheal || !c.Cluster.Mcast.Loop || c.Listeners.SSL.VerifyPeer:
+	case !reflect.DeepEqual(c.Access, Access{AllowAnonymous: "true", ACLNomatch: "allow", ACLFile: filepath.Join(r.etc, "acl.conf"),
+		EnableACLCache: true, ACLCacheMaxSize: 32, ACLCacheTTL: time.Minute, ACLDenyAction: "ignore"}):
+		t.Errorf("access %+v", c.Access)
+	case !c.Cluster.Autoheal || !c.Cluster.Mcast.Loop || c.Listeners.SSL.VerifyPeer:
 		t.Errorf("bools %+v", c)
 	case len(c.Cluster.Mcast.Ports) != 1 || c.Cluster.Mcast.Ports[0] != 4369 || c.Cluster.Static.Seeds != nil:
 		t.Errorf("lists %v %v", c.Cluster.Mcast.Ports, c.Cluster.Static.Seeds)
@@ -138,6 +150,27 @@ var goodValues = []struct{ key, value, want string }{
 	{"allow_anonymous", "false", "false"},
 	{"allow_anonymous", "OFF", "false"},
 	{"allow_anonymous", "True", "true"},
+	{"allow_anonymous", "on", "true"},
+	{"allow_anonymous", "false_quick_deny", "false_quick_deny"},
+	{"allow_anonymous", "FALSE_QUICK_DENY", "false_quick_deny"},
+	{"acl_nomatch", "deny", "deny"},
+	{"acl_nomatch", "Allow", "allow"},
+	{"acl_file", "/etc/emqx/acl.conf", "/etc/emqx/acl.conf"},
+	{"acl_file", "etc/my_acl.conf", "$HOME/etc/my_acl.conf"},
+	{"acl_file", `""`, "$HOME/etc/acl.conf"},
+	{"enable_acl_cache", "off", "off"},
+	{"enable_acl_cache", "true", "on"},
+	{"acl_cache_max_size", "1", "1"},
+	{"acl_cache_max_size", "1000000", "1000000"},
+	{"acl_cache_ttl", "30s", "30s"},
+	{"acl_cache_ttl", "2h", "2h"},
+	{"acl_deny_action", "disconnect", "disconnect"},
+	{"acl_deny_action", "IGNORE", "ignore"},
+	{"auth_order", "jwt,http", "jwt,http"},
+	{"auth_order", "none", "none"},
+	{"auth_order", `"none, mnesia  http,"`, "mnesia,http"},
+	{"acl_order", "internal, http", "internal,http"},
+	{"acl_order", "my_acl_module", "my_acl_module"},
 	{"mqtt.max_packet_size", "64", "64"},
 	{"mqtt.max_packet_size", "256MB", "256MB"},
 	{"mqtt.max_packet_size", "64kb", "64KB"},
@@ -235,7 +268,15 @@ var badValues = []struct{ key, value, msg string }{
 	{"listener.ssl.external.fail_if_no_peer_cert", "yes", "must be on, off, true or false"},
 	{"listener.wss.external.verify", "none", "must be one of verify_peer, verify_none"},
 	{"listener.wss.external.fail_if_no_peer_cert", "1", "must be on, off, true or false"},
-	{"allow_anonymous", "maybe", "must be on, off, true or false"},
+	{"allow_anonymous", "maybe", "must be true, false or false_quick_deny"},
+	{"allow_anonymous", "quick_deny", "must be true, false or false_quick_deny"},
+	{"acl_nomatch", "maybe", "must be one of allow, deny"},
+	{"enable_acl_cache", "yes", "must be on, off, true or false"},
+	{"acl_cache_max_size", "0", "must be an integer of at least 1"},
+	{"acl_cache_max_size", "many", "must be an integer of at least 1"},
+	{"acl_cache_ttl", "0", "must be greater than 0"},
+	{"acl_cache_ttl", "60", "must be a duration"},
+	{"acl_deny_action", "drop", "must be one of ignore, disconnect"},
 	{"mqtt.max_packet_size", "63", "must be from 64 to 256MB"},
 	{"mqtt.max_packet_size", "257MB", "must be from 64 to 256MB"},
 	{"mqtt.max_packet_size", "1.5MB", "must be a byte size"},
@@ -322,6 +363,7 @@ func TestEveryKeyHasGoodAndBadCase(t *testing.T) {
 		"listener.wss.external.certfile": true, "listener.wss.external.cacertfile": true,
 		"cluster.etcd.ssl.keyfile": true, "cluster.etcd.ssl.certfile": true, "cluster.etcd.ssl.cacertfile": true,
 		"rpc.certfile": true, "rpc.keyfile": true, "rpc.cacertfile": true,
+		"acl_file": true, "auth_order": true, "acl_order": true,
 	}
 	good, bad := map[string]bool{}, map[string]bool{}
 	for _, c := range goodValues {

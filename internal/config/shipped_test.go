@@ -26,6 +26,13 @@ func TestShippedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// acl_file defaults to acl.conf beside emqx.conf, which differs here.
+	for _, c := range []*Config{shipped, defaults} {
+		if want := filepath.Join(c.EtcDir, "acl.conf"); c.Access.ACLFile != want {
+			t.Errorf("acl_file %q, want %q", c.Access.ACLFile, want)
+		}
+	}
+	defaults.Access.ACLFile = shipped.Access.ACLFile
 	if shipped.Dump() != defaults.Dump() {
 		t.Errorf("shipped dump differs from defaults:\n%s\n---\n%s", shipped.Dump(), defaults.Dump())
 	}

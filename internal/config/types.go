@@ -16,15 +16,15 @@ type Config struct {
 	Home   string // release home: $EMQX_HOME or the folder above bin/
 	EtcDir string // folder holding emqx.conf and cluster.conf
 
-	Node           Node
-	Listeners      Listeners
-	AllowAnonymous bool
-	MQTT           MQTT
-	Zone           Zone
-	Broker         Broker
-	Log            Log
-	Cluster        Cluster
-	RPC            RPC
+	Node      Node
+	Listeners Listeners
+	Access    Access
+	MQTT      MQTT
+	Zone      Zone
+	Broker    Broker
+	Log       Log
+	Cluster   Cluster
+	RPC       RPC
 }
 
 // Node holds node.* keys.
@@ -49,6 +49,28 @@ type Listener struct {
 type Listeners struct {
 	TCP, SSL, WS, WSS Listener
 	WSPath            string // listener.ws.external.mqtt_path (default /mqtt), shared by ws and wss
+}
+
+// Access holds the access-control keys of emqx.conf.
+type Access struct {
+	// AllowAnonymous is allow_anonymous: "true" (default), "false" or
+	// "false_quick_deny" (a client without a user name is refused before
+	// any backend is asked). on and off are read as true and false.
+	AllowAnonymous string
+	ACLNomatch     string // acl_nomatch: "allow" (default) or "deny"
+	// ACLFile is acl_file, absolute: default acl.conf beside emqx.conf
+	// (<EtcDir>/acl.conf, EMQX's {{platform_etc_dir}}/acl.conf); a relative
+	// value resolves against the release home. Never "".
+	ACLFile         string
+	EnableACLCache  bool          // enable_acl_cache (default on)
+	ACLCacheMaxSize int           // acl_cache_max_size (default 32, at least 1)
+	ACLCacheTTL     time.Duration // acl_cache_ttl (default 1m)
+	ACLDenyAction   string        // acl_deny_action: "ignore" (default) or "disconnect"
+	// AuthOrder is auth_order: the names or aliases as written, split at
+	// commas and blanks, "none" dropped; nil when none is left (the
+	// default, "none").
+	AuthOrder []string
+	ACLOrder  []string // acl_order: the same
 }
 
 // MQTT holds mqtt.* keys.
