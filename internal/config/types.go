@@ -43,6 +43,12 @@ type Listener struct {
 	CACertFile       string
 	VerifyPeer       bool // listener.ssl.external.verify = verify_peer
 	FailIfNoPeerCert bool
+	// PeerCertAsUsername and PeerCertAsClientID (TLS listeners only):
+	// .peer_cert_as_username and .peer_cert_as_clientid, what of the
+	// client's certificate becomes its user name or client id: "cn",
+	// "dn", "crt", "pem" or "md5"; "" (the key unset) is off.
+	PeerCertAsUsername string
+	PeerCertAsClientID string
 }
 
 // Listeners holds listener.* keys.
