@@ -62,7 +62,7 @@ func readEnv(env []string) ([]envSetting, []Error) {
 		default:
 			continue // a script variable such as EMQX_HOME
 		}
-		if lookup(key) == nil {
+		if !known(key) {
 			errs = append(errs, Error{Source: "env " + name, Key: key, Value: shownValue(key, value), Msg: unknownKeyMsg(key, true)})
 			continue
 		}
@@ -101,7 +101,7 @@ func pickEnv(key string, vars []envVar) (envSetting, *Error) {
 	for _, o := range vars[1:] {
 		if envRank(o) == envRank(win) && o.value != "" && o.value != win.value {
 			shown, other := o.value, strconv.Quote(win.value)
-			if lookup(key).secret {
+			if isSecret(key) {
 				shown, other = Masked, Masked
 			}
 			return s, &Error{Source: "env " + o.name, Key: key, Value: shown,

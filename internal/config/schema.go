@@ -164,7 +164,8 @@ func buildSchema() []field {
 		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
 	}
 	fields = append(fields, listenerTLSFields("listener.ssl.external", func(c *Config) *Listener { return &c.Listeners.SSL })...)
-	return append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
+	fields = append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
+	return append(fields, pluginFields()...)
 }
 
 func indexSchema(fields []field) map[string]*field {

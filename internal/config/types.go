@@ -3,6 +3,9 @@ package config
 import (
 	"time"
 
+	"emqxgo/internal/access/authhttp"
+	"emqxgo/internal/access/authjwt"
+	"emqxgo/internal/access/passwd"
 	"emqxgo/internal/discovery/dns"
 	"emqxgo/internal/discovery/etcd"
 	"emqxgo/internal/discovery/k8s"
@@ -25,6 +28,7 @@ type Config struct {
 	Log       Log
 	Cluster   Cluster
 	RPC       RPC
+	Plugins   Plugins
 }
 
 // Node holds node.* keys.
@@ -137,3 +141,31 @@ type RPC struct {
 	Driver                        string // tcp or ssl
 	CertFile, KeyFile, CACertFile string
 }
+
+// Plugins holds the settings of the auth plugins, from
+// etc/plugins/<plugin>.conf (the keys are accepted in any of the files and
+// from the environment). Each plugin package owns its Config: its
+// defaults and rules (CheckKeys, Validate).
+type Plugins struct {
+	HTTP   authhttp.Config // auth.http.* (emqx_auth_http)
+	JWT    authjwt.Config  // auth.jwt.* (emqx_auth_jwt)
+	Mnesia Mnesia          // auth.mnesia.*, auth.user.<id>.*, auth.client.<id>.* (emqx_auth_mnesia)
+}
+
+// Mnesia holds the keys of emqx_auth_mnesia: the hash type of its records
+// and the credentials it adds to its database at start.
+type Mnesia struct {
+	// PasswordHash is auth.mnesia.password_hash: one of passwd.MnesiaAlgs
+	// (plain, md5, sha, sha256, sha512), default sha256.
+	PasswordHash passwd.Alg
+	// Users are auth.user.<id>.username and .password, in the order of
+	// their ids (numbers by value, then other ids as strings). A username
+	// needs its password; a password without a username is ignored, as in
+	// EMQX. Dump numbers them 1, 2, ... in this order.
+	Users []Credential
+	// ClientIDs are auth.client.<id>.clientid and .password, the same way.
+	ClientIDs []Credential
+}
+
+// Credential is one user name (or client id) and its password, as written.
+type Credential struct{ ID, Password string }
