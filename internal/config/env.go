@@ -11,11 +11,28 @@ import (
 // EMQX_NODE_NAME and EMQX_NODE_COOKIE are accepted; when both forms of a key
 // are set, the "__" form wins. A key of one word (allow_anonymous,
 // acl_nomatch, auth_order, ...) has no "__": EMQX_ALLOW_ANONYMOUS,
-// EMQX_ACL_NOMATCH. Other EMQX_* variables without "__" (EMQX_HOME,
+// EMQX_ACL_NOMATCH. EMQX_LOADED_PLUGINS lists the plugins to load
+// (Config.LoadedPlugins). Other EMQX_* variables without "__" (EMQX_HOME,
 // EMQX_WAIT_FOR_START, ...) belong to the scripts and are ignored. An empty value means "use the default" (as if the key were not in
 // the files), like EMQX 4's docker entrypoint, which comments the key out.
 
 const envPrefix = "EMQX_"
+
+// loadedPluginsVar is EMQX_LOADED_PLUGINS after the prefix, lower case:
+// not a key of the files, it sets Config.LoadedPlugins.
+const loadedPluginsVar = "loaded_plugins"
+
+// parsePluginNames splits EMQX_LOADED_PLUGINS as EMQX 4's docker entrypoint
+// does: at every run of characters other than ASCII letters, digits and '_'.
+func parsePluginNames(v string) []string {
+	names := strings.FieldsFunc(v, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
+	if len(names) == 0 {
+		return nil
+	}
+	return names
+}
 
 var envShorthands = map[string]string{
 	"node_name":   "node.name",
@@ -57,12 +74,12 @@ func readEnv(env []string) ([]envSetting, []Error) {
 			key, shorthand = envShorthands[rest], true
 		case strings.Contains(rest, "__"):
 			key = strings.ReplaceAll(rest, "__", ".")
-		case lookup(rest) != nil: // a one-word key
+		case lookup(rest) != nil, rest == loadedPluginsVar: // a one-word key
 			key = rest
 		default:
 			continue // a script variable such as EMQX_HOME
 		}
-		if !known(key) {
+		if !known(key) && key != loadedPluginsVar {
 			errs = append(errs, Error{Source: "env " + name, Key: key, Value: shownValue(key, value), Msg: unknownKeyMsg(key, true)})
 			continue
 		}

@@ -55,13 +55,14 @@ func Load(opts Options) (*Config, error) {
 // loader is the state of one Load: a fresh viper holding the layered values
 // and, beside it, where each value came from.
 type loader struct {
-	home, etcDir string
-	v            *viper.Viper
-	from         map[string]origin    // key -> where its effective value was set; absent = default
-	wild         map[string]wildEntry // concrete wildcard key -> its value (wild.go); absent = not set
-	sources      []string             // files in load order, for sorting errors
-	errs         []Error
-	failed       map[string]bool // keys whose value could not be stored
+	home, etcDir  string
+	v             *viper.Viper
+	from          map[string]origin    // key -> where its effective value was set; absent = default
+	wild          map[string]wildEntry // concrete wildcard key -> its value (wild.go); absent = not set
+	sources       []string             // files in load order, for sorting errors
+	errs          []Error
+	failed        map[string]bool // keys whose value could not be stored
+	loadedPlugins []string        // EMQX_LOADED_PLUGINS
 }
 
 func newLoader(opts Options) (*loader, error) {
@@ -120,6 +121,10 @@ func (l *loader) mergeEnv(env []string) {
 	settings, errs := readEnv(env)
 	l.errs = append(l.errs, errs...)
 	for _, s := range settings {
+		if s.key == loadedPluginsVar {
+			l.loadedPlugins = parsePluginNames(s.value)
+			continue
+		}
 		if w, _ := matchWild(s.key); w != nil {
 			if s.value == "" {
 				delete(l.wild, s.key)
@@ -152,6 +157,7 @@ func (l *loader) build() *Config {
 		}
 	}
 	_, c.Log.ToIsSet = l.from["log.to"]
+	c.LoadedPlugins = l.loadedPlugins
 	l.buildWild(c)
 	return c
 }

@@ -26,6 +26,32 @@ func TestPluginDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.Plugins.Mnesia, Mnesia{PasswordHash: passwd.MnesiaDefault}) {
 		t.Errorf("mnesia %+v", c.Plugins.Mnesia)
 	}
+	if c.LoadedPlugins != nil {
+		t.Errorf("loaded plugins %q", c.LoadedPlugins)
+	}
+}
+
+func TestLoadedPlugins(t *testing.T) {
+	r := newRelease(t, "", "")
+	for v, want := range map[string][]string{
+		"emqx_auth_http,emqx_auth_jwt":           {"emqx_auth_http", "emqx_auth_jwt"},
+		"emqx_auth_mnesia emqx_management":       {"emqx_auth_mnesia", "emqx_management"},
+		" emqx_auth_http | emqx_auth_mnesia ,\t": {"emqx_auth_http", "emqx_auth_mnesia"},
+		`"emqx_recon,emqx_retainer"`:             {"emqx_recon", "emqx_retainer"},
+		"":                                       nil,
+		" , ":                                    nil,
+	} {
+		c := r.mustLoad(t, "EMQX_LOADED_PLUGINS="+v)
+		if !reflect.DeepEqual(c.LoadedPlugins, want) {
+			t.Errorf("%q: got %q, want %q", v, c.LoadedPlugins, want)
+		}
+	}
+	if c := r.mustLoad(t, "emqx_loaded_plugins=emqx_auth_jwt"); !reflect.DeepEqual(c.LoadedPlugins, []string{"emqx_auth_jwt"}) {
+		t.Errorf("lower case: %q", c.LoadedPlugins)
+	}
+	wantOneError(t, r.mustFail(t, "EMQX_LOADED_PLUGINS=emqx_auth_jwt", "emqx_loaded_plugins=emqx_auth_http"), "conflicts with")
+	// Not a key of the files.
+	wantOneError(t, newRelease(t, "loaded_plugins = emqx_auth_http\n", "").mustFail(t), "loaded_plugins", "unknown key")
 }
 
 // TestPluginFiles: each plugin file is read after cluster.conf (and beats

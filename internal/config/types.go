@@ -29,6 +29,12 @@ type Config struct {
 	Cluster   Cluster
 	RPC       RPC
 	Plugins   Plugins
+
+	// LoadedPlugins is EMQX_LOADED_PLUGINS, the plugins to load at boot
+	// (an environment variable only, as in EMQX 4's docker image): the
+	// names split at every run of characters other than letters, digits
+	// and '_' (commas, blanks, '|'); nil when it is unset or empty.
+	LoadedPlugins []string
 }
 
 // Node holds node.* keys.
