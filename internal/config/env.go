@@ -13,8 +13,13 @@ import (
 // acl_nomatch, auth_order, ...) has no "__": EMQX_ALLOW_ANONYMOUS,
 // EMQX_ACL_NOMATCH. EMQX_LOADED_PLUGINS lists the plugins to load
 // (Config.LoadedPlugins). Other EMQX_* variables without "__" (EMQX_HOME,
-// EMQX_WAIT_FOR_START, ...) belong to the scripts and are ignored. An empty value means "use the default" (as if the key were not in
-// the files), like EMQX 4's docker entrypoint, which comments the key out.
+// EMQX_WAIT_FOR_START, ...) belong to the scripts and are ignored. An empty
+// value means "use the default" (as if the key were not in the files; a
+// wildcard key such as a header is then not set at all), like EMQX 4's
+// docker entrypoint, which comments the key out. Names are read in lower
+// case, the free segment of a wildcard key too:
+// EMQX_AUTH__HTTP__AUTH_REQ__HEADERS__CONTENT_TYPE sets the header
+// content_type (sent as Content-Type).
 
 const envPrefix = "EMQX_"
 
