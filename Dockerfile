@@ -2,7 +2,8 @@
 # Build it with `make docker` (it builds bin/ first); no base image is pulled.
 FROM scratch
 COPY bin/emqx bin/emqx_ctl /opt/emqx/bin/
-COPY etc/emqx.conf etc/cluster.conf /opt/emqx/etc/
+COPY etc/emqx.conf etc/cluster.conf etc/acl.conf /opt/emqx/etc/
+COPY etc/plugins/ /opt/emqx/etc/plugins/
 ENV EMQX_HOME=/opt/emqx
 # MQTT, MQTT/TLS, WebSocket, secure WebSocket; gossip (TCP+UDP) and cluster RPC (manual port).
 EXPOSE 1883 8883 8083 8084 4370 4370/udp 5369

@@ -49,9 +49,10 @@ help: ## this list
 # A self-contained folder: bin/, etc/, scripts/. Copy it anywhere and run bin/emqx start.
 release: build ## a self-contained folder _rel/emqx (REL=...): bin/, etc/, scripts/
 	rm -rf $(REL)
-	mkdir -p $(REL)/bin $(REL)/etc $(REL)/scripts
+	mkdir -p $(REL)/bin $(REL)/etc/plugins $(REL)/scripts
 	cp bin/emqx bin/emqx_ctl $(REL)/bin/
-	cp etc/emqx.conf etc/cluster.conf $(REL)/etc/
+	cp etc/emqx.conf etc/cluster.conf etc/acl.conf $(REL)/etc/
+	cp etc/plugins/*.conf $(REL)/etc/plugins/
 	cp scripts/one_more_emqx.sh $(REL)/scripts/
 	@echo "release in $(REL) ($(VERSION))"
 

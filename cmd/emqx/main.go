@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -111,6 +113,18 @@ func cmdCheckConfig() error {
 		return err
 	}
 	fmt.Print(cfg.Dump())
-	fmt.Fprintf(os.Stderr, "%s/emqx.conf and %s/cluster.conf are valid\n", cfg.EtcDir, cfg.EtcDir)
+	files := []string{filepath.Join(cfg.EtcDir, config.EmqxConfFile), filepath.Join(cfg.EtcDir, config.ClusterConfFile)}
+	for _, name := range config.PluginConfFiles {
+		if p := filepath.Join(cfg.EtcDir, config.PluginsDir, name); fileExists(p) {
+			files = append(files, p)
+		}
+	}
+	last := len(files) - 1
+	fmt.Fprintf(os.Stderr, "%s and %s are valid\n", strings.Join(files[:last], ", "), files[last])
 	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -9,13 +9,35 @@ import (
 // Environment overrides: EMQX_ + key with '.' written as "__", case-insensitive
 // (EMQX_CLUSTER__DISCOVERY, emqx_listener__tcp__external). EMQX 4 shorthands
 // EMQX_NODE_NAME and EMQX_NODE_COOKIE are accepted; when both forms of a key
-// are set, the "__" form wins. The single-segment key allow_anonymous has no
-// "__" and is read from EMQX_ALLOW_ANONYMOUS. Other EMQX_* variables without
-// "__" (EMQX_HOME, EMQX_WAIT_FOR_START, ...) belong to the scripts and are
-// ignored. An empty value means "use the default" (as if the key were not in
-// the files), like EMQX 4's docker entrypoint, which comments the key out.
+// are set, the "__" form wins. A key of one word (allow_anonymous,
+// acl_nomatch, auth_order, ...) has no "__": EMQX_ALLOW_ANONYMOUS,
+// EMQX_ACL_NOMATCH. EMQX_LOADED_PLUGINS lists the plugins to load
+// (Config.LoadedPlugins). Other EMQX_* variables without "__" (EMQX_HOME,
+// EMQX_WAIT_FOR_START, ...) belong to the scripts and are ignored. An empty
+// value means "use the default" (as if the key were not in the files; a
+// wildcard key such as a header is then not set at all), like EMQX 4's
+// docker entrypoint, which comments the key out. Names are read in lower
+// case, the free segment of a wildcard key too:
+// EMQX_AUTH__HTTP__AUTH_REQ__HEADERS__CONTENT_TYPE sets the header
+// content_type (sent as Content-Type).
 
 const envPrefix = "EMQX_"
+
+// loadedPluginsVar is EMQX_LOADED_PLUGINS after the prefix, lower case:
+// not a key of the files, it sets Config.LoadedPlugins.
+const loadedPluginsVar = "loaded_plugins"
+
+// parsePluginNames splits EMQX_LOADED_PLUGINS as EMQX 4's docker entrypoint
+// does: at every run of characters other than ASCII letters, digits and '_'.
+func parsePluginNames(v string) []string {
+	names := strings.FieldsFunc(v, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
+	if len(names) == 0 {
+		return nil
+	}
+	return names
+}
 
 var envShorthands = map[string]string{
 	"node_name":   "node.name",
@@ -57,12 +79,12 @@ func readEnv(env []string) ([]envSetting, []Error) {
 			key, shorthand = envShorthands[rest], true
 		case strings.Contains(rest, "__"):
 			key = strings.ReplaceAll(rest, "__", ".")
-		case lookup(rest) != nil:
+		case lookup(rest) != nil, rest == loadedPluginsVar: // a one-word key
 			key = rest
 		default:
 			continue // a script variable such as EMQX_HOME
 		}
-		if lookup(key) == nil {
+		if !known(key) && key != loadedPluginsVar {
 			errs = append(errs, Error{Source: "env " + name, Key: key, Value: shownValue(key, value), Msg: unknownKeyMsg(key, true)})
 			continue
 		}
@@ -101,7 +123,7 @@ func pickEnv(key string, vars []envVar) (envSetting, *Error) {
 	for _, o := range vars[1:] {
 		if envRank(o) == envRank(win) && o.value != "" && o.value != win.value {
 			shown, other := o.value, strconv.Quote(win.value)
-			if lookup(key).secret {
+			if isSecret(key) {
 				shown, other = Masked, Masked
 			}
 			return s, &Error{Source: "env " + o.name, Key: key, Value: shown,

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvBeatsFiles(t *testing.T) {
@@ -24,8 +26,39 @@ func TestEnvCaseInsensitive(t *testing.T) {
 	r := newRelease(t, "", "")
 	c := r.mustLoad(t, "emqx_listener__tcp__external=1884", "Emqx_Cluster__Name=lower", "EMQX_ALLOW_ANONYMOUS=false",
 		"emqx_node__data_dir=/d")
-	if c.Listeners.TCP.Addr != "0.0.0.0:1884" || c.Cluster.Name != "lower" || c.AllowAnonymous || c.Node.DataDir != "/d" {
-		t.Errorf("got tcp %q name %q anon %v data %q", c.Listeners.TCP.Addr, c.Cluster.Name, c.AllowAnonymous, c.Node.DataDir)
+	if c.Listeners.TCP.Addr != "0.0.0.0:1884" || c.Cluster.Name != "lower" || c.Access.AllowAnonymous != "false" || c.Node.DataDir != "/d" {
+		t.Errorf("got tcp %q name %q anon %v data %q", c.Listeners.TCP.Addr, c.Cluster.Name, c.Access.AllowAnonymous, c.Node.DataDir)
+	}
+}
+
+// TestEnvOneWordKeys: keys without a dot are EMQX_ + the key upper-cased.
+func TestEnvOneWordKeys(t *testing.T) {
+	r := newRelease(t, "acl_nomatch = deny\nauth_order = http\n", "")
+	c := r.mustLoad(t,
+		"EMQX_ALLOW_ANONYMOUS=false_quick_deny",
+		"EMQX_ACL_NOMATCH=Deny",
+		"EMQX_ACL_FILE=/etc/emqx/acl.conf",
+		"EMQX_ENABLE_ACL_CACHE=off",
+		"EMQX_ACL_CACHE_MAX_SIZE=64",
+		"EMQX_ACL_CACHE_TTL=30s",
+		"EMQX_ACL_DENY_ACTION=disconnect",
+		"EMQX_AUTH_ORDER=jwt,http",
+		"emqx_acl_order=internal mnesia",
+	)
+	want := Access{AllowAnonymous: "false_quick_deny", ACLNomatch: "deny", ACLFile: "/etc/emqx/acl.conf",
+		ACLCacheMaxSize: 64, ACLCacheTTL: 30 * time.Second, ACLDenyAction: "disconnect",
+		AuthOrder: []string{"jwt", "http"}, ACLOrder: []string{"internal", "mnesia"}}
+	if !reflect.DeepEqual(c.Access, want) {
+		t.Errorf("got  %+v\nwant %+v", c.Access, want)
+	}
+	e := wantOneError(t, r.mustFail(t, "EMQX_ACL_CACHE_MAX_SIZE=0"),
+		`env EMQX_ACL_CACHE_MAX_SIZE: acl_cache_max_size = "0": must be an integer of at least 1`)
+	if e.Line != 0 {
+		t.Errorf("line %d", e.Line)
+	}
+	// Empty: the default, over the file.
+	if c := r.mustLoad(t, "EMQX_ACL_NOMATCH=", "EMQX_AUTH_ORDER="); c.Access.ACLNomatch != "allow" || c.Access.AuthOrder != nil {
+		t.Errorf("reset: %+v", c.Access)
 	}
 }
 

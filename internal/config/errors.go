@@ -45,7 +45,8 @@ func (e Error) Error() string {
 }
 
 // Errors is every problem found by one Load, in file order (emqx.conf,
-// cluster.conf, then the environment), each file by line.
+// cluster.conf, the plugins' files, then the environment), each file by
+// line.
 type Errors struct {
 	List []Error
 }

@@ -178,8 +178,9 @@ func listenerField(key, def string, p func(*Config) *Listener) field {
 	}
 }
 
-// listenerTLSFields are the .keyfile, .certfile, .cacertfile, .verify and
-// .fail_if_no_peer_cert keys of a TLS listener.
+// listenerTLSFields are the .keyfile, .certfile, .cacertfile, .verify,
+// .fail_if_no_peer_cert, .peer_cert_as_username and .peer_cert_as_clientid
+// keys of a TLS listener.
 func listenerTLSFields(prefix string, p func(*Config) *Listener) []field {
 	return []field{
 		pathField(prefix+".keyfile", "", false, func(c *Config) *string { return &p(c).KeyFile }),
@@ -199,6 +200,27 @@ func listenerTLSFields(prefix string, p func(*Config) *Listener) []field {
 			},
 		},
 		boolField(prefix+".fail_if_no_peer_cert", "false", func(c *Config) *bool { return &p(c).FailIfNoPeerCert }),
+		optEnumField(prefix+".peer_cert_as_username", peerCertAs, func(c *Config) *string { return &p(c).PeerCertAsUsername }),
+		optEnumField(prefix+".peer_cert_as_clientid", peerCertAs, func(c *Config) *string { return &p(c).PeerCertAsClientID }),
+	}
+}
+
+// peerCertAs are the values of peer_cert_as_username and _clientid.
+var peerCertAs = []string{"cn", "dn", "crt", "pem", "md5"}
+
+// optEnumField is an enum without a default: unset ("") is off.
+func optEnumField(key string, allowed []string, p func(*Config) *string) field {
+	return field{key: key,
+		set: func(c *Config, raw, _ string) error {
+			if raw == "" {
+				*p(c) = ""
+				return nil
+			}
+			v, err := parseEnum(raw, allowed)
+			*p(c) = v
+			return err
+		},
+		get: func(c *Config) string { return *p(c) },
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,9 +23,10 @@ const (
 	ClusterConfFile = "cluster.conf"
 )
 
-// Load reads EtcDir/emqx.conf, then EtcDir/cluster.conf, then the EMQX_*
-// environment, and returns the validated configuration. On any problem it
-// returns nil and an *Errors holding every problem found.
+// Load reads EtcDir/emqx.conf, then EtcDir/cluster.conf, then those of
+// EtcDir/plugins/<plugin>.conf (PluginConfFiles) that exist, then the
+// EMQX_* environment, and returns the validated configuration. On any
+// problem it returns nil and an *Errors holding every problem found.
 func Load(opts Options) (*Config, error) {
 	l, err := newLoader(opts)
 	if err != nil {
@@ -32,6 +34,13 @@ func Load(opts Options) (*Config, error) {
 	}
 	for _, name := range []string{EmqxConfFile, ClusterConfFile} {
 		l.mergeFile(filepath.Join(l.etcDir, name))
+	}
+	for _, name := range PluginConfFiles {
+		p := filepath.Join(l.etcDir, PluginsDir, name)
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			continue // the plugin's defaults
+		}
+		l.mergeFile(p)
 	}
 	l.mergeEnv(opts.Env)
 	c := l.build()
@@ -46,12 +55,14 @@ func Load(opts Options) (*Config, error) {
 // loader is the state of one Load: a fresh viper holding the layered values
 // and, beside it, where each value came from.
 type loader struct {
-	home, etcDir string
-	v            *viper.Viper
-	from         map[string]origin // key -> where its effective value was set; absent = default
-	sources      []string          // files in load order, for sorting errors
-	errs         []Error
-	failed       map[string]bool // keys whose value could not be stored
+	home, etcDir  string
+	v             *viper.Viper
+	from          map[string]origin    // key -> where its effective value was set; absent = default
+	wild          map[string]wildEntry // concrete wildcard key -> its value (wild.go); absent = not set
+	sources       []string             // files in load order, for sorting errors
+	errs          []Error
+	failed        map[string]bool // keys whose value could not be stored
+	loadedPlugins []string        // EMQX_LOADED_PLUGINS
 }
 
 func newLoader(opts Options) (*loader, error) {
@@ -71,6 +82,7 @@ func newLoader(opts Options) (*loader, error) {
 		etcDir: resolvePath(home, etc),
 		v:      viper.NewWithOptions(viper.KeyDelimiter("::")),
 		from:   map[string]origin{},
+		wild:   map[string]wildEntry{},
 		failed: map[string]bool{},
 	}
 	for _, f := range schema {
@@ -87,6 +99,10 @@ func (l *loader) mergeFile(path string) {
 	l.errs = append(l.errs, errs...)
 	values := map[string]any{}
 	for _, e := range entries {
+		if w, _ := matchWild(e.key); w != nil {
+			l.wild[e.key] = wildEntry{value: e.value, from: origin{source: path, line: e.line}}
+			continue
+		}
 		if lookup(e.key) == nil {
 			l.errs = append(l.errs, Error{Source: path, Line: e.line, Key: e.key, Value: shownValue(e.key, e.value), Msg: unknownKeyMsg(e.key, false)})
 			continue
@@ -105,6 +121,18 @@ func (l *loader) mergeEnv(env []string) {
 	settings, errs := readEnv(env)
 	l.errs = append(l.errs, errs...)
 	for _, s := range settings {
+		if s.key == loadedPluginsVar {
+			l.loadedPlugins = parsePluginNames(s.value)
+			continue
+		}
+		if w, _ := matchWild(s.key); w != nil {
+			if s.value == "" {
+				delete(l.wild, s.key)
+			} else {
+				l.wild[s.key] = wildEntry{value: s.value, from: s.from}
+			}
+			continue
+		}
 		if s.value == "" {
 			l.v.Set(s.key, lookup(s.key).def)
 			delete(l.from, s.key)
@@ -124,12 +152,48 @@ func (l *loader) build() *Config {
 		if err := f.set(c, raw, l.home); err != nil {
 			l.failed[f.key] = true
 			if !errors.Is(err, errNoNodeName) { // node.name's own error says it
-				l.errs = append(l.errs, errAt(l.from[f.key], f.key, raw, err.Error()))
+				l.errs = append(l.errs, errAt(l.from[f.key], f.key, l.shown(f.key, raw), err.Error()))
 			}
 		}
 	}
 	_, c.Log.ToIsSet = l.from["log.to"]
+	c.LoadedPlugins = l.loadedPlugins
+	l.buildWild(c)
 	return c
+}
+
+// wildEntry is the value of one concrete wildcard key and where it was set.
+type wildEntry struct {
+	value string
+	from  origin
+}
+
+// buildWild stores the values of the wildcard keys.
+func (l *loader) buildWild(c *Config) {
+	byField := map[*wildField][]wildVal{}
+	for key, e := range l.wild {
+		if w, free := matchWild(key); w != nil {
+			byField[w] = append(byField[w], wildVal{free, e.value})
+		}
+	}
+	peer := func(key string) (string, bool) {
+		e, ok := l.wild[key]
+		return e.value, ok
+	}
+	for i := range wildSchema {
+		w := &wildSchema[i]
+		if w.set == nil {
+			continue
+		}
+		vals := byField[w]
+		sortWild(vals)
+		w.set(c, vals, peer, func(free, problem string) {
+			key := w.concrete(free)
+			l.failed[key] = true
+			raw, from := l.raw(key)
+			l.errs = append(l.errs, errAt(from, key, l.shown(key, raw), problem))
+		})
+	}
 }
 
 // report adds a problem of key, found after build, at the place key was set
@@ -141,12 +205,24 @@ func (l *loader) report(key, problem string) {
 		return
 	}
 	raw, from := l.raw(key)
-	l.errs = append(l.errs, errAt(from, key, raw, problem))
+	l.errs = append(l.errs, errAt(from, key, l.shown(key, raw), problem))
 }
 
 // raw returns the effective raw value of key and where it was set.
 func (l *loader) raw(key string) (string, origin) {
+	if lookup(key) == nil {
+		e := l.wild[key]
+		return e.value, e.from
+	}
 	return l.v.GetString(key), l.from[key]
+}
+
+// shown is raw as errors show it: a secret masked.
+func (l *loader) shown(key, raw string) string {
+	if raw != "" && isSecret(key) {
+		return Masked
+	}
+	return raw
 }
 
 // sortErrors orders errors by source (files in load order, then env

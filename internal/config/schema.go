@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +57,32 @@ func buildSchema() []field {
 		strField("listener.ws.external.mqtt_path", "/mqtt", func(c *Config) *string { return &c.Listeners.WSPath }, checkMQTTPath),
 		listenerField("listener.wss.external", "off", func(c *Config) *Listener { return &c.Listeners.WSS }),
 
-		boolField("allow_anonymous", "true", func(c *Config) *bool { return &c.AllowAnonymous }),
+		{key: "allow_anonymous", def: "true",
+			set: func(c *Config, raw, _ string) error {
+				v, err := parseAllowAnonymous(raw)
+				c.Access.AllowAnonymous = v
+				return err
+			},
+			get: func(c *Config) string { return c.Access.AllowAnonymous },
+		},
+		enumField("acl_nomatch", "allow", []string{"allow", "deny"}, func(c *Config) *string { return &c.Access.ACLNomatch }),
+		{key: "acl_file",
+			set: func(c *Config, raw, home string) error {
+				if raw == "" { // acl.conf beside emqx.conf
+					c.Access.ACLFile = filepath.Join(c.EtcDir, "acl.conf")
+					return nil
+				}
+				c.Access.ACLFile = resolvePath(home, raw)
+				return nil
+			},
+			get: func(c *Config) string { return c.Access.ACLFile },
+		},
+		boolField("enable_acl_cache", "on", func(c *Config) *bool { return &c.Access.EnableACLCache }),
+		intField("acl_cache_max_size", "32", 1, math.MaxInt, func(c *Config) *int { return &c.Access.ACLCacheMaxSize }),
+		durField("acl_cache_ttl", "1m", time.Millisecond, false, func(c *Config) *time.Duration { return &c.Access.ACLCacheTTL }),
+		enumField("acl_deny_action", "ignore", []string{"ignore", "disconnect"}, func(c *Config) *string { return &c.Access.ACLDenyAction }),
+		orderField("auth_order", func(c *Config) *[]string { return &c.Access.AuthOrder }),
+		orderField("acl_order", func(c *Config) *[]string { return &c.Access.ACLOrder }),
 
 		sizeField("mqtt.max_packet_size", "1MB", 64, 256*mb, func(c *Config) *int64 { return &c.MQTT.MaxPacketSize }),
 		intField("mqtt.max_clientid_len", "65535", 23, 65535, func(c *Config) *int { return &c.MQTT.MaxClientIDLen }),
@@ -137,7 +164,8 @@ func buildSchema() []field {
 		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
 	}
 	fields = append(fields, listenerTLSFields("listener.ssl.external", func(c *Config) *Listener { return &c.Listeners.SSL })...)
-	return append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
+	fields = append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
+	return append(fields, pluginFields()...)
 }
 
 func indexSchema(fields []field) map[string]*field {
@@ -170,6 +198,44 @@ func appNameField(key string, p func(*Config) *string) field {
 			return nil
 		},
 		get: func(c *Config) string { return *p(c) },
+	}
+}
+
+// parseAllowAnonymous reads allow_anonymous: true, false (or on, off) or
+// false_quick_deny.
+func parseAllowAnonymous(raw string) (string, error) {
+	switch v := strings.ToLower(raw); v {
+	case "false_quick_deny":
+		return v, nil
+	default:
+		b, err := parseBool(v)
+		if err != nil {
+			return "", errors.New("must be true, false or false_quick_deny (on and off are read as true and false)")
+		}
+		return strconv.FormatBool(b), nil
+	}
+}
+
+// orderField is auth_order or acl_order: names split at commas and blanks,
+// "none" (the default) dropped wherever it is, as EMQX reads them.
+func orderField(key string, p func(*Config) *[]string) field {
+	return field{key: key, def: "none",
+		set: func(c *Config, raw, _ string) error {
+			var names []string
+			for _, n := range parseList(raw) {
+				if n != "none" {
+					names = append(names, n)
+				}
+			}
+			*p(c) = names
+			return nil
+		},
+		get: func(c *Config) string {
+			if len(*p(c)) == 0 {
+				return "none"
+			}
+			return strings.Join(*p(c), ",")
+		},
 	}
 }
 

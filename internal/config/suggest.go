@@ -3,16 +3,40 @@ package config
 import "strings"
 
 // suggest returns the known key closest to an unknown one, or "" when none is
-// reasonably close. A key that differs only in case always matches.
+// reasonably close. A key that differs only in case always matches. For a
+// wildcard key (wild.go) the candidates are its concrete keys whose free
+// segment is the unknown key's segment at the same place, so that
+// auth.http.auth_req.header.accept suggests auth.http.auth_req.headers.accept.
 func suggest(unknown string) string {
-	if f := lookup(strings.ToLower(unknown)); f != nil {
+	lower := strings.ToLower(unknown)
+	if f := lookup(lower); f != nil {
 		return f.key
 	}
+	segs := strings.Split(unknown, ".")
+	for i := range wildSchema {
+		w := &wildSchema[i]
+		if _, ok := w.free(lower); ok && len(lower) == len(unknown) { // the free segment keeps its case
+			return w.concrete(unknown[len(w.prefix) : len(unknown)-len(w.suffix)])
+		}
+	}
 	best, bestD := "", -1
+	try := func(key string) {
+		if d := editDistance(unknown, key); bestD < 0 || d < bestD {
+			best, bestD = key, d
+		}
+	}
 	for _, f := range schema {
-		d := editDistance(unknown, f.key)
-		if bestD < 0 || d < bestD {
-			best, bestD = f.key, d
+		try(f.key)
+	}
+	for i := range wildSchema {
+		w := &wildSchema[i]
+		// The free segment is taken where the pattern has it, counted from
+		// the start and from the end (a typo may add or drop a dot).
+		at, fromEnd := strings.Count(w.prefix, "."), strings.Count(w.suffix, ".")
+		for _, j := range []int{at, len(segs) - 1 - fromEnd} {
+			if j >= 0 && j < len(segs) && segs[j] != "" && known(w.concrete(segs[j])) {
+				try(w.concrete(segs[j]))
+			}
 		}
 	}
 	if bestD < 0 || bestD > maxSuggestDistance(unknown) {
@@ -59,7 +83,7 @@ func editDistance(a, b string) int {
 // shownValue masks the value of an unknown key that looks like a secret
 // key (a typo of node.cookie), so errors do not print the cookie.
 func shownValue(key, value string) string {
-	if f := lookup(suggest(key)); f != nil && f.secret {
+	if s := suggest(key); s != "" && isSecret(s) && value != "" {
 		return Masked
 	}
 	return value

@@ -26,6 +26,20 @@ func (l *loader) crossCheck(c *Config) {
 	l.checkDiscovery(c)
 	l.checkListeners(c)
 	l.checkRPC(c)
+	l.checkPlugins(c)
+}
+
+// checkPlugins reports the values the auth plugins' packages refuse
+// (CheckKeys: each key on its own, whether or not the plugin is loaded;
+// the node asks Validate of the plugins it loads) and configured files
+// that cannot be read.
+func (l *loader) checkPlugins(c *Config) {
+	c.Plugins.HTTP.CheckKeys(l.report)
+	c.Plugins.JWT.CheckKeys(l.report)
+	l.checkFile("auth.http.ssl.cacertfile", c.Plugins.HTTP.CACertFile)
+	l.checkFile("auth.http.ssl.certfile", c.Plugins.HTTP.CertFile)
+	l.checkFile("auth.http.ssl.keyfile", c.Plugins.HTTP.KeyFile)
+	l.checkFile("auth.jwt.pubkey", c.Plugins.JWT.Pubkey)
 }
 
 // checkDiscovery validates the strategy in use as a whole; the keys of the

@@ -35,6 +35,12 @@ func formatBool(b bool) string {
 func parseInt(s string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
+		if lo == math.MinInt && hi == math.MaxInt {
+			return 0, errors.New("must be an integer")
+		}
+		if hi == math.MaxInt {
+			return 0, fmt.Errorf("must be an integer of at least %d", lo)
+		}
 		return 0, fmt.Errorf("must be an integer from %d to %d", lo, hi)
 	}
 	return n, nil

@@ -8,17 +8,18 @@ import (
 	"path/filepath"
 )
 
-// Files are the configuration files of a release's etc/.
-var Files = []string{"emqx.conf", "cluster.conf"}
+// Files are the configuration files of a release's etc/, by path under etc/.
+var Files = []string{"emqx.conf", "cluster.conf", "acl.conf",
+	"plugins/emqx_auth_http.conf", "plugins/emqx_auth_jwt.conf", "plugins/emqx_auth_mnesia.conf"}
 
 // NewHome creates a temporary home (prefix names it) holding root's
-// etc/emqx.conf and etc/cluster.conf; the caller removes it.
+// etc/ Files; the caller removes it.
 func NewHome(root, prefix string) (string, error) {
 	home, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(filepath.Join(home, "etc"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(home, "etc", "plugins"), 0o755); err != nil {
 		return "", err
 	}
 	for _, f := range Files {

@@ -63,10 +63,11 @@ func buildImage(root, dir string) error {
 			return fmt.Errorf("%v\n%s", err, out)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "etc", "plugins"), 0o755); err != nil {
 		return err
 	}
-	for _, f := range []string{"Dockerfile", "etc/emqx.conf", "etc/cluster.conf"} {
+	for _, f := range []string{"Dockerfile", "etc/emqx.conf", "etc/cluster.conf", "etc/acl.conf",
+		"etc/plugins/emqx_auth_http.conf", "etc/plugins/emqx_auth_jwt.conf", "etc/plugins/emqx_auth_mnesia.conf"} {
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			return err

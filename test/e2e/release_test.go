@@ -21,7 +21,9 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
-	for _, f := range []string{"bin/emqx", "bin/emqx_ctl", "etc/emqx.conf", "etc/cluster.conf", "scripts/one_more_emqx.sh"} {
+	for _, f := range []string{"bin/emqx", "bin/emqx_ctl", "etc/emqx.conf", "etc/cluster.conf", "etc/acl.conf",
+		"etc/plugins/emqx_auth_http.conf", "etc/plugins/emqx_auth_jwt.conf", "etc/plugins/emqx_auth_mnesia.conf",
+		"scripts/one_more_emqx.sh"} {
 		if _, err := os.Stat(filepath.Join(rel, f)); err != nil {
 			t.Fatalf("release lacks %s", f)
 		}
