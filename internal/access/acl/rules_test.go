@@ -293,9 +293,9 @@ func TestIPForms(t *testing.T) {
 		{"0x7f.1", "127.0.0.1", true},
 		{"0177.0.0.1", "127.0.0.1", true},
 		{"2130706433", "127.0.0.1", true},
-		{"10.0.0.0//8", "10.1.1.1", true},                // string:tokens drops empty fields
-		{"::ffff:10.0.0.1", "10.0.0.1", false},           // an IPv6 rule
-		{"fe80::1%eth0", "fe80::1", true},                // the scope is ignored
+		{"10.0.0.0//8", "10.1.1.1", true},                 // string:tokens drops empty fields
+		{"::ffff:10.0.0.1", "10.0.0.1", false},            // an IPv6 rule
+		{"fe80::1%eth0", "fe80::1", true},                 // the scope is ignored
 		{"2001:db8:aaaa::/48", "2001:db8:bbbb::1", false}, // a /48 (esockd's covers the /32; not copied)
 		{"2001:db8:aaaa::/48", "2001:db8:aaaa:1::1", true},
 		{"2001:db8:aaaa::/47", "2001:db8:aaab::1", true},

@@ -102,9 +102,9 @@ type plugins struct {
 // client is what the guard keeps per connection.
 type client struct {
 	c     access.Client
-	cache *acl.Cache    // used on the client's own goroutine only
-	clear atomic.Bool   // cache-clean asked from elsewhere
-	cl    *mqtt.Client  // for listing
+	cache *acl.Cache   // used on the client's own goroutine only
+	clear atomic.Bool  // cache-clean asked from elsewhere
+	cl    *mqtt.Client // for listing
 	since time.Time
 }
 
