@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"emqxgo/internal/access/acl"
 	"emqxgo/internal/config"
 	"emqxgo/internal/version"
 )
@@ -111,6 +113,10 @@ func cmdCheckConfig() error {
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
+	}
+	if _, err := acl.ParseFile(cfg.Access.ACLFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "Invalid acl_file:\n%v\n", err)
+		return fail()
 	}
 	fmt.Print(cfg.Dump())
 	files := []string{filepath.Join(cfg.EtcDir, config.EmqxConfFile), filepath.Join(cfg.EtcDir, config.ClusterConfFile)}

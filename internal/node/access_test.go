@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,52 @@ func TestBuiltinDatabaseAcrossCluster(t *testing.T) {
 		t.Fatalf("delete: %q", got)
 	}
 	testutil.Eventually(t, 2*time.Second, "the delete reaches the first node", func() bool { return login(a, "c5", "alice", "pw") == 0x87 })
+}
+
+// subscribeFrom connects from source address src (user name user, no
+// password) and returns the SUBACK codes for filters.
+func subscribeFrom(t *testing.T, n *testnode.Node, src, user string, filters ...string) []byte {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", n.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := paho.NewClient(paho.ClientConfig{Conn: conn})
+	ctx := t.Context()
+	cp := &paho.Connect{ClientID: "from-" + src + user, CleanStart: true, KeepAlive: 30}
+	if user != "" {
+		cp.Username, cp.UsernameFlag = user, true
+	}
+	if _, err := c.Connect(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(&paho.Disconnect{})
+	var subs []paho.SubscribeOptions
+	for _, f := range filters {
+		subs = append(subs, paho.SubscribeOptions{Topic: f, QoS: 0})
+	}
+	sa, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
+	if sa == nil {
+		t.Fatal(err)
+	}
+	return sa.Reasons
+}
+
+// TestShippedACLProtectsSYS: with the shipped etc/acl.conf, a client from
+// another address may not subscribe to $SYS/# or to # itself; 127.0.0.1 and
+// the user dashboard may.
+func TestShippedACLProtectsSYS(t *testing.T) {
+	sub := testutil.Subnet(t)
+	n := testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.1", sub))
+	other := fmt.Sprintf("127.0.%d.9", sub)
+	if got := subscribeFrom(t, n, other, "", "$SYS/#", "#", "a/#", "$SYS/brokers"); string(got) != "\x87\x87\x00\x87" {
+		t.Fatalf("from %s: SUBACK %x, want 87 87 00 87", other, got)
+	}
+	if got := subscribeFrom(t, n, other, "dashboard", "$SYS/#", "#"); string(got) != "\x00\x87" {
+		t.Fatalf("dashboard from %s: SUBACK %x, want 00 87", other, got)
+	}
+	if got := subscribeFrom(t, n, "127.0.0.1", "", "$SYS/#", "#"); string(got) != "\x00\x00" {
+		t.Fatalf("from 127.0.0.1: SUBACK %x, want 00 00", got)
+	}
 }

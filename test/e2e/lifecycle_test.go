@@ -109,6 +109,21 @@ func TestStartFailsWithReason(t *testing.T) {
 		}
 		n.must(1, "", "emqx", "check_config")
 	})
+	t.Run("bad acl.conf", func(t *testing.T) {
+		n := newNode(t)
+		acl := filepath.Join(n.home, "etc", "acl.conf")
+		if err := os.WriteFile(acl, []byte("{allow, all}.\n{allow, {user, \"x\"}, pub, [\"#\"]}.\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"start", "check_config"} {
+			e := n.must(1, "", "emqx", cmd)
+			for _, want := range []string{acl + ":2:", "publish|subscribe|pubsub", "pub"} {
+				if !strings.Contains(e, want) {
+					t.Fatalf("%s: stderr lacks %q:\n%s", cmd, want, e)
+				}
+			}
+		}
+	})
 	t.Run("bad node name", func(t *testing.T) {
 		n := newNode(t)
 		n.env = append(n.env, "EMQX_NODE_NAME=emqx@bad_host!")
