@@ -323,9 +323,10 @@ func TestCtlInvalidConfiguration(t *testing.T) {
 	t.Setenv("EMQX_NODE__COOKIEE", "x")
 	ctlCase{args: args("status"), err: bad +
 		`env EMQX_NODE__COOKIEE: node.cookiee = "******": unknown key; did you mean node.cookie (EMQX_NODE__COOKIE)?` + "\n", code: 1}.check(t, node)
-	// Usage does not read the configuration.
+	// Usage does not read the configuration; a command only the node knows
+	// does (the node answers it).
 	ctlCase{args: nil, out: usage}.check(t, node)
-	ctlCase{args: args("nosuch"), err: "Unknown command: nosuch\n" + usage, code: 1}.check(t, node)
+	ctlCase{args: args("plugins list"), err: bad + `env EMQX_NODE__COOKIEE: node.cookiee = "******": unknown key; did you mean node.cookie (EMQX_NODE__COOKIE)?` + "\n", code: 1}.check(t, node)
 }
 
 // A node that answers something else than the protocol: the CLI says so, exit 1.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/golang-jwt/jwt/v5"
 
 	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/testutil"
@@ -147,5 +148,56 @@ func TestShippedACLProtectsSYS(t *testing.T) {
 	}
 	if got := subscribeFrom(t, n, "127.0.0.1", "", "$SYS/#", "#"); string(got) != "\x00\x00" {
 		t.Fatalf("from 127.0.0.1: SUBACK %x, want 00 00", got)
+	}
+}
+
+// TestPluginsLoadJWT: emqx_auth_jwt loaded with emqx_ctl takes its keys
+// (here from the environment), a signed token logs in, a bad one is
+// refused; unloaded, the node is back to allow_anonymous; the file
+// remembers what is loaded across a restart.
+func TestPluginsLoadJWT(t *testing.T) {
+	sub := testutil.Subnet(t)
+	n := testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.1", sub), "EMQX_AUTH__JWT__SECRET=node-test-secret", "EMQX_ALLOW_ANONYMOUS=false")
+	token := func(secret, user string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": user, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := login(n, "j0", "u", token("node-test-secret", "u")); got != 0x87 {
+		t.Fatalf("no plugin, anonymous off: %#x", got)
+	}
+	if got := ctl(t, n, "plugins load emqx_auth_jwt"); got != "Plugin emqx_auth_jwt loaded successfully.\n" {
+		t.Fatalf("load: %q", got)
+	}
+	if got := ctl(t, n, "plugins load emqx_auth_jwt"); got != "Load plugin emqx_auth_jwt error: already_started.\n" {
+		t.Fatalf("load twice: %q", got)
+	}
+	if got := login(n, "j1", "u", token("node-test-secret", "u")); got != 0 {
+		t.Fatalf("good token: %#x", got)
+	}
+	if got := login(n, "j2", "u", token("another-secret", "u")); got != 0x86 {
+		t.Fatalf("bad signature: %#x, want 0x86", got)
+	}
+	n.Halt()
+	n.Run()
+	if got := login(n, "j3", "u", token("node-test-secret", "u")); got != 0 {
+		t.Fatalf("after a restart the plugin is loaded again: %#x", got)
+	}
+	if got := ctl(t, n, "plugins unload emqx_auth_jwt"); got != "Plugin emqx_auth_jwt unloaded successfully.\n" {
+		t.Fatalf("unload: %q", got)
+	}
+	if got := ctl(t, n, "plugins unload emqx_auth_jwt"); got != "Unload plugin emqx_auth_jwt error: not_started.\n" {
+		t.Fatalf("unload twice: %q", got)
+	}
+	if got := ctl(t, n, "plugins load emqx_nosuch"); got != "Load plugin emqx_nosuch error: not_found.\n" {
+		t.Fatalf("unknown: %q", got)
+	}
+	if got := login(n, "j4", "u", token("node-test-secret", "u")); got != 0x87 {
+		t.Fatalf("unloaded: %#x", got)
+	}
+	if r := n.N.Handle(ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"user", "list"}}); r.Error != "unknown_command" {
+		t.Fatalf("user without emqx_auth_mnesia is no command (as EMQX): %+v", r)
 	}
 }
