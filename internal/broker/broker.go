@@ -37,6 +37,9 @@ type Broker struct {
 	drained   chan struct{} // closed when Stop's drain is over
 	sessions  *sessions
 	hooked    bool // the session hook is added (Start)
+	// sendingWill: client id -> the client whose immediate will mochi is
+	// publishing (will.go).
+	sendingWill sync.Map
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -237,7 +240,7 @@ type nodeHook struct {
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnSubscribe}
+	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -308,6 +311,7 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.v5.Store(cl.Properties.ProtocolVersion == 5)
 	}
+	captureWill(cl, pk)
 	if code := h.refusal(cl); code != packets.CodeSuccess {
 		h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
 		if cl.Properties.ProtocolVersion < 5 && code == packets.ErrTopicNameInvalid {

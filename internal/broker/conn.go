@@ -28,6 +28,8 @@ type conn struct {
 	maxPacket uint32 // 0: no limit tracking
 
 	v5 atomic.Bool // set by the connect hook once the protocol version is known
+	// will: the will of an MQTT 5 CONNECT with its properties (will.go).
+	will atomic.Pointer[willProps]
 	// keepalive: the connection's keep alive in seconds, set by the connect
 	// hook (see SetDeadline).
 	keepalive atomic.Uint32

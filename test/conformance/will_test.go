@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -221,6 +222,101 @@ func TestDisconnectReservedBits(t *testing.T) {
 			}
 		}
 		s.ack(s.expect(topic, []byte("bad disconnect")))
+		s.disconnect()
+	}
+}
+
+// TestWillMessageProperties: a 5.0 will is published with the properties
+// its CONNECT gave it (Payload Format Indicator, Content Type, Response
+// Topic, Correlation Data, User Properties in order, Message Expiry
+// Interval) to subscribers on the node its client was connected to and on
+// other nodes, immediate or delayed, and a retained will keeps them for a
+// later subscriber on another node. Its Message Expiry Interval is its own,
+// counted from when the will is published (not from the close, before
+// the delay), and a will without one is published without one (not with
+// the node's maximum). (Section 3.1.3.2 of MQTT 5.0.)
+// [MQTT-3.1.3-10] (5.0)
+func TestWillMessageProperties(t *testing.T) {
+	t.Parallel()
+	base := uniq(t, "wp")
+	local := connectID(t, addr(1), 5, uniq(t, "local"))
+	local.sub(base+"/+", 1)
+	remote := connectID(t, addr(2), 5, uniq(t, "remote"))
+	remote.sub(base+"/+", 1)
+	waitRoute(t, base+"/x", 1, 2)
+	props := packets.Properties{PayloadFormat: 1, PayloadFormatFlag: true, ContentType: "text/plain; charset=utf-8",
+		ResponseTopic: base + "/reply", CorrelationData: []byte{1, 2, 3, 0}, MessageExpiryInterval: 100,
+		User: []packets.UserProperty{{Key: "k", Val: "1"}, {Key: "a", Val: "2"}, {Key: "k", Val: "3"}}}
+	// check compares the properties of a delivered will with want; its
+	// expiry must lie in [least, want's].
+	check := func(what string, m packets.Packet, want packets.Properties, least uint32) {
+		t.Helper()
+		p := m.Properties
+		if p.PayloadFormatFlag != want.PayloadFormatFlag || p.PayloadFormat != want.PayloadFormat || p.ContentType != want.ContentType ||
+			p.ResponseTopic != want.ResponseTopic || !bytes.Equal(p.CorrelationData, want.CorrelationData) || !slices.Equal(p.User, want.User) {
+			t.Fatalf("%s: properties %+v, want %+v", what, p, want)
+		}
+		if p.MessageExpiryInterval > want.MessageExpiryInterval || p.MessageExpiryInterval < least {
+			t.Fatalf("%s: message expiry interval %d, want %d..%d", what, p.MessageExpiryInterval, least, want.MessageExpiryInterval)
+		}
+	}
+
+	// Immediate, and without a Message Expiry Interval.
+	w := willPk(uniq(t, "now"), base+"/now", "now", 1, false)
+	w.Connect.WillProperties = props
+	wc, _ := connect(t, addr(1), 5, w)
+	plain := willPk(uniq(t, "plain"), base+"/plain", "plain", 1, false)
+	plain.Connect.WillProperties = packets.Properties{ContentType: "none"}
+	pc, _ := connect(t, addr(1), 5, plain)
+	_ = wc.c.Close()
+	for _, s := range []*rawc{local, remote} {
+		m := s.expect(base+"/now", []byte("now"))
+		check("immediate will", m, props, 97)
+		s.ack(m)
+	}
+	_ = pc.c.Close()
+	for _, s := range []*rawc{local, remote} {
+		m := s.expect(base+"/plain", []byte("plain"))
+		check("will without expiry", m, plain.Connect.WillProperties, 0)
+		s.ack(m)
+	}
+
+	// Delayed by 2 s and retained: the expiry runs from the publication.
+	d := willPk(uniq(t, "later"), base+"/later", "later", 1, true)
+	d.Properties = packets.Properties{SessionExpiryInterval: 10, SessionExpiryIntervalFlag: true}
+	d.Connect.WillProperties = props
+	d.Connect.WillProperties.WillDelayInterval = 2
+	dc, _ := connect(t, addr(1), 5, d)
+	_ = dc.c.Close()
+	m := local.expect(base+"/later", []byte("later"))
+	check("delayed will, same node", m, props, 99)
+	local.ack(m)
+	m = remote.expect(base+"/later", []byte("later"))
+	check("delayed will, other node", m, props, 97)
+	remote.ack(m)
+	testutil.Eventually(t, 5*time.Second, "retained will on every node", func() bool {
+		for _, nd := range cl.nodes {
+			if r, ok := nd.Broker().Server().Topics.Retained.Get(base + "/later"); !ok || r.Properties.ContentType != props.ContentType {
+				return false
+			}
+		}
+		return true
+	})
+	late := connectID(t, addr(0), 5, uniq(t, "late"))
+	late.sub(base+"/later", 1)
+	m = late.expect(base+"/later", []byte("later"))
+	if !m.FixedHeader.Retain {
+		t.Fatal("retained will delivered without RETAIN")
+	}
+	check("retained will", m, props, 90)
+	late.ack(m)
+
+	late.publish(base+"/later", 1, true, nil) // clear
+	d.Connect.WillFlag, d.Connect.WillQos, d.Connect.WillRetain = false, 0, false
+	d.Properties.SessionExpiryInterval = 0
+	r, _ := connect(t, addr(1), 5, d) // ends the delayed will's session
+	r.disconnect()
+	for _, s := range []*rawc{local, remote, late} {
 		s.disconnect()
 	}
 }
