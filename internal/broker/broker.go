@@ -254,11 +254,25 @@ func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents
 // unsupported protocol level is 0x01 [MQTT-3.1.2-2], an empty client id
 // without clean session 0x02 [MQTT-3.1.3-8]); a PUBLISH topic with a
 // wildcard is DISCONNECT 0x90; SUBACK and UNSUBACK carry no properties of
-// the request, and an invalid filter in UNSUBSCRIBE is 0x8F.
+// the request, and an invalid filter in UNSUBSCRIBE is 0x8F; a repeated
+// QoS 2 PUBLISH gets PUBREC 0x00. Reason Strings and User Properties are
+// left out only where the client's Maximum Packet Size leaves no room for
+// them, and never from a PUBLISH (encodefit.go).
 func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		return publishFits(pk)
 	case packets.Connack:
-		return h.connack(cl, pk)
+		pk = h.connack(cl, pk)
+	case packets.Pubrec:
+		// A PUBLISH repeated before PUBREL is acknowledged as the first
+		// one was, with PUBREC 0x00 [MQTT-4.3.3-10]; mochi says 0x91
+		// (Packet Identifier in use), which tells the client the message
+		// failed [MQTT-4.4.0-2] while the node waits for a PUBREL that
+		// then never comes, refusing the id from then on.
+		if pk.ReasonCode == packets.ErrPacketIdentifierInUse.Code {
+			pk.ReasonCode, pk.Properties.ReasonString = packets.CodeSuccess.Code, ""
+		}
 	case packets.Disconnect:
 		// A PUBLISH topic with a wildcard is an invalid topic name: 0x90
 		// [MQTT-3.3.2-2], where mochi says 0x82.
@@ -280,7 +294,7 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 			c.badUnsub = nil
 		}
 	}
-	return pk
+	return problemInfoFits(pk)
 }
 
 func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
@@ -336,6 +350,10 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 	switch {
 	case emptyIDKept(cl): // MQTT 5 allows refusing it; EMQX does (0x85)
 		return packets.ErrClientIdentifierNotValid
+	case cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.AuthenticationMethod != "":
+		// No enhanced authentication method is supported: 0x8C and close
+		// [MQTT-4.12.0-1] (mochi ignored the method and accepted).
+		return packets.ErrBadAuthenticationMethod
 	case cl.Properties.Will.Flag > 0 && !validTopicName(cl.Properties.Will.TopicName):
 		return packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
