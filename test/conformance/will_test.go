@@ -320,3 +320,66 @@ func TestWillMessageProperties(t *testing.T) {
 		s.disconnect()
 	}
 }
+
+// disconnected waits until node i sees the connection of client id closed
+// (its session may stay).
+func disconnected(t testing.TB, i int, id string) {
+	t.Helper()
+	srv := cl.nodes[i%len(cl.nodes)].Broker().Server()
+	testutil.Eventually(t, 5*time.Second, "client "+id+" disconnected", func() bool {
+		c, ok := srv.Clients.Get(id)
+		return !ok || c.Closed()
+	})
+}
+
+// TestWillFlagZero: a connection whose CONNECT has the Will Flag 0 has no
+// will published when it ends without DISCONNECT, also when it resumes a
+// session (on another node) whose earlier connection had a will; the
+// end of a clean connection without a will publishes nothing either.
+// [MQTT-3.1.2-12] (3.1.1; in 5.0 "the Server MUST NOT publish a Will Message", listed under 3.1.2-11)
+func TestWillFlagZero(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
+			t.Parallel()
+			base, id := uniq(t, "wf"), uniq(t, "c")
+			s := connectID(t, addr(0), v, uniq(t, "s"))
+			s.sub(base+"/+", 1)
+			waitRoute(t, base+"/x", 0)
+			w := willPk(id, base+"/will", "will", 1, false)
+			w.Connect.Clean = false
+			if v == 5 {
+				w.Properties = packets.Properties{SessionExpiryInterval: 60, SessionExpiryIntervalFlag: true}
+			}
+			wc, _ := connect(t, addr(1), v, w)
+			wc.disconnect() // the will goes with it
+			disconnected(t, 1, id)
+
+			none := w
+			none.Connect.WillFlag, none.Connect.WillTopic, none.Connect.WillPayload, none.Connect.WillQos = false, "", nil, 0
+			nc, ca := connect(t, addr(2), v, none)
+			if !ca.SessionPresent {
+				t.Fatal("session not resumed")
+			}
+			_ = nc.c.Close() // no DISCONNECT
+			disconnected(t, 2, id)
+			freshID := uniq(t, "f")
+			fresh := connectID(t, addr(2), v, freshID) // no will, clean
+			_ = fresh.c.Close()
+			gone(t, 2, freshID)
+			p := connectID(t, addr(2), v, uniq(t, "p"))
+			p.publish(base+"/end", 1, false, []byte("end"))
+			if before := upTo(s, base+"/end"); len(before) != 0 {
+				t.Fatalf("published before end: %v", before)
+			}
+			s.quiet(300 * time.Millisecond)
+
+			none.Connect.Clean = true
+			none.Properties = packets.Properties{}
+			r, _ := connect(t, addr(0), v, none) // ends the session
+			r.disconnect()
+			s.disconnect()
+			p.disconnect()
+		})
+	}
+}
