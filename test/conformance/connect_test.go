@@ -471,3 +471,24 @@ func TestSessionLastsWhileConnected(t *testing.T) {
 		})
 	}
 }
+
+// TestFurtherConnectChecks: a CONNECT that fails a check of the node's own
+// (a client id in the prefix the cluster keeps for itself; an
+// Authentication Method, TestUnsupportedAuthenticationMethod) is refused
+// (3.1.1 0x02, 5.0 0x85) and the connection closed.
+// [MQTT-3.1.4-2] (5.0)
+func TestFurtherConnectChecks(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		r := dial(t, next(), v)
+		r.send(connectPk("$cluster:"+uniq(t, "c"), true))
+		got := r.closed()
+		want := byte(0x02)
+		if v == 5 {
+			want = 0x85
+		}
+		if len(got) != 1 || got[0].FixedHeader.Type != packets.Connack || got[0].ReasonCode != want {
+			t.Fatalf("v%d reserved client id: got %+v, want CONNACK %#x and close", v, got, want)
+		}
+	}
+}

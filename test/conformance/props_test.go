@@ -196,8 +196,7 @@ func TestTopicAlias(t *testing.T) {
 // publishes itself (a subscriber on another node does, and so does the
 // client for messages of others).
 // [MQTT-3.8.3-3] (5.0)
-// No Local on a shared subscription is answered with a SUBACK:
-// TestNoLocalSharedGap (build tag conformance_gaps).
+// No Local on a shared subscription: TestNoLocalShared.
 func TestNoLocal(t *testing.T) {
 	t.Parallel()
 	topic := uniq(t, "nl")
