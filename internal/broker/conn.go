@@ -55,17 +55,18 @@ type conn struct {
 	werr     error       // a failed deferred write: later writes fail with it
 
 	// framing state, touched only by the reading goroutine
-	skip     uint64 // bytes of the current packet body still to pass
-	inHeader bool   // inside the remaining-length varint
-	length   uint64
-	shift    uint
-	tripped  bool
-	level    byte    // protocol level of the CONNECT (0 until seen)
-	ptype    byte    // fixed header byte of the current packet
-	start    int     // where the current packet began in the bytes of this Read; -1: in an earlier one
-	scanning bool    // the current packet is an MQTT 5 SUBSCRIBE: scan holds its state
-	scan     subScan //
-	refused  byte    // a SUBSCRIBE broke a rule: the next Read sends DISCONNECT with this reason and fails
+	skip        uint64 // bytes of the current packet body still to pass
+	inHeader    bool   // inside the remaining-length varint
+	length      uint64
+	shift       uint
+	tripped     bool
+	level       byte    // protocol level of the CONNECT (0 until seen)
+	ptype       byte    // fixed header byte of the current packet
+	start       int     // where the current packet began in the bytes of this Read; -1: in an earlier one
+	scanning    bool    // the current packet is an MQTT 5 SUBSCRIBE: scan holds its state
+	scan        subScan //
+	refused     byte    // a SUBSCRIBE broke a rule: the next Read sends DISCONNECT with this reason and fails
+	refusedSent bool
 
 	// the start of the CONNECT, kept until its properties are checked
 	// (connectcheck.go); connectDone once they were
@@ -97,8 +98,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	if c.refused != 0 {
-		c.disconnect(c.refused)
-		return 0, errSubscribeOptions
+		return 0, c.refuse(c.refused)
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.connectDone {
@@ -110,8 +110,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		if !c.tripped {
 			if at, reason := c.track(p[:n]); reason != 0 {
 				if at == 0 {
-					c.disconnect(reason)
-					return 0, errSubscribeOptions
+					return 0, c.refuse(reason)
 				}
 				// The packets before it are handled first (their answers
 				// go before the DISCONNECT); the next Read ends it.
@@ -123,6 +122,16 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.writeMu.Unlock()
 	}
 	return n, err
+}
+
+// refuse ends the connection for a SUBSCRIBE that broke an options rule:
+// DISCONNECT with reason (once), and the read fails.
+func (c *conn) refuse(reason byte) error {
+	if !c.refusedSent {
+		c.refused, c.refusedSent = reason, true
+		c.disconnect(reason)
+	}
+	return errSubscribeOptions
 }
 
 // disconnect sends an MQTT 5 DISCONNECT with reason after what is
