@@ -13,6 +13,8 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
@@ -285,5 +287,59 @@ func TestStopUnderConnectChurn(t *testing.T) {
 	}
 	if n := b.connectedClients(); n != 0 {
 		t.Fatalf("%d clients still connected after stop", n)
+	}
+}
+
+// TestWebSocketPacketSize: over WebSocket the size limit holds per packet,
+// not per message: a message with many small packets, larger than the
+// limit in all, is read [MQTT-6.0.0-2]; a packet over the limit gets
+// DISCONNECT 0x95 and the connection closes.
+func TestWebSocketPacketSize(t *testing.T) {
+	cfg := testConfig()
+	cfg.Listeners.WS.Addr = "127.0.0.1:0"
+	cfg.MQTT.MaxPacketSize = 1024
+	b := startBroker(t, cfg)
+	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"mqtt"}}).Dial("ws://"+b.Addrs()["ws"]+"/mqtt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	read := func() []byte {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, testutil.ConnectPacket("wsmax", 5))
+	if m := read(); m[0] != 0x20 || m[3] != 0 {
+		t.Fatalf("CONNACK %x", m)
+	}
+	var many []byte
+	for i := 0; i < 20; i++ {
+		many = append(many, 0xC0, 0x00) // PINGREQ
+		many = append(many, encode(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "t",
+			Payload: bytes.Repeat([]byte("x"), 200), ProtocolVersion: 5})...)
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, many)
+	got := 0
+	for got < 20 {
+		m := read()
+		for i := 0; i+1 < len(m); i += 2 {
+			if m[i] != 0xD0 || m[i+1] != 0 {
+				t.Fatalf("got %x, want PINGRESPs", m)
+			}
+			got++
+		}
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, []byte{0x30, 0x80, 0x80, 0x80, 0x64, 0x00, 0x01, 't'})
+	if m := read(); !bytes.Equal(m, disconnectFor(0x95)) {
+		t.Fatalf("got %x, want DISCONNECT 0x95", m)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws.ReadMessage(); err == nil {
+		t.Fatal("connection still open")
 	}
 }

@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 // subprotocol; it reads MQTT packets split over several frames (a CONNECT
 // over three, a frame ending inside a PUBLISH's header and the next one
 // inside its body with the start of another packet) and several packets
-// in one frame (SUBSCRIBE, PUBLISH and PINGREQ), and sends only binary
+// in one frame (SUBSCRIBE, PUBLISH and PINGREQ; 100 PUBLISHes, more bytes
+// than the largest packet the node accepts), and sends only binary
 // frames (the client's reader fails on any other); a text frame, before or
 // after CONNECT, makes it close the connection.
 // [MQTT-6.0.0-1] [MQTT-6.0.0-2] [MQTT-6.0.0-4] (both)
@@ -64,6 +66,20 @@ func TestWebSocket(t *testing.T) {
 			}
 			r.ack(r.expect(topic, []byte("split")))
 			r.expect(topic, []byte("tail"))
+
+			// One frame holding more than the largest packet's worth of
+			// packets: 100 QoS 0 PUBLISHes of 1 KB each.
+			var many []byte
+			for i := range 100 {
+				many = append(many, r.bytes(pubPk(topic, 0, 0, fmt.Sprintf("%04d", i)+strings.Repeat("x", 1020)))...)
+			}
+			if len(many) <= maxPacketSize {
+				t.Fatalf("frame of %d bytes, want more than %d", len(many), maxPacketSize)
+			}
+			r.write(many)
+			for i := range 100 {
+				r.expect(topic, []byte(fmt.Sprintf("%04d", i)+strings.Repeat("x", 1020)))
+			}
 
 			// A text frame ends the connection.
 			c.texts = true
