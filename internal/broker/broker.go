@@ -39,6 +39,9 @@ type Broker struct {
 	sessions  *sessions
 	hooked    bool // the session hook is added (Start)
 	subCheck  atomic.Pointer[func(cl *mqtt.Client, filter string) bool]
+	// sendingWill: client id -> the client whose immediate will mochi is
+	// publishing (will.go).
+	sendingWill sync.Map
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -237,7 +240,7 @@ type nodeHook struct {
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnSubscribe}
+	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -251,11 +254,25 @@ func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents
 // unsupported protocol level is 0x01 [MQTT-3.1.2-2], an empty client id
 // without clean session 0x02 [MQTT-3.1.3-8]); a PUBLISH topic with a
 // wildcard is DISCONNECT 0x90; SUBACK and UNSUBACK carry no properties of
-// the request, and an invalid filter in UNSUBSCRIBE is 0x8F.
+// the request, and an invalid filter in UNSUBSCRIBE is 0x8F; a repeated
+// QoS 2 PUBLISH gets PUBREC 0x00. Reason Strings and User Properties are
+// left out only where the client's Maximum Packet Size leaves no room for
+// them, and never from a PUBLISH (encodefit.go).
 func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		return publishFits(pk)
 	case packets.Connack:
-		return h.connack(cl, pk)
+		pk = h.connack(cl, pk)
+	case packets.Pubrec:
+		// A PUBLISH repeated before PUBREL is acknowledged as the first
+		// one was, with PUBREC 0x00 [MQTT-4.3.3-10]; mochi says 0x91
+		// (Packet Identifier in use), which tells the client the message
+		// failed [MQTT-4.4.0-2] while the node waits for a PUBREL that
+		// then never comes, refusing the id from then on.
+		if pk.ReasonCode == packets.ErrPacketIdentifierInUse.Code {
+			pk.ReasonCode, pk.Properties.ReasonString = packets.CodeSuccess.Code, ""
+		}
 	case packets.Disconnect:
 		// A PUBLISH topic with a wildcard is an invalid topic name: 0x90
 		// [MQTT-3.3.2-2], where mochi says 0x82.
@@ -277,7 +294,7 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 			c.badUnsub = nil
 		}
 	}
-	return pk
+	return problemInfoFits(pk)
 }
 
 func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
@@ -326,6 +343,7 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.v5.Store(cl.Properties.ProtocolVersion == 5)
 	}
+	captureWill(cl, pk)
 	if code := h.refusal(cl); code != packets.CodeSuccess {
 		h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
 		if cl.Properties.ProtocolVersion < 5 && code == packets.ErrTopicNameInvalid {
@@ -350,6 +368,10 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 	switch {
 	case emptyIDKept(cl): // MQTT 5 allows refusing it; EMQX does (0x85)
 		return packets.ErrClientIdentifierNotValid
+	case cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.AuthenticationMethod != "":
+		// No enhanced authentication method is supported: 0x8C and close
+		// [MQTT-4.12.0-1] (mochi ignored the method and accepted).
+		return packets.ErrBadAuthenticationMethod
 	case cl.Properties.Will.Flag > 0 && !validTopicName(cl.Properties.Will.TopicName):
 		return packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:

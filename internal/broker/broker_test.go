@@ -13,6 +13,8 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	pahov3 "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
@@ -175,8 +177,8 @@ func TestOversizedPacket(t *testing.T) {
 		// PUBLISH QoS 0 claiming 200 MB: refused from the header alone.
 		_, _ = c.Write([]byte{0x30, 0x80, 0x80, 0x80, 0x64, 0x00, 0x01, 't'})
 		got := readUntilClosed(t, c, 5*time.Second)
-		if version == 5 && !bytes.Equal(got, disconnectTooLarge) {
-			t.Fatalf("v5: got %x before close, want DISCONNECT 0x95 %x", got, disconnectTooLarge)
+		if version == 5 && !bytes.Equal(got, disconnectFor(0x95)) {
+			t.Fatalf("v5: got %x before close, want DISCONNECT 0x95 %x", got, disconnectFor(0x95))
 		}
 		if version == 4 && len(got) != 0 {
 			t.Fatalf("v3.1.1: got %x, want a plain close", got)
@@ -275,5 +277,59 @@ func TestStopUnderConnectChurn(t *testing.T) {
 	}
 	if n := b.connectedClients(); n != 0 {
 		t.Fatalf("%d clients still connected after stop", n)
+	}
+}
+
+// TestWebSocketPacketSize: over WebSocket the size limit holds per packet,
+// not per message: a message with many small packets, larger than the
+// limit in all, is read [MQTT-6.0.0-2]; a packet over the limit gets
+// DISCONNECT 0x95 and the connection closes.
+func TestWebSocketPacketSize(t *testing.T) {
+	cfg := testConfig()
+	cfg.Listeners.WS.Addr = "127.0.0.1:0"
+	cfg.MQTT.MaxPacketSize = 1024
+	b := startBroker(t, cfg)
+	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"mqtt"}}).Dial("ws://"+b.Addrs()["ws"]+"/mqtt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	read := func() []byte {
+		t.Helper()
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, m, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, testutil.ConnectPacket("wsmax", 5))
+	if m := read(); m[0] != 0x20 || m[3] != 0 {
+		t.Fatalf("CONNACK %x", m)
+	}
+	var many []byte
+	for i := 0; i < 20; i++ {
+		many = append(many, 0xC0, 0x00) // PINGREQ
+		many = append(many, encode(t, packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: "t",
+			Payload: bytes.Repeat([]byte("x"), 200), ProtocolVersion: 5})...)
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, many)
+	got := 0
+	for got < 20 {
+		m := read()
+		for i := 0; i+1 < len(m); i += 2 {
+			if m[i] != 0xD0 || m[i+1] != 0 {
+				t.Fatalf("got %x, want PINGRESPs", m)
+			}
+			got++
+		}
+	}
+	_ = ws.WriteMessage(websocket.BinaryMessage, []byte{0x30, 0x80, 0x80, 0x80, 0x64, 0x00, 0x01, 't'})
+	if m := read(); !bytes.Equal(m, disconnectFor(0x95)) {
+		t.Fatalf("got %x, want DISCONNECT 0x95", m)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws.ReadMessage(); err == nil {
+		t.Fatal("connection still open")
 	}
 }

@@ -10,13 +10,12 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// disconnectTooLarge is an MQTT 5 DISCONNECT with reason 0x95 (packet too large), no properties.
-var disconnectTooLarge = []byte{0xE0, 0x02, 0x95, 0x00}
-
 // conn wraps every accepted connection. It sets the CONNECT deadline and
 // follows the MQTT framing of the inbound byte stream (headers only, payloads
 // are skipped by count) so that a packet over the size limit can be answered
-// with DISCONNECT 0x95 before mochi drops the connection.
+// with DISCONNECT 0x95 before mochi drops the connection, and so that an
+// MQTT 5 SUBSCRIBE whose subscription options break a rule never reaches
+// mochi (subscan.go; only SUBSCRIBE bodies are looked at).
 //
 // It also coalesces writes: mochi writes one packet per Write (a PUBACK per
 // QoS 1 publish is one syscall each). While the reading goroutine works
@@ -30,6 +29,8 @@ type conn struct {
 	maxPacket uint32 // 0: no limit tracking
 
 	v5 atomic.Bool // set by the connect hook once the protocol version is known
+	// will: the will of an MQTT 5 CONNECT with its properties (will.go).
+	will atomic.Pointer[willProps]
 	// keepalive: the connection's keep alive in seconds, set by the connect
 	// hook (see SetDeadline).
 	keepalive atomic.Uint32
@@ -55,11 +56,18 @@ type conn struct {
 	werr     error       // a failed deferred write: later writes fail with it
 
 	// framing state, touched only by the reading goroutine
-	skip     uint64 // bytes of the current packet body still to pass
-	inHeader bool   // inside the remaining-length varint
-	length   uint64
-	shift    uint
-	tripped  bool
+	skip        uint64 // bytes of the current packet body still to pass
+	inHeader    bool   // inside the remaining-length varint
+	length      uint64
+	shift       uint
+	tripped     bool
+	level       byte    // protocol level of the CONNECT (0 until seen)
+	ptype       byte    // fixed header byte of the current packet
+	start       int     // where the current packet began in the bytes of this Read; -1: in an earlier one
+	scanning    bool    // the current packet is an MQTT 5 SUBSCRIBE: scan holds its state
+	scan        subScan //
+	refused     byte    // a SUBSCRIBE broke a rule: the next Read sends DISCONNECT with this reason and fails
+	refusedSent bool
 
 	// the start of the CONNECT, kept until its properties are checked
 	// (connectcheck.go); connectDone once they were
@@ -90,6 +98,9 @@ func (c *conn) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if c.refused != 0 {
+		return 0, c.refuse(c.refused)
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.connectDone {
 		if cerr := c.checkConnect(p[:n]); cerr != nil {
@@ -97,14 +108,42 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	if n > 0 {
+		if !c.tripped {
+			if at, reason := c.track(p[:n]); reason != 0 {
+				if at == 0 {
+					return 0, c.refuse(reason)
+				}
+				// The packets before it are handled first (their answers
+				// go before the DISCONNECT); the next Read ends it.
+				c.refused, n, err = reason, at, nil
+			}
+		}
 		c.writeMu.Lock()
 		c.batching = true
 		c.writeMu.Unlock()
-		if c.maxPacket > 0 && !c.tripped {
-			c.track(p[:n])
-		}
 	}
 	return n, err
+}
+
+// refuse ends the connection for a SUBSCRIBE that broke an options rule:
+// DISCONNECT with reason (once), and the read fails.
+func (c *conn) refuse(reason byte) error {
+	if !c.refusedSent {
+		c.refused, c.refusedSent = reason, true
+		c.disconnect(reason)
+	}
+	return errSubscribeOptions
+}
+
+// disconnect sends an MQTT 5 DISCONNECT with reason after what is
+// buffered, bounded by a short write deadline.
+func (c *conn) disconnect(reason byte) {
+	c.writeMu.Lock()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	if c.flushLocked() == nil {
+		_, _ = c.Conn.Write(disconnectFor(reason))
+	}
+	c.writeMu.Unlock()
 }
 
 func (c *conn) Write(p []byte) (int, error) {
@@ -220,6 +259,9 @@ func (c *conn) Close() error {
 func (c *conn) checkConnect(b []byte) error {
 	room := maxConnectHead - len(c.head)
 	c.head = append(c.head, b[:min(len(b), room)]...)
+	if c.level == 0 {
+		c.level = connectLevel(c.head)
+	}
 	answer := connackProtocolError
 	bad, more := connectVerdict(c.head)
 	if fbad, fmore, fanswer := connectFlagsVerdict(c.head); fbad {
@@ -243,44 +285,58 @@ func (c *conn) checkConnect(b []byte) error {
 	return nil
 }
 
-// track walks fixed headers: type byte, 1-4 varint bytes, then the body.
-func (c *conn) track(b []byte) {
-	for len(b) > 0 {
+// track walks fixed headers: type byte, 1-4 varint bytes, then the body,
+// passed by count except for the body of an MQTT 5 SUBSCRIBE, which is
+// scanned (subscan.go). It returns the DISCONNECT reason for a SUBSCRIBE
+// that breaks a rule, and where in b that packet began (0: in an earlier
+// Read). A packet over the size limit is answered with DISCONNECT 0x95
+// (MQTT 5) and tracking stops: mochi refuses it by its length.
+func (c *conn) track(b []byte) (at int, reason byte) {
+	c.start = -1
+	for i := 0; i < len(b); {
 		switch {
 		case c.skip > 0:
-			k := uint64(len(b))
-			if k > c.skip {
-				k = c.skip
+			k := min(uint64(len(b)-i), c.skip)
+			if c.scanning {
+				if r := c.scan.feed(b[i : i+int(k)]); r != 0 {
+					return max(c.start, 0), r
+				}
 			}
 			c.skip -= k
-			b = b[k:]
+			i += int(k)
+			if c.skip == 0 && c.scanning {
+				c.scanning = false
+				if r := c.scan.end(); r != 0 {
+					return max(c.start, 0), r
+				}
+			}
 		case !c.inHeader: // packet type byte
 			c.inHeader, c.length, c.shift = true, 0, 0
-			b = b[1:]
+			c.ptype, c.start = b[i], i
+			i++
 		default: // remaining length varint
-			v := b[0]
-			b = b[1:]
+			v := b[i]
+			i++
 			c.length |= uint64(v&0x7f) << c.shift
 			c.shift += 7
 			if v&0x80 != 0 && c.shift < 28 {
 				continue
 			}
 			c.inHeader = false
-			if c.length+1 > uint64(c.maxPacket) {
+			if c.maxPacket > 0 && c.length+1 > uint64(c.maxPacket) {
 				c.tripped = true
 				if c.v5.Load() {
-					c.writeMu.Lock()
-					_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-					if c.flushLocked() == nil {
-						_, _ = c.Conn.Write(disconnectTooLarge)
-					}
-					c.writeMu.Unlock()
+					c.disconnect(0x95) // packet too large
 				}
-				return
+				return 0, 0
 			}
 			c.skip = c.length
+			if c.ptype>>4 == packets.Subscribe && c.level == 5 && c.length > 0 {
+				c.scanning, c.scan = true, newSubScan()
+			}
 		}
 	}
+	return 0, 0
 }
 
 // TLSState is the TLS state of an ssl or wss connection (the gate reads

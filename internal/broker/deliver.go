@@ -21,7 +21,7 @@ func (h *deliverHook) ID() string { return "emqx-session" }
 
 var deliverHookEvents = []byte{mqtt.OnSelectSubscribers, mqtt.OnQosComplete, mqtt.OnQosDropped,
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
-	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPacketProcessed}
+	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnWillSent}
 
 func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHookEvents, b) >= 0 }
 
@@ -43,7 +43,9 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 		subs.Subscriptions = map[string]packets.Subscription{}
 	}
 	subs.MergeSharedSelected()
-	if pk.Connect.WillProperties.WillDelayInterval > 0 {
+	if w := willOf(h.b.willOwner(&pk), &pk); w != nil {
+		w.apply(&pk) // an MQTT 5 will gets its properties (will.go)
+	} else if pk.Connect.WillProperties.WillDelayInterval > 0 {
 		// A delayed will: mochi keeps the time it was due in Expiry; its
 		// own message expiry runs from now.
 		pk.Expiry = 0

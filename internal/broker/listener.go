@@ -128,9 +128,11 @@ func (l *listener) serveWS(establish listeners.EstablishFn) {
 		if err != nil {
 			return // the upgrader already answered with an HTTP error
 		}
-		if l.maxPacket > 0 {
-			ws.SetReadLimit(int64(l.maxPacket) + 8) // a frame can hold one packet; mochi enforces the exact size
-		}
+		// No read limit on a message: one may hold several packets, or
+		// parts of them [MQTT-6.0.0-2] (a limit of one packet's size
+		// closed a connection that sent many small packets in one
+		// message). Messages are read as a stream (wsConn), and the
+		// connection checks each packet's size (conn.track).
 		l.wg.Add(1)
 		defer l.wg.Done()
 		l.run(establish, newConn(&wsConn{Conn: ws.UnderlyingConn(), ws: ws}, l.idle, l.maxPacket))

@@ -159,6 +159,7 @@ func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
 	if fromPeer(cl) {
 		return
 	}
+	broker.CompleteWill(cl, &pk) // a retained will: with its properties
 	h.f.retained.local(pk)
 }
 
@@ -179,18 +180,25 @@ func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 	if pk.Connect.WillProperties.WillDelayInterval > 0 {
 		// mochi keeps the time a delayed will is due in Expiry; it is no
 		// message expiry (the hop would take it as expired and drop it).
-		pk.Expiry = 0
+		// An MQTT 5 will gets its properties and its own expiry.
+		if !broker.CompleteWill(cl, &pk) {
+			pk.Expiry = 0
+		}
 		h.f.dispatch(cl.ID, pk) // delivered here already
 	}
 	h.f.decisions.Delete(cl.ID)
 }
 
+// willPacket is the PUBLISH of cl's will w, as mochi builds it, with the
+// properties the will was given in an MQTT 5 CONNECT (broker.CompleteWill).
 func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
-	return packets.Packet{
+	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: w.Qos, Retain: w.Retain},
 		TopicName:   w.TopicName, Payload: w.Payload, Origin: cl.ID, Created: time.Now().Unix(),
 		Properties: packets.Properties{User: w.User},
 	}
+	broker.CompleteWill(cl, &pk)
+	return pk
 }
 
 // dispatch: one index lookup finds the peers with plain routes and every

@@ -407,3 +407,88 @@ func TestUserNameUTF8(t *testing.T) {
 		refused(t, r)
 	}
 }
+
+// TestNoFittingReturnCode: a 3.1.1 CONNECT the node refuses for a reason
+// no 3.1.1 return code names (a will topic with a wildcard, not a topic
+// name; 5.0 has 0x90 for it) is answered with no CONNACK: the connection
+// is closed.
+// [MQTT-3.2.2-6] (3.1.1)
+func TestNoFittingReturnCode(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		r := dial(t, next(), v)
+		r.send(willPk(uniq(t, "w"), "w/#", "x", 0, false))
+		got := r.closed()
+		if v == 4 && len(got) != 0 {
+			t.Fatalf("v3.1.1: got %+v, want a close without CONNACK", got)
+		}
+		if v == 5 && (len(got) != 1 || got[0].FixedHeader.Type != packets.Connack || got[0].ReasonCode != 0x90) {
+			t.Fatalf("v5: got %+v, want CONNACK 0x90", got)
+		}
+	}
+}
+
+// TestSessionLastsWhileConnected: the session of a connected client that
+// keeps none after the connection (3.1.1 clean session 1; 5.0 Session
+// Expiry Interval 0) lasts as long as the connection: after a session with
+// an expiry of 1 s, disconnected meanwhile on the same node, has expired
+// and gone, it still has its subscription and its unacknowledged QoS 1
+// message, which its PUBACK completes.
+// [MQTT-4.1.0-2] (3.1.1)
+func TestSessionLastsWhileConnected(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
+			t.Parallel()
+			topic, id := uniq(t, "t"), uniq(t, "s")
+			s := connectID(t, addr(0), v, id)
+			s.sub(topic, 1)
+			waitRoute(t, topic, 0)
+			p := connectID(t, addr(1), v, uniq(t, "p"))
+			p.publish(topic, 1, false, []byte("one"))
+			one := s.expect(topic, []byte("one")) // not acknowledged yet
+
+			short := connectPk(uniq(t, "short"), false)
+			short.Properties = packets.Properties{SessionExpiryInterval: 1, SessionExpiryIntervalFlag: true}
+			sc, _ := connect(t, addr(0), 5, short)
+			sc.disconnect()
+			gone(t, 0, short.Connect.ClientIdentifier) // the node's expiry sweep ran since
+
+			p.publish(topic, 1, false, []byte("two"))
+			two := s.expect(topic, []byte("two"))
+			if two.PacketID == one.PacketID {
+				t.Fatalf("second message reuses id %d of one unacknowledged", one.PacketID)
+			}
+			s.ack(one)
+			s.ack(two)
+			srv := cl.nodes[0].Broker().Server()
+			testutil.Eventually(t, 5*time.Second, "acknowledgements taken", func() bool {
+				c, ok := srv.Clients.Get(id)
+				return ok && c.State.Inflight.Len() == 0
+			})
+			s.disconnect()
+			p.disconnect()
+		})
+	}
+}
+
+// TestFurtherConnectChecks: a CONNECT that fails a check of the node's own
+// (a client id in the prefix the cluster keeps for itself; an
+// Authentication Method, TestUnsupportedAuthenticationMethod) is refused
+// (3.1.1 0x02, 5.0 0x85) and the connection closed.
+// [MQTT-3.1.4-2] (5.0)
+func TestFurtherConnectChecks(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		r := dial(t, next(), v)
+		r.send(connectPk("$cluster:"+uniq(t, "c"), true))
+		got := r.closed()
+		want := byte(0x02)
+		if v == 5 {
+			want = 0x85
+		}
+		if len(got) != 1 || got[0].FixedHeader.Type != packets.Connack || got[0].ReasonCode != want {
+			t.Fatalf("v%d reserved client id: got %+v, want CONNACK %#x and close", v, got, want)
+		}
+	}
+}

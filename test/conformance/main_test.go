@@ -32,11 +32,18 @@ const (
 
 // cl is the shared cluster.
 var cl struct {
-	nodes []*node.Node
-	names []string
-	addrs []string
-	rr    atomic.Uint32
+	nodes   []*node.Node
+	names   []string
+	addrs   []string
+	wsAddrs []string // the WebSocket listeners (path wsPath)
+	rr      atomic.Uint32
 }
+
+// wsPath is the MQTT path of the WebSocket listeners (the shipped default).
+const wsPath = "/mqtt"
+
+// wsAddr returns the WebSocket address of node i (0-based, modulo the cluster size).
+func wsAddr(i int) string { return cl.wsAddrs[i%len(cl.wsAddrs)] }
 
 // addr returns the MQTT address of node i (0-based, modulo the cluster size).
 func addr(i int) string { return cl.addrs[i%len(cl.addrs)] }
@@ -114,6 +121,7 @@ func startCluster(net int) (stop func(), err error) {
 		env := []string{
 			"EMQX_NODE_NAME=" + name,
 			fmt.Sprintf("EMQX_LISTENER__TCP__EXTERNAL=127.0.%d.%d:0", net, i),
+			fmt.Sprintf("EMQX_LISTENER__WS__EXTERNAL=127.0.%d.%d:0", net, i),
 			"EMQX_NODE_COOKIE=conformance-cookie",
 			fmt.Sprintf("EMQX_MQTT__MAX_PACKET_SIZE=%dKB", maxPacketSize/1024),
 			fmt.Sprintf("EMQX_MQTT__MAX_TOPIC_ALIAS=%d", maxTopicAlias),
@@ -132,6 +140,7 @@ func startCluster(net int) (stop func(), err error) {
 		cl.nodes = append(cl.nodes, nd)
 		cl.names = append(cl.names, name)
 		cl.addrs = append(cl.addrs, nd.Broker().Addrs()["tcp"])
+		cl.wsAddrs = append(cl.wsAddrs, nd.Broker().Addrs()["ws"])
 	}
 	for _, n := range cl.nodes[1:] {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

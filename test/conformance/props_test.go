@@ -196,8 +196,7 @@ func TestTopicAlias(t *testing.T) {
 // publishes itself (a subscriber on another node does, and so does the
 // client for messages of others).
 // [MQTT-3.8.3-3] (5.0)
-// No Local on a shared subscription is answered with a SUBACK:
-// TestNoLocalSharedGap (build tag conformance_gaps).
+// No Local on a shared subscription: TestNoLocalShared.
 func TestNoLocal(t *testing.T) {
 	t.Parallel()
 	topic := uniq(t, "nl")
@@ -297,4 +296,60 @@ func TestQoS2ReceiverIgnoresExpiry(t *testing.T) {
 	s.ack(s.expect(topic, []byte("end"))) // "short" was not delivered again
 	p.disconnect()
 	s.disconnect()
+}
+
+// TestServerTopicAliases: to a client that allows 2 topic aliases the node
+// sends aliases 1 and 2 at most (a third topic goes by name each time),
+// the topic name with an alias the first time and the alias alone after;
+// resolved as the client must, every message has the topic it was
+// published to. A client that allows none gets no alias.
+// [MQTT-3.1.2-26] [MQTT-3.1.2-27] [MQTT-3.3.2-11] (5.0)
+func TestServerTopicAliases(t *testing.T) {
+	t.Parallel()
+	base := uniq(t, "sta")
+	two, _ := connect(t, addr(0), 5, func() packets.Packet {
+		cp := connectPk(uniq(t, "two"), true)
+		cp.Properties.TopicAliasMaximum = 2
+		return cp
+	}())
+	none := connectID(t, addr(2), 5, uniq(t, "none"))
+	for _, s := range []*rawc{two, none} {
+		s.sub(base+"/+", 1)
+	}
+	waitRoute(t, base+"/x", 0, 2)
+	p := connectID(t, addr(1), 5, uniq(t, "p"))
+	topics := []string{"a", "b", "c", "a", "c", "b", "a"}
+	for i, tp := range topics {
+		p.publish(base+"/"+tp, 1, false, fmt.Appendf(nil, "%d", i))
+	}
+	aliases := map[uint16]string{}
+	for i, tp := range topics {
+		m := two.readType(packets.Publish)
+		a := m.Properties.TopicAlias
+		switch {
+		case !m.Properties.TopicAliasFlag && m.TopicName == "":
+			t.Fatalf("message %d: no topic name and no alias", i)
+		case m.Properties.TopicAliasFlag && (a == 0 || a > 2):
+			t.Fatalf("message %d: topic alias %d, the client allows 2", i, a)
+		case m.Properties.TopicAliasFlag && m.TopicName != "":
+			aliases[a] = m.TopicName
+		case m.Properties.TopicAliasFlag:
+			m.TopicName = aliases[a]
+		}
+		if m.TopicName != base+"/"+tp || string(m.Payload) != fmt.Sprint(i) {
+			t.Fatalf("message %d: %q %q, want %q", i, m.TopicName, m.Payload, base+"/"+tp)
+		}
+		two.ack(m)
+		n := none.expect(base+"/"+tp, fmt.Appendf(nil, "%d", i))
+		if n.Properties.TopicAliasFlag {
+			t.Fatalf("alias %d to a client that allows none", n.Properties.TopicAlias)
+		}
+		none.ack(n)
+	}
+	if len(aliases) != 2 {
+		t.Fatalf("aliases used: %v, want 2", aliases)
+	}
+	for _, r := range []*rawc{two, none, p} {
+		r.disconnect()
+	}
 }

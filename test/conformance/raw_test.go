@@ -40,6 +40,10 @@ func dial(t testing.TB, addr string, v byte) *rawc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return newRawc(t, c, v)
+}
+
+func newRawc(t testing.TB, c net.Conn, v byte) *rawc {
 	return &rawc{t: t, c: c, r: bufio.NewReaderSize(c, 64<<10), v: v}
 }
 

@@ -16,8 +16,6 @@ import (
 // [MQTT-3.3.2-3] (both) [MQTT-2.3.1-7] [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-4] [MQTT-3.8.4-5] [MQTT-3.9.3-1] [MQTT-3.9.3-2] [MQTT-4.7.1-2] (3.1.1)
 // [MQTT-2.2.1-6] [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-5] [MQTT-3.8.4-6] [MQTT-3.8.4-7] [MQTT-3.9.3-1] [MQTT-3.9.3-2]
 // [MQTT-4.7.1-1] [MQTT-4.8.2-1] [MQTT-4.8.2-2] (5.0)
-// A '+' sharing a level with other characters is accepted:
-// TestFilterGaps (build tag conformance_gaps).
 func TestSubscribeAcks(t *testing.T) {
 	t.Parallel()
 	for _, v := range versions {
@@ -48,8 +46,8 @@ func TestSubscribeAcks(t *testing.T) {
 	}
 }
 
-// TestSubscribeMalformed (reserved bits of the 5.0 subscription options
-// are not checked: TestFilterGaps): SUBSCRIBE, UNSUBSCRIBE and PUBREL with wrong
+// TestSubscribeMalformed (the 5.0 subscription options:
+// TestSubscriptionOptionsReserved): SUBSCRIBE, UNSUBSCRIBE and PUBREL with wrong
 // reserved fixed-header bits, a SUBSCRIBE or UNSUBSCRIBE without a filter,
 // a subscription QoS of 3, a filter with U+0000 and an UNSUBSCRIBE filter
 // that is not well-formed UTF-8 make the node close the connection.
@@ -106,6 +104,49 @@ func TestSubscribeMalformed(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSubscriptionOptionsReserved: a 5.0 SUBSCRIBE whose subscription
+// options have reserved bit 6 or 7 set is malformed: DISCONNECT 0x81 and
+// close, also when the bad options are those of a later filter and the
+// packet reaches the node a few bytes at a time. A Retain Handling of 3 is
+// a Protocol Error (0x82; section 3.8.3.1), and a filter without its
+// options byte is malformed (0x81). No SUBACK is sent for any of them.
+// [MQTT-3.8.3-5] (5.0)
+func TestSubscriptionOptionsReserved(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		patch func([]byte) []byte
+		code  byte
+	}{
+		{"bit 6", func(b []byte) []byte { b[len(b)-1] |= 0x40; return b }, 0x81},
+		{"bit 7", func(b []byte) []byte { b[len(b)-1] |= 0x80; return b }, 0x81},
+		{"bits 6 and 7", func(b []byte) []byte { b[len(b)-1] |= 0xC0; return b }, 0x81},
+		{"retain handling 3", func(b []byte) []byte { b[len(b)-1] |= 0x30; return b }, 0x82},
+		{"no options byte", func(b []byte) []byte { b[1]--; return b[:len(b)-1] }, 0x81},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := connectID(t, next(), 5, uniq(t, "c"))
+			b, err := encode(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 3,
+				Properties: packets.Properties{SubscriptionIdentifier: []int{300}},
+				Filters:    packets.Subscriptions{{Filter: "a/b", Qos: 1}, {Filter: "c/#", Qos: 2, RetainAsPublished: true}}}, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = c.patch(b)
+			for len(b) > 0 { // a few bytes at a time
+				k := min(3, len(b))
+				r.write(b[:k])
+				b = b[k:]
+			}
+			got := r.closed()
+			if len(got) != 1 || got[0].FixedHeader.Type != packets.Disconnect || got[0].ReasonCode != c.code {
+				t.Fatalf("got %+v before the close, want DISCONNECT %#x alone", got, c.code)
+			}
+		})
 	}
 }
 

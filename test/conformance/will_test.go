@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -222,5 +223,163 @@ func TestDisconnectReservedBits(t *testing.T) {
 		}
 		s.ack(s.expect(topic, []byte("bad disconnect")))
 		s.disconnect()
+	}
+}
+
+// TestWillMessageProperties: a 5.0 will is published with the properties
+// its CONNECT gave it (Payload Format Indicator, Content Type, Response
+// Topic, Correlation Data, User Properties in order, Message Expiry
+// Interval) to subscribers on the node its client was connected to and on
+// other nodes, immediate or delayed, and a retained will keeps them for a
+// later subscriber on another node. Its Message Expiry Interval is its own,
+// counted from when the will is published (not from the close, before
+// the delay), and a will without one is published without one (not with
+// the node's maximum). (Section 3.1.3.2 of MQTT 5.0.)
+// [MQTT-3.1.3-10] (5.0)
+func TestWillMessageProperties(t *testing.T) {
+	t.Parallel()
+	base := uniq(t, "wp")
+	local := connectID(t, addr(1), 5, uniq(t, "local"))
+	local.sub(base+"/+", 1)
+	remote := connectID(t, addr(2), 5, uniq(t, "remote"))
+	remote.sub(base+"/+", 1)
+	waitRoute(t, base+"/x", 1, 2)
+	props := packets.Properties{PayloadFormat: 1, PayloadFormatFlag: true, ContentType: "text/plain; charset=utf-8",
+		ResponseTopic: base + "/reply", CorrelationData: []byte{1, 2, 3, 0}, MessageExpiryInterval: 100,
+		User: []packets.UserProperty{{Key: "k", Val: "1"}, {Key: "a", Val: "2"}, {Key: "k", Val: "3"}}}
+	// check compares the properties of a delivered will with want; its
+	// expiry must lie in [least, want's].
+	check := func(what string, m packets.Packet, want packets.Properties, least uint32) {
+		t.Helper()
+		p := m.Properties
+		if p.PayloadFormatFlag != want.PayloadFormatFlag || p.PayloadFormat != want.PayloadFormat || p.ContentType != want.ContentType ||
+			p.ResponseTopic != want.ResponseTopic || !bytes.Equal(p.CorrelationData, want.CorrelationData) || !slices.Equal(p.User, want.User) {
+			t.Fatalf("%s: properties %+v, want %+v", what, p, want)
+		}
+		if p.MessageExpiryInterval > want.MessageExpiryInterval || p.MessageExpiryInterval < least {
+			t.Fatalf("%s: message expiry interval %d, want %d..%d", what, p.MessageExpiryInterval, least, want.MessageExpiryInterval)
+		}
+	}
+
+	// Immediate, and without a Message Expiry Interval.
+	w := willPk(uniq(t, "now"), base+"/now", "now", 1, false)
+	w.Connect.WillProperties = props
+	wc, _ := connect(t, addr(1), 5, w)
+	plain := willPk(uniq(t, "plain"), base+"/plain", "plain", 1, false)
+	plain.Connect.WillProperties = packets.Properties{ContentType: "none"}
+	pc, _ := connect(t, addr(1), 5, plain)
+	_ = wc.c.Close()
+	for _, s := range []*rawc{local, remote} {
+		m := s.expect(base+"/now", []byte("now"))
+		check("immediate will", m, props, 97)
+		s.ack(m)
+	}
+	_ = pc.c.Close()
+	for _, s := range []*rawc{local, remote} {
+		m := s.expect(base+"/plain", []byte("plain"))
+		check("will without expiry", m, plain.Connect.WillProperties, 0)
+		s.ack(m)
+	}
+
+	// Delayed by 2 s and retained: the expiry runs from the publication.
+	d := willPk(uniq(t, "later"), base+"/later", "later", 1, true)
+	d.Properties = packets.Properties{SessionExpiryInterval: 10, SessionExpiryIntervalFlag: true}
+	d.Connect.WillProperties = props
+	d.Connect.WillProperties.WillDelayInterval = 2
+	dc, _ := connect(t, addr(1), 5, d)
+	_ = dc.c.Close()
+	m := local.expect(base+"/later", []byte("later"))
+	check("delayed will, same node", m, props, 99)
+	local.ack(m)
+	m = remote.expect(base+"/later", []byte("later"))
+	check("delayed will, other node", m, props, 97)
+	remote.ack(m)
+	testutil.Eventually(t, 5*time.Second, "retained will on every node", func() bool {
+		for _, nd := range cl.nodes {
+			if r, ok := nd.Broker().Server().Topics.Retained.Get(base + "/later"); !ok || r.Properties.ContentType != props.ContentType {
+				return false
+			}
+		}
+		return true
+	})
+	late := connectID(t, addr(0), 5, uniq(t, "late"))
+	late.sub(base+"/later", 1)
+	m = late.expect(base+"/later", []byte("later"))
+	if !m.FixedHeader.Retain {
+		t.Fatal("retained will delivered without RETAIN")
+	}
+	check("retained will", m, props, 90)
+	late.ack(m)
+
+	late.publish(base+"/later", 1, true, nil) // clear
+	d.Connect.WillFlag, d.Connect.WillQos, d.Connect.WillRetain = false, 0, false
+	d.Properties.SessionExpiryInterval = 0
+	r, _ := connect(t, addr(1), 5, d) // ends the delayed will's session
+	r.disconnect()
+	for _, s := range []*rawc{local, remote, late} {
+		s.disconnect()
+	}
+}
+
+// disconnected waits until node i sees the connection of client id closed
+// (its session may stay).
+func disconnected(t testing.TB, i int, id string) {
+	t.Helper()
+	srv := cl.nodes[i%len(cl.nodes)].Broker().Server()
+	testutil.Eventually(t, 5*time.Second, "client "+id+" disconnected", func() bool {
+		c, ok := srv.Clients.Get(id)
+		return !ok || c.Closed()
+	})
+}
+
+// TestWillFlagZero: a connection whose CONNECT has the Will Flag 0 has no
+// will published when it ends without DISCONNECT, also when it resumes a
+// session (on another node) whose earlier connection had a will; the
+// end of a clean connection without a will publishes nothing either.
+// [MQTT-3.1.2-12] (3.1.1; in 5.0 "the Server MUST NOT publish a Will Message", listed under 3.1.2-11)
+func TestWillFlagZero(t *testing.T) {
+	t.Parallel()
+	for _, v := range versions {
+		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
+			t.Parallel()
+			base, id := uniq(t, "wf"), uniq(t, "c")
+			s := connectID(t, addr(0), v, uniq(t, "s"))
+			s.sub(base+"/+", 1)
+			waitRoute(t, base+"/x", 0)
+			w := willPk(id, base+"/will", "will", 1, false)
+			w.Connect.Clean = false
+			if v == 5 {
+				w.Properties = packets.Properties{SessionExpiryInterval: 60, SessionExpiryIntervalFlag: true}
+			}
+			wc, _ := connect(t, addr(1), v, w)
+			wc.disconnect() // the will goes with it
+			disconnected(t, 1, id)
+
+			none := w
+			none.Connect.WillFlag, none.Connect.WillTopic, none.Connect.WillPayload, none.Connect.WillQos = false, "", nil, 0
+			nc, ca := connect(t, addr(2), v, none)
+			if !ca.SessionPresent {
+				t.Fatal("session not resumed")
+			}
+			_ = nc.c.Close() // no DISCONNECT
+			disconnected(t, 2, id)
+			freshID := uniq(t, "f")
+			fresh := connectID(t, addr(2), v, freshID) // no will, clean
+			_ = fresh.c.Close()
+			gone(t, 2, freshID)
+			p := connectID(t, addr(2), v, uniq(t, "p"))
+			p.publish(base+"/end", 1, false, []byte("end"))
+			if before := upTo(s, base+"/end"); len(before) != 0 {
+				t.Fatalf("published before end: %v", before)
+			}
+			s.quiet(300 * time.Millisecond)
+
+			none.Connect.Clean = true
+			none.Properties = packets.Properties{}
+			r, _ := connect(t, addr(0), v, none) // ends the session
+			r.disconnect()
+			s.disconnect()
+			p.disconnect()
+		})
 	}
 }
