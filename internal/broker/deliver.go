@@ -54,8 +54,11 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 		}
 	}
 	mid := MessageID(&pk)
-	for id, sub := range subs.Subscriptions {
-		h.b.sessions.deliver(id, sub, pk, mid)
+	if len(subs.Subscriptions) > 0 {
+		base := shared(&pk) // one copy for every subscriber
+		for id, sub := range subs.Subscriptions {
+			h.b.sessions.deliver(id, sub, base, mid)
+		}
 	}
 	clear(subs.Subscriptions)
 	clear(subs.SharedSelected)
@@ -180,7 +183,7 @@ func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err 
 			sub.Identifiers = map[string]int{sub.Filter: sub.Identifier}
 		}
 		for _, r := range h.b.srv.Topics.Messages(sub.Filter) { // [MQTT-3.8.4-4]
-			h.b.sessions.deliver(cl.ID, sub, r, 0)
+			h.b.sessions.deliver(cl.ID, sub, shared(&r), 0)
 		}
 	}
 }

@@ -96,6 +96,46 @@ type Message struct {
 	ID uint64
 }
 
+// qmsg is a message in a session's queue: the PUBLISH as published, which
+// every subscriber's copy shares and none writes, and what is the
+// subscriber's own. A delivery allocates nothing more than its slot.
+type qmsg struct {
+	pk     *packets.Packet
+	id     uint64
+	subIDs []int
+	qos    byte
+	retain bool
+}
+
+// packet is the PUBLISH as it goes to the subscriber (without packet id
+// and topic alias, which the pump gives as it sends).
+func (m *qmsg) packet() packets.Packet {
+	out := *m.pk
+	out.FixedHeader.Qos, out.FixedHeader.Retain, out.FixedHeader.Dup = m.qos, m.retain, false
+	out.Properties.SubscriptionIdentifier = m.subIDs
+	return out
+}
+
+// queued is m as a Message for a session that moves to another node.
+func (m *qmsg) queued() Message { return Message{Packet: m.packet(), ID: m.id} }
+
+// fromMessage is a Message (a session moving here) back in queue form.
+func fromMessage(m *Message) qmsg {
+	return qmsg{pk: &m.Packet, id: m.ID, subIDs: m.Properties.SubscriptionIdentifier, qos: m.FixedHeader.Qos, retain: m.FixedHeader.Retain}
+}
+
+// shared prepares the PUBLISH pk as every subscriber's copy shares it.
+func shared(pk *packets.Packet) *packets.Packet {
+	out := pk.Copy(false)
+	out.FixedHeader.Dup = false
+	if out.Properties.MessageExpiryInterval == 0 {
+		// The publisher set no expiry: mochi gives every message its
+		// maximum (a day), which would reach subscribers as if set.
+		out.Expiry = 0
+	}
+	return &out
+}
+
 // SetMessageID gives pk, on its way through mochi's publish path (whose
 // hooks pass packets by value), the cluster-wide id of its message: the
 // node that forwards a message to other nodes gives each copy the same id,
@@ -131,7 +171,7 @@ type session struct {
 	mu     sync.Mutex
 	owner  *mqtt.Client // the connection that established the session last
 	cl     *mqtt.Client // the connection messages are sent on; nil while none
-	q      []*Message
+	q      []qmsg
 	head   int // q[head:] is queued
 	// pumping: a goroutine is sending from the queue; no other starts.
 	pumping  bool
@@ -150,7 +190,7 @@ type session struct {
 	// not come yet; until then, messages routed here are held in held, so
 	// that none overtakes an older one still coming through the old node.
 	holdFrom map[string]bool
-	held     []*Message
+	held     []qmsg
 	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
 }
 
@@ -171,12 +211,12 @@ func (ss *sessions) getOrCreate(id string) *session {
 
 func (s *session) len() int { return len(s.q) - s.head }
 
-func (s *session) push(m *Message) { s.q = append(s.q, m) }
+func (s *session) push(m qmsg) { s.q = append(s.q, m) }
 
 // pop removes the head of the queue (which must not be empty).
-func (s *session) pop() *Message {
+func (s *session) pop() qmsg {
 	pk := s.q[s.head]
-	s.q[s.head] = nil
+	s.q[s.head] = qmsg{}
 	s.head++
 	switch {
 	case s.head == len(s.q):
@@ -212,13 +252,14 @@ func (s *session) sendable(cl *mqtt.Client) bool {
 	if cl == nil || s.len() == 0 {
 		return false
 	}
-	return s.q[s.head].FixedHeader.Qos == 0 || cl.State.Inflight.Len() < s.window(cl)
+	return s.q[s.head].qos == 0 || cl.State.Inflight.Len() < s.window(cl)
 }
 
-// deliver queues pk for the subscriber clientID under subscription sub, as
-// mochi's own delivery would prepare it, minus packet id and topic alias,
-// which the pump gives as it sends.
-func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packets.Packet, mid uint64) {
+// deliver queues pk (prepared by shared, read only from now on) for the
+// subscriber clientID under subscription sub, as mochi's own delivery
+// would prepare it, minus packet id and topic alias, which the pump gives
+// as it sends.
+func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64) {
 	if sub.NoLocal && pk.Origin == clientID {
 		return // [MQTT-3.8.3-3]
 	}
@@ -226,9 +267,9 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 	if s == nil {
 		return // no session (a clean session that has just ended)
 	}
-	out := pk.Copy(false)
+	m := qmsg{pk: pk, id: mid, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain}
 	if !sub.FwdRetainedFlag && (!s.proto5.Load() || !sub.RetainAsPublished) {
-		out.FixedHeader.Retain = false // [MQTT-3.3.1-12] [MQTT-3.3.1-9 v3]
+		m.retain = false // [MQTT-3.3.1-12] [MQTT-3.3.1-9 v3]
 	}
 	if len(sub.Identifiers) > 0 { // [MQTT-3.3.4-3]
 		ids := make([]int, 0, len(sub.Identifiers))
@@ -236,21 +277,9 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		out.Properties.SubscriptionIdentifier = ids
+		m.subIDs = ids
 	}
-	if out.FixedHeader.Qos > sub.Qos {
-		out.FixedHeader.Qos = sub.Qos
-	}
-	if max := ss.srv.Options.Capabilities.MaximumQos; out.FixedHeader.Qos > max {
-		out.FixedHeader.Qos = max
-	}
-	out.FixedHeader.Dup = false
-	if out.Properties.MessageExpiryInterval == 0 {
-		// The publisher set no expiry: mochi gives every message its
-		// maximum (a day), which would reach subscribers as if set.
-		out.Expiry = 0
-	}
-	m := &Message{Packet: out, ID: mid}
+	m.qos = min(m.qos, sub.Qos, ss.srv.Options.Capabilities.MaximumQos)
 	if s.holding.Load() {
 		s.mu.Lock()
 		if s.holdFrom != nil && s.movedTo == "" && len(s.held) < ss.maxQueue {
@@ -266,29 +295,29 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk packet
 // enqueue appends m to the queue and starts the pump if it can send. A
 // session that moved to another node forwards it there; one that moved
 // here lately drops a message it already has (by id).
-func (s *session) enqueue(m *Message) {
+func (s *session) enqueue(m qmsg) {
 	s.mu.Lock()
 	if s.movedTo != "" {
 		node := s.movedTo
 		s.mu.Unlock()
 		if f := s.ss.mover; f != nil {
-			f.Forward(s.id, node, m.Packet, m.ID)
+			f.Forward(s.id, node, m.packet(), m.id)
 			s.ss.forwarded.Add(1)
 		}
 		return
 	}
-	if m.ID != 0 && s.seen != nil {
+	if m.id != 0 && s.seen != nil {
 		if time.Now().After(s.seenUntil) {
 			s.seen = nil
-		} else if _, dup := s.seen[m.ID]; dup {
+		} else if _, dup := s.seen[m.id]; dup {
 			s.mu.Unlock()
 			s.ss.duplicates.Add(1)
 			return
 		} else if len(s.seen) < maxSeen {
-			s.seen[m.ID] = struct{}{}
+			s.seen[m.id] = struct{}{}
 		}
 	}
-	if m.FixedHeader.Qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
+	if m.qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
 		s.mu.Unlock()
 		s.ss.droppedQoS0.Add(1)
 		return
@@ -376,13 +405,13 @@ func (s *session) pump() {
 			s.mu.Unlock()
 			return
 		}
-		if exp := s.q[s.head].Expiry; exp > 0 && exp < time.Now().Unix() {
+		if exp := s.q[s.head].pk.Expiry; exp > 0 && exp < time.Now().Unix() {
 			s.pop()
 			s.mu.Unlock()
 			s.ss.expired.Add(1)
 			continue
 		}
-		pk, mid := s.q[s.head].Packet, s.q[s.head].ID
+		pk, mid := s.q[s.head].packet(), s.q[s.head].id
 		if pk.FixedHeader.Qos > 0 {
 			id, err := cl.NextPacketID() // [MQTT-2.2.1-4]
 			if err != nil {
@@ -587,11 +616,11 @@ func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint6
 	defer s.mu.Unlock()
 	s.cl, s.owner, s.movedTo = nil, nil, to
 	queued = make([]Message, 0, s.len()+len(s.held))
-	for _, m := range s.q[s.head:] {
-		queued = append(queued, *m)
+	for i := range s.q[s.head:] {
+		queued = append(queued, s.q[s.head+i].queued())
 	}
-	for _, m := range s.held { // it moves on before its markers came: they go along
-		queued = append(queued, *m)
+	for i := range s.held { // it moves on before its markers came: they go along
+		queued = append(queued, s.held[i].queued())
 	}
 	s.held, s.holdFrom = nil, nil
 	s.holding.Store(false)
@@ -646,9 +675,9 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 		}
 	}
 	rest := s.q[s.head:]
-	q := make([]*Message, 0, len(queued)+len(rest))
+	q := make([]qmsg, 0, len(queued)+len(rest))
 	for i := range queued {
-		q = append(q, &queued[i])
+		q = append(q, fromMessage(&queued[i]))
 		if mid := queued[i].ID; mid != 0 {
 			s.seen[mid] = struct{}{}
 		}
@@ -687,7 +716,7 @@ func (ss *sessions) direct(id string, pk packets.Packet, mid uint64) {
 			}
 		})
 	}
-	s.enqueue(&Message{Packet: pk, ID: mid})
+	s.enqueue(qmsg{pk: &pk, id: mid, subIDs: pk.Properties.SubscriptionIdentifier, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain})
 }
 
 // hold makes the session of id, just moved here, hold the messages routed

@@ -114,10 +114,13 @@ func (t *tuner) afterGC() {
 	t.arm()
 }
 
-// Smooth folds a new rate into the smoothed one (half each: a change of
-// load is followed within a few collections).
+// Smooth folds a new rate into the one in use: a rise counts half (one
+// busy cycle does not give the heap all the room), a fall counts whole (a
+// node back at a moderate rate gets its small heap at the next
+// collection). The rate does not depend on the heap's size, so this does
+// not oscillate.
 func Smooth(old, now float64) float64 {
-	if old == 0 {
+	if old == 0 || now <= old {
 		return now
 	}
 	return (old + now) / 2

@@ -32,7 +32,10 @@ func TestRoom(t *testing.T) {
 		t.Errorf("first rate: %v", s)
 	}
 	if s := Smooth(100, 300); s != 200 {
-		t.Errorf("smoothed: %v", s)
+		t.Errorf("a rise counts half: %v", s)
+	}
+	if s := Smooth(300, 100); s != 100 {
+		t.Errorf("a fall counts whole: %v", s)
 	}
 }
 
