@@ -2,5 +2,5 @@
 // auth plugins (built-in database, HTTP, JWT), TLS client certificates and
 // the acl.conf engine with its cache. Backends live in sub-packages and
 // answer through the small interfaces here; the chain and the mochi hook
-// that calls it live in this package.
+// that calls them are guard's.
 package access
