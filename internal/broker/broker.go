@@ -39,6 +39,12 @@ type Broker struct {
 	sessions  *sessions
 	hooked    bool // the session hook is added (Start)
 	subCheck  atomic.Pointer[func(cl *mqtt.Client, filter string) bool]
+	// selector chooses the members of shared groups (the cluster's);
+	// retained hears of each retained PUBLISH the node stores itself (see
+	// deliverHook.OnPublish).
+	selector atomic.Pointer[func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers]
+	retained atomic.Pointer[func(*mqtt.Client, packets.Packet)]
+	wills    willSentinel
 	// sendingWill: client id -> the client whose immediate will mochi is
 	// publishing (will.go).
 	sendingWill sync.Map
@@ -66,7 +72,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{})}
 	b.sessions = &sessions{srv: srv, log: log, maxInflight: cfg.Zone.MaxInflight,
 		maxQueue: cfg.Zone.MaxMqueueLen, storeQoS0: cfg.Zone.MqueueStoreQoS0}
-	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sentinelFilter})
+	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
 		return nil, err
@@ -453,6 +459,16 @@ func (h *nodeHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	return true
 }
+
+// SetSharedSelector makes sel choose the members of the shared groups of
+// each message (as mochi's OnSelectSubscribers hook does).
+func (b *Broker) SetSharedSelector(sel func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers) {
+	b.selector.Store(&sel)
+}
+
+// SetRetainListener makes f hear of each retained PUBLISH of a client the
+// node stores (mochi's OnRetainMessage hook hears only of wills).
+func (b *Broker) SetRetainListener(f func(cl *mqtt.Client, pk packets.Packet)) { b.retained.Store(&f) }
 
 // SetSubscribeCheck makes check decide each SUBSCRIBE filter (false: 0x87,
 // 3.1.1: 0x80).

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"bytes"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -19,16 +21,48 @@ type deliverHook struct {
 
 func (h *deliverHook) ID() string { return "emqx-session" }
 
-var deliverHookEvents = []byte{mqtt.OnSelectSubscribers, mqtt.OnQosComplete, mqtt.OnQosDropped,
+var deliverHookEvents = []byte{mqtt.OnPublish, mqtt.OnSelectSubscribers, mqtt.OnQosComplete, mqtt.OnQosDropped,
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
 	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnWillSent}
 
 func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHookEvents, b) >= 0 }
 
-// OnSelectSubscribers delivers pk to its subscribers through their sessions
-// and leaves mochi no one to send it to.
+// OnPublish delivers a client's PUBLISH (or one injected by the cluster
+// layer) to its subscribers through their sessions, stores it if it is
+// retained, and tells mochi to do nothing more with it than acknowledge it
+// (mochi would scan the subscriptions again, and skips storing an ignored
+// PUBLISH). It runs last, after the gate and the cluster's hook.
+func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	subs := h.b.srv.Topics.Subscribers(pk.TopicName)
+	h.route(subs, pk, true)
+	if pk.FixedHeader.Retain && h.b.srv.Options.Capabilities.RetainAvailable != 0 {
+		h.b.srv.Topics.RetainMessage(pk.Copy(false))
+		atomic.StoreInt64(&h.b.srv.Info.Retained, int64(h.b.srv.Topics.Retained.Len()))
+		if f := h.b.retained.Load(); f != nil {
+			(*f)(cl, pk)
+		}
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// OnSelectSubscribers delivers a PUBLISH mochi makes itself (a will, $SYS)
+// to its subscribers through their sessions and leaves mochi no one to
+// send it to. The cluster's hook, before it, chose the shared members.
 func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
+	h.route(subs, pk, false)
+	return subs
+}
+
+// route delivers pk to subs (select: the shared groups' members are still
+// to be chosen) and empties subs.
+func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool) {
 	delete(subs.Shared, sentinelFilter)
+	delete(subs.Shared, sysSentinel)
+	if selectShared && len(subs.Shared) > 0 {
+		if sel := h.b.selector.Load(); sel != nil {
+			subs = (*sel)(subs, pk)
+		}
+	}
 	if len(subs.SharedSelected) == 0 && len(subs.Shared) > 0 {
 		if pk.TopicName != "" && pk.TopicName[0] == '$' {
 			for f := range subs.Shared {
@@ -63,7 +97,41 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 	clear(subs.Subscriptions)
 	clear(subs.SharedSelected)
 	clear(subs.Shared)
-	return subs
+}
+
+// willSentinel arms the shared subscription on # while a will is on its
+// way: from mochi's OnWill (it publishes an immediate will right after, a
+// delayed one when it is due) until OnWillSent, or until its client
+// connects again (which cancels a delayed will).
+type willSentinel struct {
+	mu      sync.Mutex
+	pending map[string]bool // client ids
+}
+
+func (b *Broker) armWill(id string) {
+	w := &b.wills
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]bool{}
+	}
+	if len(w.pending) == 0 {
+		b.srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sentinelFilter})
+	}
+	w.pending[id] = true
+}
+
+func (b *Broker) disarmWill(id string) {
+	w := &b.wills
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.pending[id] {
+		return
+	}
+	delete(w.pending, id)
+	if len(w.pending) == 0 {
+		b.srv.Topics.Unsubscribe(sentinelFilter, sentinelClient)
+	}
 }
 
 // wildFirst: the topic filter of shared group filter f ($share/g/tf)
@@ -92,6 +160,7 @@ func (h *deliverHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !cl.Net.Inline {
 		h.b.sessions.establish(cl, pk)
+		h.b.disarmWill(cl.ID) // a delayed will of its last connection is cancelled
 	}
 }
 

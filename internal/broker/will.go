@@ -125,6 +125,7 @@ func (b *Broker) willOwner(pk *packets.Packet) *mqtt.Client {
 // OnWill notes the client whose immediate will mochi is about to publish
 // (until OnWillSent, deliverHook), so that its PUBLISH can be told.
 func (h *nodeHook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	h.b.armWill(cl.ID) // mochi publishes it itself (deliver.go)
 	if c, ok := cl.Net.Conn.(*conn); ok && c.will.Load() != nil && will.WillDelayInterval == 0 {
 		h.b.sendingWill.Store(cl.ID, cl)
 	}
@@ -135,6 +136,7 @@ func (h *nodeHook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 // the cluster's, which still looks the will up).
 func (h *deliverHook) OnWillSent(cl *mqtt.Client, _ packets.Packet) {
 	h.b.sendingWill.CompareAndDelete(cl.ID, cl)
+	h.b.disarmWill(cl.ID)
 }
 
 // OnRetainMessage gives a retained will its properties: mochi stored a

@@ -33,6 +33,11 @@ type Queues interface {
 	EndMove(clientID string)
 	HoldRouted(clientID string, origins []string)
 	Marker(clientID, origin string)
+	// The broker delivers a client's PUBLISH itself: it asks the cluster
+	// to choose the shared groups' members, and tells it of what it
+	// retains (mochi's hooks hear of neither).
+	SetSharedSelector(func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers)
+	SetRetainListener(func(*mqtt.Client, packets.Packet))
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high
@@ -119,9 +124,12 @@ func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, cfg Config, log
 	f.routes = newRoutes(f)
 	f.tables = newTableSet(f)
 	f.retained = newRetainer(f)
-	if err := srv.AddHook(&hook{f: f}, nil); err != nil {
+	hk := &hook{f: f}
+	if err := srv.AddHook(hk, nil); err != nil {
 		return nil, err
 	}
+	queues.SetSharedSelector(hk.OnSelectSubscribers)
+	queues.SetRetainListener(func(cl *mqtt.Client, pk packets.Packet) { hk.OnRetainMessage(cl, pk, 0) })
 	return f, nil
 }
 
