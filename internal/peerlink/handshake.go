@@ -18,6 +18,10 @@ import (
 // the one thing about a node a stranger on the port learns.
 const protoVersion = 6 // 2: binary frame layout; 3: takeover inflight in the fabric's message codec; 4: message ids, sessions forwarded after a move; 5: replicated tables (fabric op "table"), retained messages as table entries; 6: the dialer proves first, the acceptor tells nothing about itself before
 
+// ProtocolVersion is protoVersion, for tests outside the package that
+// speak the handshake byte for byte.
+const ProtocolVersion = protoVersion
+
 // handshakeTimeout bounds the whole handshake on both sides.
 const handshakeTimeout = 5 * time.Second
 

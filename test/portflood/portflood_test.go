@@ -29,6 +29,7 @@ import (
 	"go.uber.org/goleak"
 
 	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/peerlink"
 	"emqxgo/internal/testutil"
 )
 
@@ -180,7 +181,7 @@ const (
 	typeRefuse    = 5
 	flagErr       = 4
 	flagHandshake = 16
-	linkProtocol  = 5
+	linkProtocol  = peerlink.ProtocolVersion
 )
 
 func appendStr(b []byte, s []byte) []byte {
