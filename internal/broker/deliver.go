@@ -33,8 +33,8 @@ func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHook
 // (mochi would scan the subscriptions again, and skips storing an ignored
 // PUBLISH). It runs last, after the gate and the cluster's hook.
 func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	subs := h.b.srv.Topics.Subscribers(pk.TopicName)
-	h.route(subs, pk, true)
+	// Stored before the subscribers are looked up, as mochi does: a client
+	// that subscribes meanwhile gets it one way or the other.
 	if pk.FixedHeader.Retain && h.b.srv.Options.Capabilities.RetainAvailable != 0 {
 		h.b.srv.Topics.RetainMessage(pk.Copy(false))
 		atomic.StoreInt64(&h.b.srv.Info.Retained, int64(h.b.srv.Topics.Retained.Len()))
@@ -42,6 +42,7 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 			(*f)(cl, pk)
 		}
 	}
+	h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
 	return pk, packets.CodeSuccessIgnore
 }
 
