@@ -3,6 +3,8 @@ package node_test
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,20 @@ func TestBuiltinDatabaseAcrossCluster(t *testing.T) {
 	t.Logf("a user added on one node logged in on another after %s", time.Since(start).Round(time.Millisecond))
 	if got := login(b, "c2", "alice", "wrong"); got != 0x86 {
 		t.Fatalf("wrong password: CONNACK %#x, want 0x86", got)
+	}
+	if got := ctl(t, b, "clientid add dev-1 devpw"); got != "ok\n" {
+		t.Fatalf("clientid add: %q", got)
+	}
+	testutil.Eventually(t, time.Second, "a client id added on one node logs in on the other", func() bool { return login(a, "dev-1", "", "devpw") == 0 })
+	if got := ctl(t, a, "clientid update nobody x"); got != "Error: noexisted\n" {
+		t.Fatalf("clientid update of nobody: %q", got)
+	}
+	// Kept under data/: a restarted node still has them.
+	b.Halt()
+	b.Run()
+	testnode.WaitRunning(t, 20*time.Second, a, b)
+	if got := login(b, "c6", "alice", "pw"); got != 0 {
+		t.Fatalf("after a restart: CONNACK %#x", got)
 	}
 	if got := ctl(t, b, "acl add username alice secret/# pubsub deny"); got != "ok\n" {
 		t.Fatalf("acl add: %q", got)
@@ -199,5 +215,48 @@ func TestPluginsLoadJWT(t *testing.T) {
 	}
 	if r := n.N.Handle(ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"user", "list"}}); r.Error != "unknown_command" {
 		t.Fatalf("user without emqx_auth_mnesia is no command (as EMQX): %+v", r)
+	}
+}
+
+// TestACLReloadCommands: modules reload emqx_mod_acl_internal and acl
+// reload read acl_file again (EMQX's output); a bad file keeps the rules in
+// force and says why; acl cache-clean all reaches every node.
+func TestACLReloadCommands(t *testing.T) {
+	sub := testutil.Subnet(t)
+	a := testnode.Start(t, fmt.Sprintf("emqx1@127.0.%d.1", sub))
+	b := testnode.Start(t, fmt.Sprintf("emqx2@127.0.%d.2", sub))
+	testnode.Join(t, b, a)
+	testnode.WaitRunning(t, 20*time.Second, a, b)
+	aclFile := filepath.Join(a.Home, "etc", "acl.conf")
+	if err := os.WriteFile(aclFile, []byte("{deny, all, subscribe, [\"blocked/#\"]}.\n{allow, all}.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := subscribeFrom(t, a, "127.0.0.1", "", "blocked/x"); string(got) != "\x00" {
+		t.Fatalf("before the reload: %x", got)
+	}
+	if got := ctl(t, a, "modules reload emqx_mod_acl_internal"); got != "Module emqx_mod_acl_internal reloaded successfully.\n" {
+		t.Fatalf("modules reload: %q", got)
+	}
+	if got := subscribeFrom(t, a, "127.0.0.1", "", "blocked/x", "open/x"); string(got) != "\x87\x00" {
+		t.Fatalf("after the reload: %x", got)
+	}
+	if err := os.WriteFile(aclFile, []byte("{deny, all, subscribe, [\"open/#\"]}\n"), 0o644); err != nil { // no final '.'
+		t.Fatal(err)
+	}
+	got := ctl(t, a, "acl reload")
+	if !strings.HasPrefix(got, `Reload module emqx_mod_acl_internal error: "`) || !strings.Contains(got, aclFile+":") {
+		t.Fatalf("bad file: %q", got)
+	}
+	if got := subscribeFrom(t, a, "127.0.0.1", "", "blocked/x", "open/x"); string(got) != "\x87\x00" {
+		t.Fatalf("a bad file must keep the rules in force: %x", got)
+	}
+	if got := ctl(t, a, "modules reload emqx_mod_presence"); got != "Module: \"emqx_mod_presence\" does not need to be reloaded.\n" {
+		t.Fatalf("other module: %q", got)
+	}
+	if got := ctl(t, a, "acl cache-clean all"); got != "ACL cache drain start OK\n" {
+		t.Fatalf("cache-clean all: %q", got)
+	}
+	if got := ctl(t, a, "acl cache-clean node nosuch@host"); got != "ACL cache drain start FAILED\nunknown_node\n" {
+		t.Fatalf("cache-clean unknown node: %q", got)
 	}
 }
