@@ -60,6 +60,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	caps.MaximumInflight = 65535
 	caps.MaximumClientWritesPending = 16
 	caps.TopicAliasMaximum = uint16(cfg.MQTT.MaxTopicAlias)
+	caps.MaximumQos = byte(cfg.MQTT.MaxQoSAllowed) // granted at most; told in CONNACK
+	if !cfg.MQTT.RetainAvailable {
+		caps.RetainAvailable = 0 // nothing stored (a retained PUBLISH is refused: limits.go)
+	}
 	// An acknowledgement carries the server's properties, not the PUBLISH's
 	// (mochi copies them by default: a client's user properties came back
 	// in its PUBACK).
@@ -246,7 +250,7 @@ type nodeHook struct {
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage}
+	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage, mqtt.OnPacketRead}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -287,6 +291,18 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 		}
 	case packets.Suback:
 		pk.Properties.User = nil // the server's own properties only: mochi copies the SUBSCRIBE's
+		if c, ok := cl.Net.Conn.(*conn); ok && c.badSub != nil && c.subID == pk.PacketID {
+			// Filters over the node's limits (limits.go): their own codes
+			// (mochi answered 0x8F, 3.1.1 0x80, for the stand-in filter).
+			if cl.Properties.ProtocolVersion == 5 {
+				for _, b := range c.badSub {
+					if b.i < len(pk.ReasonCodes) {
+						pk.ReasonCodes[b.i] = b.code
+					}
+				}
+			}
+			c.badSub = nil
+		}
 	case packets.Unsuback:
 		// The server's own properties only (mochi copies the UNSUBSCRIBE's
 		// user properties), and 0x8F for an invalid filter (mochi says 0x11).
@@ -308,6 +324,7 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		keepInflightOrder(cl)
 	}
 	if cl.Properties.ProtocolVersion == 5 {
+		h.connackLimits(&pk)
 		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(h.b.cfg.MQTT.MaxTopicAlias)
 		return pk
@@ -397,8 +414,19 @@ const invalidFilter = "#/"
 // No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82
 // [MQTT-3.8.3-4] (mochi answers with 0x82 in the SUBACK, not a SUBACK code).
 func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	c, _ := cl.Net.Conn.(*conn)
+	if c != nil {
+		c.badSub, c.subID = nil, pk.PacketID
+	}
 	for i := range pk.Filters {
 		f := &pk.Filters[i]
+		if code := h.b.subRefusal(f.Filter); code != 0 && wholeWildcards(f.Filter) {
+			f.Filter = invalidFilter
+			if c != nil {
+				c.badSub = append(c.badSub, subCode{i: i, code: code})
+			}
+			continue
+		}
 		switch {
 		case !wholeWildcards(f.Filter):
 			f.Filter = invalidFilter

@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 
 func testConfig() *config.Config {
 	c := &config.Config{}
+	c.MQTT.MaxTopicLevels, c.MQTT.MaxQoSAllowed = 128, 2
+	c.MQTT.RetainAvailable, c.MQTT.WildcardSubscription, c.MQTT.SharedSubscription = true, true, true
 	c.Listeners.TCP.Addr = "127.0.0.1:0"
 	c.Listeners.WSPath = "/mqtt"
 	c.MQTT.MaxPacketSize = 1 << 20

@@ -40,6 +40,10 @@ type conn struct {
 	// its UNSUBACK is encoded, both on the client's reading goroutine.
 	badUnsub []int
 	unsubID  uint16
+	// badSub: the filters of the SUBSCRIBE being answered (packet id subID)
+	// over the node's limits, with their codes (limits.go).
+	badSub []subCode
+	subID  uint16
 
 	// retain, retainDue: the SUBSCRIBE being handled, its filters' Retain
 	// Handling and those whose retained messages are due (deliver.go); on
@@ -337,6 +341,12 @@ func (c *conn) track(b []byte) (at int, reason byte) {
 		}
 	}
 	return 0, 0
+}
+
+// subCode is a SUBSCRIBE filter's position and the code it gets.
+type subCode struct {
+	i    int
+	code byte
 }
 
 // TLSState is the TLS state of an ssl or wss connection (the gate reads

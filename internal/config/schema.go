@@ -87,6 +87,11 @@ func buildSchema() []field {
 		sizeField("mqtt.max_packet_size", "1MB", 64, 256*mb, func(c *Config) *int64 { return &c.MQTT.MaxPacketSize }),
 		intField("mqtt.max_clientid_len", "65535", 23, 65535, func(c *Config) *int { return &c.MQTT.MaxClientIDLen }),
 		intField("mqtt.max_topic_alias", "65535", 0, 65535, func(c *Config) *int { return &c.MQTT.MaxTopicAlias }),
+		intField("mqtt.max_topic_levels", "128", 0, 65535, func(c *Config) *int { return &c.MQTT.MaxTopicLevels }),
+		intField("mqtt.max_qos_allowed", "2", 0, 2, func(c *Config) *int { return &c.MQTT.MaxQoSAllowed }),
+		boolField("mqtt.retain_available", "true", func(c *Config) *bool { return &c.MQTT.RetainAvailable }),
+		boolField("mqtt.wildcard_subscription", "true", func(c *Config) *bool { return &c.MQTT.WildcardSubscription }),
+		boolField("mqtt.shared_subscription", "true", func(c *Config) *bool { return &c.MQTT.SharedSubscription }),
 
 		durField("zone.external.idle_timeout", "15s", time.Millisecond, false, func(c *Config) *time.Duration { return &c.Zone.IdleTimeout }),
 		intField("zone.external.server_keepalive", "0", 0, 65535, func(c *Config) *int { return &c.Zone.ServerKeepalive }),

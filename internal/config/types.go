@@ -94,6 +94,13 @@ type MQTT struct {
 	MaxPacketSize  int64 // bytes
 	MaxClientIDLen int
 	MaxTopicAlias  int // 0: topic aliases refused
+	// MaxTopicLevels: mqtt.max_topic_levels, levels of a topic name or
+	// filter (default 128, 0: no limit).
+	MaxTopicLevels       int
+	MaxQoSAllowed        int  // mqtt.max_qos_allowed (default 2)
+	RetainAvailable      bool // mqtt.retain_available (default true)
+	WildcardSubscription bool // mqtt.wildcard_subscription (default true)
+	SharedSubscription   bool // mqtt.shared_subscription (default true)
 }
 
 // Zone holds zone.external.* keys.

@@ -54,6 +54,8 @@ func defaults() Settings {
 func start(t *testing.T, set Settings, withTLS bool) *node {
 	t.Helper()
 	cfg := &config.Config{}
+	cfg.MQTT.MaxTopicLevels, cfg.MQTT.MaxQoSAllowed = 128, 2
+	cfg.MQTT.RetainAvailable, cfg.MQTT.WildcardSubscription, cfg.MQTT.SharedSubscription = true, true, true
 	cfg.Listeners.TCP.Addr = "127.0.0.1:0"
 	cfg.Listeners.WSPath = "/mqtt"
 	cfg.MQTT.MaxPacketSize = 1 << 20

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// The mqtt.* limits mochi does not enforce itself (EMQX's):
+// mqtt.max_topic_levels, mqtt.max_qos_allowed on PUBLISH, mqtt.retain_available
+// on PUBLISH, and mqtt.wildcard_subscription / mqtt.shared_subscription on
+// SUBSCRIBE; MQTT 5 clients are told them in CONNACK (connackLimits).
+
+// levels is the number of levels of a topic name or filter.
+func levels(t string) int { return strings.Count(t, "/") + 1 }
+
+// OnPacketRead refuses a PUBLISH over the node's limits before mochi
+// handles it (mochi would lower its QoS): MQTT 5 DISCONNECT 0x9B (QoS not
+// supported), 0x9A (retain not supported) or 0x90 (too many levels: not a
+// valid topic name here); MQTT 3.1.1 clients are disconnected.
+func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
+		return pk, nil
+	}
+	m := &h.b.cfg.MQTT
+	var code packets.Code
+	switch {
+	case int(pk.FixedHeader.Qos) > m.MaxQoSAllowed:
+		code = packets.ErrQosNotSupported
+	case pk.FixedHeader.Retain && !m.RetainAvailable:
+		code = packets.ErrRetainNotSupported
+	case m.MaxTopicLevels > 0 && pk.TopicName != "" && levels(pk.TopicName) > m.MaxTopicLevels:
+		code = packets.ErrTopicNameInvalid
+	default:
+		return pk, nil
+	}
+	_ = h.b.srv.DisconnectClient(cl, code)
+	return pk, packets.ErrRejectPacket
+}
+
+// subRefusal is the SUBACK code for filter f under the node's limits, or
+// 0 when it passes.
+func (b *Broker) subRefusal(f string) byte {
+	m := &b.cfg.MQTT
+	shared := mqtt.IsSharedFilter(f)
+	plain := f
+	if shared {
+		if i := strings.IndexByte(strings.TrimPrefix(f, "$share/"), '/'); i >= 0 {
+			plain = strings.TrimPrefix(f, "$share/")[i+1:]
+		}
+	}
+	switch {
+	case shared && !m.SharedSubscription:
+		return packets.ErrSharedSubscriptionsNotSupported.Code // 0x9E
+	case !m.WildcardSubscription && strings.ContainsAny(plain, "+#"):
+		return packets.ErrWildcardSubscriptionsNotSupported.Code // 0xA2
+	case m.MaxTopicLevels > 0 && levels(plain) > m.MaxTopicLevels:
+		return packets.ErrTopicFilterInvalid.Code // 0x8F
+	}
+	return 0
+}
+
+// connackLimits tells an MQTT 5 client what the node does not support.
+func (h *nodeHook) connackLimits(pk *packets.Packet) {
+	m := &h.b.cfg.MQTT
+	if !m.RetainAvailable {
+		pk.Properties.RetainAvailable, pk.Properties.RetainAvailableFlag = 0, true
+	}
+	if !m.WildcardSubscription {
+		pk.Properties.WildcardSubAvailable, pk.Properties.WildcardSubAvailableFlag = 0, true
+	}
+	if !m.SharedSubscription {
+		pk.Properties.SharedSubAvailable, pk.Properties.SharedSubAvailableFlag = 0, true
+	}
+}
