@@ -40,11 +40,12 @@ import (
 //     attached, messages wait in the queue (QoS 0 ones too when
 //     zone.external.mqueue_store_qos0 is on, as EMQX).
 //
-// A known limit: a session that moves back and forth between two nodes
-// faster than about once a second can now and then be given a copy of a
-// message it already had without DUP (the ids that tell copies apart do
-// not yet follow every path of such a ping-pong). At the hop rates the
-// tests and the soak use (1.5 s), none.
+// A known limit: a session that moves between nodes can now and then be
+// given a copy of a message it already had without DUP (the ids that tell
+// copies apart do not yet follow every path of a move). It shows mostly
+// when a session ping-pongs faster than about once a second; it was seen
+// once at 1.5 s hops under heavy load; the soak (15 s hops) has counted
+// none.
 
 const (
 	stallAfter   = 500 * time.Millisecond // a subscriber that neither read nor acknowledged for this long is not waited for
