@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"emqxgo/internal/testutil"
+
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -153,6 +155,15 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	sub.subscribe("full", 1)
 	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	sub.c.Close()
+	testutil.Eventually(t, 5*time.Second, "the subscriber's session offline", func() bool {
+		s := b.sessions.get("full-sub")
+		if s == nil {
+			return false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cl == nil
+	})
 	pub, _ := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "full-pub", Clean: true}, packets.Properties{})
 	pub.publishWindowed("full", 25, 1)
 	again, present := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "full-sub"}, packets.Properties{})

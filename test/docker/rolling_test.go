@@ -153,6 +153,10 @@ func TestRollingRestart(t *testing.T) {
 	// publisher's node) until well after it (1 s for delivery).
 	var lost, dup, required, delivered int
 	for si, s := range subs {
+		// A reader of the last connection may still be counting a late
+		// copy: read under its lock.
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for pi, p := range pubs {
 			for seq, at := range p.acked {
 				n := s.got[[2]uint32{uint32(pi), seq}]
