@@ -93,7 +93,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 			continue
 		}
 		l := &listener{id: d.id, addr: d.l.Addr, proto: d.proto, wsPath: ls.WSPath,
-			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log, gate: b.accepting, done: make(chan struct{})}
+			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log, gate: b.accepting, done: make(chan struct{}),
+			serving: make(chan struct{})}
 		if d.proto == "ssl" || d.proto == "wss" {
 			tc, err := tlsConfig(d.l)
 			if err != nil {
@@ -188,6 +189,10 @@ func (b *Broker) Start() error {
 		return err
 	}
 	for _, l := range b.listeners {
+		select {
+		case <-l.serving:
+		case <-time.After(5 * time.Second): // mochi starts it at once; never wait unbounded
+		}
 		b.log.Info("listener started", zap.String("listener", l.id), zap.String("address", l.Address()))
 	}
 	return nil

@@ -29,6 +29,11 @@ type listener struct {
 	log             *zap.Logger
 	gate            func() <-chan struct{} // accept once closed
 	done            chan struct{}          // closed by Close
+	// serving is closed when mochi's goroutine has entered Serve: Start
+	// waits for it, so that a Stop right after Start does not race mochi's
+	// start of the goroutine (seen by the race detector).
+	serving     chan struct{}
+	servingOnce sync.Once
 
 	ln     net.Listener
 	http   *http.Server
@@ -64,6 +69,7 @@ func (l *listener) Init(*slog.Logger) error {
 }
 
 func (l *listener) Serve(establish listeners.EstablishFn) {
+	l.servingOnce.Do(func() { close(l.serving) })
 	if l.gate != nil {
 		select {
 		case <-l.gate():
