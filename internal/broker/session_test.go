@@ -155,15 +155,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 	sub.subscribe("full", 1)
 	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	sub.c.Close()
-	testutil.Eventually(t, 5*time.Second, "the subscriber's session offline", func() bool {
-		s := b.sessions.get("full-sub")
-		if s == nil {
-			return false
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.cl == nil
-	})
+	waitOffline(t, b, "full-sub")
 	pub, _ := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "full-pub", Clean: true}, packets.Properties{})
 	pub.publishWindowed("full", 25, 1)
 	again, present := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "full-sub"}, packets.Properties{})
@@ -291,6 +283,7 @@ func TestOfflineQoS0FollowsStoreQoS0(t *testing.T) {
 	sub.subscribe("q0", 1)
 	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
 	sub.c.Close()
+	waitOffline(t, b, "q0-sub")
 	pub, _ := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "q0-pub", Clean: true}, packets.Properties{})
 	for i := 1; i <= 3; i++ {
 		pub.send(publishPacket("q0", 0, 0, seqPayload(i)))
@@ -365,4 +358,19 @@ func TestRetainedOnSubscribeThroughWindow(t *testing.T) {
 	if pk := sub.read(5 * time.Second); seqOf(pk) != 1 || !pk.FixedHeader.Retain {
 		t.Fatalf("retain handling 1, new subscription: got %+v", pk)
 	}
+}
+
+// waitOffline waits until the broker has seen the session of id lose its
+// connection (a test that publishes for an offline session starts then).
+func waitOffline(t *testing.T, b *Broker, id string) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, "the session of "+id+" offline", func() bool {
+		s := b.sessions.get(id)
+		if s == nil {
+			return false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cl == nil
+	})
 }
