@@ -29,6 +29,8 @@ const ReservedClientIDPrefix = "$cluster:"
 // Broker is the node's MQTT server.
 type Broker struct {
 	cfg       *config.Config
+	ext       *config.Zone            // zone external: inline clients' and the default
+	zones     map[string]*config.Zone // listener id -> its zone (read-only after New)
 	log       *zap.Logger
 	srv       *mqtt.Server
 	listeners []*listener
@@ -53,17 +55,22 @@ type Broker struct {
 // New builds the server and its listeners; it binds and starts nothing.
 func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
-	caps.MaximumPacketSize = uint32(cfg.MQTT.MaxPacketSize)
-	caps.ReceiveMaximum = uint16(cfg.Zone.MaxInflight)
+	ext := cfg.ZoneOf("external")
+	// mochi's limits are the widest of the zones; each client gets its
+	// zone's (told in CONNACK, enforced by the node's hooks and listeners).
+	var maxPacket int64
+	var maxAlias, maxQoS int
+	for _, z := range cfg.Zones {
+		maxPacket, maxAlias, maxQoS = max(maxPacket, z.MaxPacketSize), max(maxAlias, z.MaxTopicAlias), max(maxQoS, z.MaxQoSAllowed)
+	}
+	caps.MaximumPacketSize = uint32(maxPacket)
+	caps.ReceiveMaximum = uint16(ext.MaxInflight)
 	// The sessions (session.go) keep the window and the queue; mochi's own
 	// limits must not drop before them, and its write channel is unused.
 	caps.MaximumInflight = 65535
 	caps.MaximumClientWritesPending = 16
-	caps.TopicAliasMaximum = uint16(cfg.MQTT.MaxTopicAlias)
-	caps.MaximumQos = byte(cfg.MQTT.MaxQoSAllowed) // granted at most; told in CONNACK
-	if !cfg.MQTT.RetainAvailable {
-		caps.RetainAvailable = 0 // nothing stored (a retained PUBLISH is refused: limits.go)
-	}
+	caps.TopicAliasMaximum = uint16(maxAlias)
+	caps.MaximumQos = byte(maxQoS) // granted at most; each zone's told in CONNACK
 	// An acknowledgement carries the server's properties, not the PUBLISH's
 	// (mochi copies them by default: a client's user properties came back
 	// in its PUBACK).
@@ -73,38 +80,39 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		Logger:       logging.Slog(log),
 		InlineClient: true,
 	})
-	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{})}
-	b.sessions = &sessions{srv: srv, log: log, maxInflight: cfg.Zone.MaxInflight,
-		maxQueue: cfg.Zone.MaxMqueueLen, storeQoS0: cfg.Zone.MqueueStoreQoS0}
+	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
+	b.sessions = &sessions{srv: srv, log: log, maxInflight: ext.MaxInflight,
+		maxQueue: ext.MaxMqueueLen, storeQoS0: ext.MqueueStoreQoS0}
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
 		return nil, err
 	}
-	ls := cfg.Listeners
-	for _, d := range []struct {
-		id, proto string
-		l         config.Listener
-	}{
-		{"tcp:external", "tcp", ls.TCP}, {"ssl:external", "ssl", ls.SSL},
-		{"ws:external", "ws", ls.WS}, {"wss:external", "wss", ls.WSS},
-	} {
-		if d.l.Addr == "" {
-			continue
-		}
-		l := &listener{id: d.id, addr: d.l.Addr, proto: d.proto, wsPath: ls.WSPath,
-			idle: cfg.Zone.IdleTimeout, maxPacket: caps.MaximumPacketSize, log: log, gate: b.accepting, done: make(chan struct{}),
+	for _, lc := range cfg.Listeners.List {
+		z := cfg.ZoneOf(lc.Zone)
+		l := &listener{id: lc.ID(), addr: lc.Addr, proto: lc.Proto, wsPath: lc.MQTTPath, conf: lc, zone: z,
+			idle: z.IdleTimeout, maxPacket: uint32(z.MaxPacketSize), log: log, gate: b.accepting, done: make(chan struct{}),
 			serving: make(chan struct{})}
-		if d.proto == "ssl" || d.proto == "wss" {
-			tc, err := tlsConfig(d.l)
+		if lc.Proto == "ssl" || lc.Proto == "wss" {
+			tc, err := tlsConfig(lc)
 			if err != nil {
-				return nil, fmt.Errorf("listener.%s.external: %w", d.proto, err)
+				return nil, fmt.Errorf("%s: %w", lc.Key(), err)
 			}
 			l.tls = tc
 		}
 		b.listeners = append(b.listeners, l)
+		b.zones[l.id] = z
 	}
 	return b, nil
+}
+
+// Zone is the zone of a client: its listener's; inline clients (the
+// cluster's) and unknown listeners get zone external.
+func (b *Broker) Zone(cl *mqtt.Client) *config.Zone {
+	if z := b.zones[cl.Net.Listener]; z != nil {
+		return z
+	}
+	return b.ext
 }
 
 func tlsConfig(l config.Listener) (*tls.Config, error) {
@@ -329,9 +337,16 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		keepInflightOrder(cl)
 	}
 	if cl.Properties.ProtocolVersion == 5 {
-		h.connackLimits(&pk)
-		pk.Properties.MaximumPacketSize = uint32(h.b.cfg.MQTT.MaxPacketSize)
-		pk.Properties.TopicAliasMaximum = uint16(h.b.cfg.MQTT.MaxTopicAlias)
+		z := h.b.Zone(cl)
+		h.connackLimits(z, &pk)
+		pk.Properties.MaximumPacketSize = uint32(z.MaxPacketSize)
+		pk.Properties.TopicAliasMaximum = uint16(z.MaxTopicAlias)
+		pk.Properties.ReceiveMaximum = uint16(z.MaxInflight)
+		if z.MaxQoSAllowed < 2 {
+			pk.Properties.MaximumQos, pk.Properties.MaximumQosFlag = byte(z.MaxQoSAllowed), true
+		} else {
+			pk.Properties.MaximumQos, pk.Properties.MaximumQosFlag = 0, false
+		}
 		return pk
 	}
 	switch {
@@ -380,7 +395,11 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		_ = h.b.srv.SendConnack(cl, code, false, nil)
 		return code
 	}
-	if ka := h.b.cfg.Zone.ServerKeepalive; ka > 0 && cl.Properties.ProtocolVersion == 5 {
+	z := h.b.Zone(cl)
+	if !cl.Net.Inline && z.MaxInflight != int(h.b.ext.MaxInflight) {
+		cl.State.Inflight.ResetReceiveQuota(int32(z.MaxInflight)) // the zone's Receive Maximum
+	}
+	if ka := z.ServerKeepalive; ka > 0 && cl.Properties.ProtocolVersion == 5 {
 		// zone.external.server_keepalive: told in CONNACK and enforced
 		// instead of the client's own (as EMQX, MQTT 5 only).
 		cl.State.ServerKeepalive, cl.State.Keepalive = true, uint16(ka)
@@ -404,7 +423,7 @@ func (h *nodeHook) refusal(cl *mqtt.Client) packets.Code {
 		return packets.ErrTopicNameInvalid // [MQTT-3.1.3-11]: a will topic is a topic name
 	case strings.HasPrefix(cl.ID, ReservedClientIDPrefix) && !cl.Net.Inline:
 		return packets.ErrClientIdentifierNotValid
-	case len(cl.ID) > h.b.cfg.MQTT.MaxClientIDLen:
+	case len(cl.ID) > h.b.Zone(cl).MaxClientIDLen:
 		return packets.ErrClientIdentifierNotValid
 	}
 	return packets.CodeSuccess
@@ -423,9 +442,10 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	if c != nil {
 		c.badSub, c.subID = nil, pk.PacketID
 	}
+	z := h.b.Zone(cl)
 	for i := range pk.Filters {
 		f := &pk.Filters[i]
-		if code := h.b.subRefusal(f.Filter); code != 0 && wholeWildcards(f.Filter) {
+		if code := h.b.subRefusal(z, f.Filter); code != 0 && wholeWildcards(f.Filter) {
 			f.Filter = invalidFilter
 			if c != nil {
 				c.badSub = append(c.badSub, subCode{i: i, code: code})

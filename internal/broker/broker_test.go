@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +27,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func testConfig() *config.Config {
-	c := &config.Config{}
-	c.MQTT.MaxTopicLevels, c.MQTT.MaxQoSAllowed = 128, 2
-	c.MQTT.RetainAvailable, c.MQTT.WildcardSubscription, c.MQTT.SharedSubscription = true, true, true
-	c.Listeners.TCP.Addr = "127.0.0.1:0"
-	c.Listeners.WSPath = "/mqtt"
-	c.MQTT.MaxPacketSize = 1 << 20
-	c.MQTT.MaxClientIDLen = 65535
-	c.Zone.IdleTimeout = 15 * time.Second
-	c.Zone.MaxInflight = 32
-	c.Zone.MaxMqueueLen = 1000
-	c.Zone.MqueueStoreQoS0 = true
-	return c
+// testConfig is the defaults with a TCP listener on a free loopback port,
+// and lines (emqx.conf syntax) over them.
+func testConfig(lines ...string) *config.Config {
+	return config.MustFromLines(os.TempDir(), append([]string{"listener.tcp.external = 127.0.0.1:0"}, lines...)...)
 }
 
 func startBroker(t *testing.T, cfg *config.Config) *Broker {
@@ -118,7 +110,7 @@ func readUntilClosed(t *testing.T, c net.Conn, within time.Duration) []byte {
 
 func TestIdleConnectionClosed(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.IdleTimeout = 300 * time.Millisecond
+	cfg.ZoneOf("external").IdleTimeout = 300 * time.Millisecond
 	b := startBroker(t, cfg)
 	c, err := net.Dial("tcp", b.Addrs()["tcp"])
 	if err != nil {
@@ -132,7 +124,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 	}
 	// A client that does send CONNECT in time is not cut by the idle timeout.
 	v := testutil.DialV5(t, b.Addrs()["tcp"], "alive")
-	time.Sleep(2 * cfg.Zone.IdleTimeout) // the point is that time passes beyond the CONNECT deadline
+	time.Sleep(2 * cfg.ZoneOf("external").IdleTimeout) // the point is that time passes beyond the CONNECT deadline
 	v.Sub(t, "still/here", 1)
 }
 
@@ -160,7 +152,7 @@ func TestGarbageClosesOnlyThatConnection(t *testing.T) {
 
 func TestOversizedPacket(t *testing.T) {
 	cfg := testConfig()
-	cfg.MQTT.MaxPacketSize = 1024
+	cfg.ZoneOf("external").MaxPacketSize = 1024
 	b := startBroker(t, cfg)
 	addr := b.Addrs()["tcp"]
 	for _, version := range []byte{5, 4} {
@@ -199,7 +191,7 @@ func TestOversizedPacket(t *testing.T) {
 
 func TestRefusedClientIDs(t *testing.T) {
 	cfg := testConfig()
-	cfg.MQTT.MaxClientIDLen = 30
+	cfg.ZoneOf("external").MaxClientIDLen = 30
 	b := startBroker(t, cfg)
 	for _, id := range []string{ReservedClientIDPrefix + "peer", strings.Repeat("x", 31)} {
 		v, err := testutil.TryDialV5(b.Addrs()["tcp"], id, true)
@@ -215,11 +207,15 @@ func TestRefusedClientIDs(t *testing.T) {
 
 func TestTLSAndWebSocketListeners(t *testing.T) {
 	certs := testutil.WriteCerts(t, t.TempDir())
-	cfg := testConfig()
-	tlsL := config.Listener{Addr: "127.0.0.1:0", CertFile: certs.CertFile, KeyFile: certs.KeyFile, CACertFile: certs.CAFile}
-	cfg.Listeners.SSL = tlsL
-	cfg.Listeners.WS.Addr = "127.0.0.1:0"
-	cfg.Listeners.WSS = tlsL
+	var lines []string
+	for _, p := range []string{"ssl", "ws", "wss"} {
+		lines = append(lines, "listener."+p+".external = 127.0.0.1:0")
+		if p != "ws" {
+			lines = append(lines, "listener."+p+".external.certfile = "+certs.CertFile, "listener."+p+".external.keyfile = "+certs.KeyFile,
+				"listener."+p+".external.cacertfile = "+certs.CAFile)
+		}
+	}
+	cfg := testConfig(lines...)
 	b := startBroker(t, cfg)
 	a := b.Addrs()
 	for _, url := range []string{"ssl://" + a["ssl"], "ws://" + a["ws"] + "/mqtt", "wss://" + a["wss"] + "/mqtt"} {
@@ -287,9 +283,8 @@ func TestStopUnderConnectChurn(t *testing.T) {
 // limit in all, is read [MQTT-6.0.0-2]; a packet over the limit gets
 // DISCONNECT 0x95 and the connection closes.
 func TestWebSocketPacketSize(t *testing.T) {
-	cfg := testConfig()
-	cfg.Listeners.WS.Addr = "127.0.0.1:0"
-	cfg.MQTT.MaxPacketSize = 1024
+	cfg := testConfig("listener.ws.external = 127.0.0.1:0")
+	cfg.ZoneOf("external").MaxPacketSize = 1024
 	b := startBroker(t, cfg)
 	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"mqtt"}}).Dial("ws://"+b.Addrs()["ws"]+"/mqtt", nil)
 	if err != nil {

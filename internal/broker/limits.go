@@ -5,6 +5,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"emqxgo/internal/config"
 )
 
 // The mqtt.* limits mochi does not enforce itself (EMQX's):
@@ -23,7 +25,7 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk, nil
 	}
-	m := &h.b.cfg.MQTT
+	m := h.b.Zone(cl)
 	var code packets.Code
 	switch {
 	case int(pk.FixedHeader.Qos) > m.MaxQoSAllowed:
@@ -41,8 +43,7 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 
 // subRefusal is the SUBACK code for filter f under the node's limits, or
 // 0 when it passes.
-func (b *Broker) subRefusal(f string) byte {
-	m := &b.cfg.MQTT
+func (b *Broker) subRefusal(m *config.Zone, f string) byte {
 	shared := mqtt.IsSharedFilter(f)
 	plain := f
 	if shared {
@@ -62,8 +63,7 @@ func (b *Broker) subRefusal(f string) byte {
 }
 
 // connackLimits tells an MQTT 5 client what the node does not support.
-func (h *nodeHook) connackLimits(pk *packets.Packet) {
-	m := &h.b.cfg.MQTT
+func (h *nodeHook) connackLimits(m *config.Zone, pk *packets.Packet) {
 	if !m.RetainAvailable {
 		pk.Properties.RetainAvailable, pk.Properties.RetainAvailableFlag = 0, true
 	}

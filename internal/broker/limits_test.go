@@ -72,8 +72,8 @@ func (r *raw) refused(pk packets.Packet, code byte) {
 // in CONNACK (MQTT 5) and enforced with their codes.
 func TestMQTTLimits(t *testing.T) {
 	cfg := testConfig()
-	cfg.MQTT.MaxQoSAllowed, cfg.MQTT.MaxTopicLevels = 1, 3
-	cfg.MQTT.RetainAvailable, cfg.MQTT.WildcardSubscription, cfg.MQTT.SharedSubscription = false, false, false
+	cfg.ZoneOf("external").MaxQoSAllowed, cfg.ZoneOf("external").MaxTopicLevels = 1, 3
+	cfg.ZoneOf("external").RetainAvailable, cfg.ZoneOf("external").WildcardSubscription, cfg.ZoneOf("external").SharedSubscription = false, false, false
 	b := startBroker(t, cfg)
 	addr := b.Addrs()["tcp"]
 

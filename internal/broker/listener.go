@@ -15,6 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"go.uber.org/zap"
+
+	"emqxgo/internal/config"
 )
 
 // listener implements mochi's listeners.Listener for tcp, ssl, ws and wss.
@@ -22,6 +24,8 @@ import (
 // accepting; clients are drained by Broker.Stop.
 type listener struct {
 	id, addr, proto string // proto: tcp, ssl, ws, wss
+	conf            config.Listener
+	zone            *config.Zone
 	tls             *tls.Config
 	wsPath          string
 	idle            time.Duration

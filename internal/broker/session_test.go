@@ -89,7 +89,7 @@ func TestBurstLosesNothingForAReader(t *testing.T) {
 // zone.external.max_inflight; each acknowledgement lets exactly one more go.
 func TestReceiveMaximumAndWindow(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.MaxInflight = 8
+	cfg.ZoneOf("external").MaxInflight = 8
 	b := startBroker(t, cfg)
 	addr := b.Addrs()["tcp"]
 	for _, c := range []struct {
@@ -136,7 +136,7 @@ func TestReceiveMaximumAndWindow(t *testing.T) {
 // logged once with their count.
 func TestFullQueueDropsOldest(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.MaxMqueueLen = 10
+	cfg.ZoneOf("external").MaxMqueueLen = 10
 	core, logs := observer.New(zapcore.WarnLevel)
 	b, err := New(cfg, zap.New(core))
 	if err != nil {
@@ -180,7 +180,7 @@ func TestFullQueueDropsOldest(t *testing.T) {
 // after them with DUP 0 [MQTT-3.3.1-1] [MQTT-4.4.0-1].
 func TestResumeMarksDupOnlyResent(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.MaxInflight = 5
+	cfg.ZoneOf("external").MaxInflight = 5
 	b := startBroker(t, cfg)
 	addr := b.Addrs()["tcp"]
 	sub, _ := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "dup-sub"}, packets.Properties{})
@@ -276,7 +276,7 @@ func TestResumeWhilePublishingLosesNothing(t *testing.T) {
 // ones are kept.
 func TestOfflineQoS0FollowsStoreQoS0(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.MqueueStoreQoS0 = false
+	cfg.ZoneOf("external").MqueueStoreQoS0 = false
 	b := startBroker(t, cfg)
 	addr := b.Addrs()["tcp"]
 	sub, _ := dialRaw(t, addr, 4, packets.ConnectParams{ClientIdentifier: "q0-sub"}, packets.Properties{})

@@ -15,7 +15,7 @@ import (
 // alive; MQTT 3.1.1 clients keep theirs (as EMQX).
 func TestServerKeepalive(t *testing.T) {
 	cfg := testConfig()
-	cfg.Zone.ServerKeepalive = 1
+	cfg.ZoneOf("external").ServerKeepalive = 1
 	b := startBroker(t, cfg)
 	v := testutil.DialV5(t, b.Addrs()["tcp"], "ka") // asks for 30 s
 	if p := v.Connack.Properties; p == nil || p.ServerKeepAlive == nil || *p.ServerKeepAlive != 1 {
@@ -45,7 +45,7 @@ func TestServerKeepalive(t *testing.T) {
 // an alias above it gets DISCONNECT 0x94.
 func TestTopicAliasMaximum(t *testing.T) {
 	cfg := testConfig()
-	cfg.MQTT.MaxTopicAlias = 5
+	cfg.ZoneOf("external").MaxTopicAlias = 5
 	b := startBroker(t, cfg)
 	v := testutil.DialV5(t, b.Addrs()["tcp"], "alias")
 	if p := v.Connack.Properties; p == nil || p.TopicAliasMaximum == nil || *p.TopicAliasMaximum != 5 {

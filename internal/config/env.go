@@ -79,7 +79,7 @@ func readEnv(env []string) ([]envSetting, []Error) {
 			key, shorthand = envShorthands[rest], true
 		case strings.Contains(rest, "__"):
 			key = strings.ReplaceAll(rest, "__", ".")
-		case lookup(rest) != nil, rest == loadedPluginsVar: // a one-word key
+		case known(rest), rest == loadedPluginsVar: // a one-word key
 			key = rest
 		default:
 			continue // a script variable such as EMQX_HOME

@@ -16,9 +16,9 @@ func TestEnvBeatsFiles(t *testing.T) {
 		`EMQX_CLUSTER__STATIC__SEEDS="emqx1@h1,emqx2@h2"`,
 		"PATH=/usr/bin", "HOME=/root", "NOT_EMQX_LOG__LEVEL=error", "EMQX_=x", "EMQX", "=C:=C:\\",
 	)
-	if c.Log.Level != "debug" || c.Listeners.TCP.Addr != "127.0.0.1:1884" || c.Cluster.Discovery != "static" ||
+	if c.Log.Level != "debug" || c.Listeners.Find("tcp", "external").Addr != "127.0.0.1:1884" || c.Cluster.Discovery != "static" ||
 		strings.Join(c.Cluster.Static.Seeds, ",") != "emqx1@h1,emqx2@h2" {
-		t.Errorf("got level %q tcp %q discovery %q seeds %q", c.Log.Level, c.Listeners.TCP.Addr, c.Cluster.Discovery, c.Cluster.Static.Seeds)
+		t.Errorf("got level %q tcp %q discovery %q seeds %q", c.Log.Level, c.Listeners.Find("tcp", "external").Addr, c.Cluster.Discovery, c.Cluster.Static.Seeds)
 	}
 }
 
@@ -26,8 +26,8 @@ func TestEnvCaseInsensitive(t *testing.T) {
 	r := newRelease(t, "", "")
 	c := r.mustLoad(t, "emqx_listener__tcp__external=1884", "Emqx_Cluster__Name=lower", "EMQX_ALLOW_ANONYMOUS=false",
 		"emqx_node__data_dir=/d")
-	if c.Listeners.TCP.Addr != "0.0.0.0:1884" || c.Cluster.Name != "lower" || c.Access.AllowAnonymous != "false" || c.Node.DataDir != "/d" {
-		t.Errorf("got tcp %q name %q anon %v data %q", c.Listeners.TCP.Addr, c.Cluster.Name, c.Access.AllowAnonymous, c.Node.DataDir)
+	if c.Listeners.Find("tcp", "external").Addr != "0.0.0.0:1884" || c.Cluster.Name != "lower" || c.Access.AllowAnonymous != "false" || c.Node.DataDir != "/d" {
+		t.Errorf("got tcp %q name %q anon %v data %q", c.Listeners.Find("tcp", "external").Addr, c.Cluster.Name, c.Access.AllowAnonymous, c.Node.DataDir)
 	}
 }
 
@@ -102,10 +102,10 @@ func TestEnvEmptyMeansDefault(t *testing.T) {
 	r := newRelease(t, "log.level = debug\nlog.to = both\nlistener.tcp.external = 1884\n", "cluster.name = other\n")
 	c := r.mustLoad(t, "EMQX_LOG__LEVEL=", "EMQX_LOG__TO=  ", `EMQX_LISTENER__TCP__EXTERNAL=""`, "EMQX_CLUSTER__NAME=",
 		"EMQX_CLUSTER__DNS__APP=")
-	if c.Log.Level != "warning" || c.Log.To != "file" || c.Log.ToIsSet || c.Listeners.TCP.Addr != "0.0.0.0:1883" ||
+	if c.Log.Level != "warning" || c.Log.To != "file" || c.Log.ToIsSet || c.Listeners.Find("tcp", "external").Addr != "0.0.0.0:1883" ||
 		c.Cluster.Name != "emqxcl" || c.Cluster.DNS.App != "emqx" {
 		t.Errorf("got level %q to %q set %v tcp %q name %q app %q", c.Log.Level, c.Log.To, c.Log.ToIsSet,
-			c.Listeners.TCP.Addr, c.Cluster.Name, c.Cluster.DNS.App)
+			c.Listeners.Find("tcp", "external").Addr, c.Cluster.Name, c.Cluster.DNS.App)
 	}
 }
 

@@ -162,67 +162,8 @@ func pathField(key, def string, required bool, p func(*Config) *string) field {
 	}
 }
 
-func listenerField(key, def string, p func(*Config) *Listener) field {
-	return field{key: key, def: def,
-		set: func(c *Config, raw, _ string) error {
-			v, err := parseListener(raw)
-			p(c).Addr = v
-			return err
-		},
-		get: func(c *Config) string {
-			if p(c).Addr == "" {
-				return "off"
-			}
-			return p(c).Addr
-		},
-	}
-}
-
-// listenerTLSFields are the .keyfile, .certfile, .cacertfile, .verify,
-// .fail_if_no_peer_cert, .peer_cert_as_username and .peer_cert_as_clientid
-// keys of a TLS listener.
-func listenerTLSFields(prefix string, p func(*Config) *Listener) []field {
-	return []field{
-		pathField(prefix+".keyfile", "", false, func(c *Config) *string { return &p(c).KeyFile }),
-		pathField(prefix+".certfile", "", false, func(c *Config) *string { return &p(c).CertFile }),
-		pathField(prefix+".cacertfile", "", false, func(c *Config) *string { return &p(c).CACertFile }),
-		{key: prefix + ".verify", def: "verify_none",
-			set: func(c *Config, raw, _ string) error {
-				v, err := parseEnum(raw, []string{"verify_peer", "verify_none"})
-				p(c).VerifyPeer = v == "verify_peer"
-				return err
-			},
-			get: func(c *Config) string {
-				if p(c).VerifyPeer {
-					return "verify_peer"
-				}
-				return "verify_none"
-			},
-		},
-		boolField(prefix+".fail_if_no_peer_cert", "false", func(c *Config) *bool { return &p(c).FailIfNoPeerCert }),
-		optEnumField(prefix+".peer_cert_as_username", peerCertAs, func(c *Config) *string { return &p(c).PeerCertAsUsername }),
-		optEnumField(prefix+".peer_cert_as_clientid", peerCertAs, func(c *Config) *string { return &p(c).PeerCertAsClientID }),
-	}
-}
-
 // peerCertAs are the values of peer_cert_as_username and _clientid.
 var peerCertAs = []string{"cn", "dn", "crt", "pem", "md5"}
-
-// optEnumField is an enum without a default: unset ("") is off.
-func optEnumField(key string, allowed []string, p func(*Config) *string) field {
-	return field{key: key,
-		set: func(c *Config, raw, _ string) error {
-			if raw == "" {
-				*p(c) = ""
-				return nil
-			}
-			v, err := parseEnum(raw, allowed)
-			*p(c) = v
-			return err
-		},
-		get: func(c *Config) string { return *p(c) },
-	}
-}
 
 // listField stores the items of a list, each checked by check (which may
 // normalize it); all bad items are reported in one message.

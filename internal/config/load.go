@@ -97,8 +97,21 @@ func (l *loader) mergeFile(path string) {
 	l.sources = append(l.sources, path)
 	entries, errs := readFile(path)
 	l.errs = append(l.errs, errs...)
+	l.mergeEntries(path, entries)
+}
+
+// mergeText layers text as if it were a file named source.
+func (l *loader) mergeText(source string, text []byte) {
+	l.sources = append(l.sources, source)
+	entries, errs := parse(source, text)
+	l.errs = append(l.errs, errs...)
+	l.mergeEntries(source, entries)
+}
+
+func (l *loader) mergeEntries(path string, entries []entry) {
 	values := map[string]any{}
 	for _, e := range entries {
+		e.value = l.expand(e.value)
 		if w, _ := matchWild(e.key); w != nil {
 			l.wild[e.key] = wildEntry{value: e.value, from: origin{source: path, line: e.line}}
 			continue
@@ -121,6 +134,7 @@ func (l *loader) mergeEnv(env []string) {
 	settings, errs := readEnv(env)
 	l.errs = append(l.errs, errs...)
 	for _, s := range settings {
+		s.value = l.expand(s.value)
 		if s.key == loadedPluginsVar {
 			l.loadedPlugins = parsePluginNames(s.value)
 			continue
@@ -143,6 +157,26 @@ func (l *loader) mergeEnv(env []string) {
 	}
 }
 
+// expand replaces the placeholders of EMQX's release templates in a value:
+// {{ platform_etc_dir }} is the etc folder, {{ platform_data_dir }},
+// {{ platform_log_dir }}, {{ platform_plugins_dir }} and
+// {{ platform_lib_dir }} are data, log, plugins and lib under the home.
+func (l *loader) expand(v string) string {
+	if !strings.Contains(v, "{{") {
+		return v
+	}
+	for _, p := range []struct{ name, dir string }{
+		{"platform_etc_dir", l.etcDir}, {"platform_data_dir", filepath.Join(l.home, "data")},
+		{"platform_log_dir", filepath.Join(l.home, "log")}, {"platform_plugins_dir", filepath.Join(l.home, "plugins")},
+		{"platform_lib_dir", filepath.Join(l.home, "lib")},
+	} {
+		for _, form := range []string{"{{ " + p.name + " }}", "{{" + p.name + "}}"} {
+			v = strings.ReplaceAll(v, form, p.dir)
+		}
+	}
+	return v
+}
+
 // build stores every key's effective value into a Config, collecting value errors.
 func (l *loader) build() *Config {
 	c := &Config{Home: l.home, EtcDir: l.etcDir}
@@ -159,6 +193,9 @@ func (l *loader) build() *Config {
 	_, c.Log.ToIsSet = l.from["log.to"]
 	c.LoadedPlugins = l.loadedPlugins
 	l.buildWild(c)
+	l.buildZones(c)
+	l.buildListeners(c)
+	l.listAccepted(c)
 	return c
 }
 
@@ -258,4 +295,32 @@ func AsErrors(err error) []Error {
 		return es.List
 	}
 	return nil
+}
+
+// FromLines returns the configuration of a node whose only file is an
+// emqx.conf holding lines ("key = value"), over the defaults, with no
+// environment; for tests and tools that build a node in process. Relative
+// paths resolve against home.
+func FromLines(home string, lines ...string) (*Config, error) {
+	l, err := newLoader(Options{Home: home, EtcDir: filepath.Join(home, "etc")})
+	if err != nil {
+		return nil, err
+	}
+	l.mergeText("FromLines", []byte(strings.Join(lines, "\n")+"\n"))
+	c := l.build()
+	l.crossCheck(c)
+	if len(l.errs) > 0 {
+		sortErrors(l.errs, l.sources)
+		return nil, &Errors{List: l.errs}
+	}
+	return c, nil
+}
+
+// MustFromLines is FromLines that panics on an error (tests).
+func MustFromLines(home string, lines ...string) *Config {
+	c, err := FromLines(home, lines...)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -147,16 +147,16 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("CookieIsDefault %v ToIsSet %v", c.Node.CookieIsDefault, c.Log.ToIsSet)
 	case c.MQTT.MaxPacketSize != 1<<20 || c.Log.RotationSize != 10<<20:
 		t.Errorf("sizes %d %d", c.MQTT.MaxPacketSize, c.Log.RotationSize)
-	case c.Zone.IdleTimeout != 15*time.Second || c.Cluster.Autoclean != 24*time.Hour || c.Cluster.Etcd.NodeTTL != time.Minute:
-		t.Errorf("durations %v %v %v", c.Zone.IdleTimeout, c.Cluster.Autoclean, c.Cluster.Etcd.NodeTTL)
+	case c.ZoneOf("external").IdleTimeout != 15*time.Second || c.Cluster.Autoclean != 24*time.Hour || c.Cluster.Etcd.NodeTTL != time.Minute:
+		t.Errorf("durations %v %v %v", c.ZoneOf("external").IdleTimeout, c.Cluster.Autoclean, c.Cluster.Etcd.NodeTTL)
 	case !reflect.DeepEqual(c.Access, Access{AllowAnonymous: "true", ACLNomatch: "allow", ACLFile: filepath.Join(r.etc, "acl.conf"),
 		EnableACLCache: true, ACLCacheMaxSize: 32, ACLCacheTTL: time.Minute, ACLDenyAction: "ignore"}):
 		t.Errorf("access %+v", c.Access)
-	case !c.Cluster.Autoheal || !c.Cluster.Mcast.Loop || c.Listeners.SSL.VerifyPeer:
+	case !c.Cluster.Autoheal || !c.Cluster.Mcast.Loop:
 		t.Errorf("bools %+v", c)
 	case len(c.Cluster.Mcast.Ports) != 1 || c.Cluster.Mcast.Ports[0] != 4369 || c.Cluster.Static.Seeds != nil:
 		t.Errorf("lists %v %v", c.Cluster.Mcast.Ports, c.Cluster.Static.Seeds)
-	case c.Listeners.TCP.Addr != "0.0.0.0:1883" || c.Listeners.SSL.Addr != "" || c.Listeners.WSPath != "/mqtt":
+	case c.Listeners.Find("tcp", "external").Addr != "0.0.0.0:1883" || c.Listeners.Find("ssl", "external") != nil || len(c.Listeners.List) != 1:
 		t.Errorf("listeners %+v", c.Listeners)
 	}
 }

@@ -17,7 +17,8 @@ const PluginsDir = "plugins"
 
 // PluginConfFiles are the plugins' files in PluginsDir, read after
 // cluster.conf in this order when they exist: the plugins this node has.
-var PluginConfFiles = []string{"emqx_auth_http.conf", "emqx_auth_jwt.conf", "emqx_auth_mnesia.conf"}
+var PluginConfFiles = []string{"emqx_auth_http.conf", "emqx_auth_jwt.conf", "emqx_auth_mnesia.conf",
+	"emqx_retainer.conf", "emqx_management.conf", "emqx_dashboard.conf", "emqx_prometheus.conf"}
 
 // The keys of the auth plugins. The schema only turns the text into values
 // (durations, integers, lower case where EMQX's value sets are); the
@@ -108,7 +109,10 @@ func buildWildSchema() []wildField {
 	}
 	ws = append(ws, mapWild("auth.jwt.verify_claims.<name>", func(c *Config) *map[string]string { return &c.Plugins.JWT.Claims }))
 	ws = append(ws, credentialWild("auth.user", "username", func(c *Config) *[]Credential { return &c.Plugins.Mnesia.Users })...)
-	return append(ws, credentialWild("auth.client", "clientid", func(c *Config) *[]Credential { return &c.Plugins.Mnesia.ClientIDs })...)
+	ws = append(ws, credentialWild("auth.client", "clientid", func(c *Config) *[]Credential { return &c.Plugins.Mnesia.ClientIDs })...)
+	ws = append(ws, zoneWild()...)
+	ws = append(ws, listenerWild()...)
+	return append(ws, acceptedWild()...)
 }
 
 // credentialWild is <pre>.<id>.<idKey> and <pre>.<id>.password: each

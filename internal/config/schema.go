@@ -51,12 +51,6 @@ func buildSchema() []field {
 		},
 		pathField("node.data_dir", "data", true, func(c *Config) *string { return &c.Node.DataDir }),
 
-		listenerField("listener.tcp.external", "0.0.0.0:1883", func(c *Config) *Listener { return &c.Listeners.TCP }),
-		listenerField("listener.ssl.external", "off", func(c *Config) *Listener { return &c.Listeners.SSL }),
-		listenerField("listener.ws.external", "off", func(c *Config) *Listener { return &c.Listeners.WS }),
-		strField("listener.ws.external.mqtt_path", "/mqtt", func(c *Config) *string { return &c.Listeners.WSPath }, checkMQTTPath),
-		listenerField("listener.wss.external", "off", func(c *Config) *Listener { return &c.Listeners.WSS }),
-
 		{key: "allow_anonymous", def: "true",
 			set: func(c *Config, raw, _ string) error {
 				v, err := parseAllowAnonymous(raw)
@@ -92,16 +86,33 @@ func buildSchema() []field {
 		boolField("mqtt.retain_available", "true", func(c *Config) *bool { return &c.MQTT.RetainAvailable }),
 		boolField("mqtt.wildcard_subscription", "true", func(c *Config) *bool { return &c.MQTT.WildcardSubscription }),
 		boolField("mqtt.shared_subscription", "true", func(c *Config) *bool { return &c.MQTT.SharedSubscription }),
-
-		durField("zone.external.idle_timeout", "15s", time.Millisecond, false, func(c *Config) *time.Duration { return &c.Zone.IdleTimeout }),
-		intField("zone.external.server_keepalive", "0", 0, 65535, func(c *Config) *int { return &c.Zone.ServerKeepalive }),
-		intField("zone.external.max_inflight", "32", 1, 65535, func(c *Config) *int { return &c.Zone.MaxInflight }),
-		intField("zone.external.max_mqueue_len", "1000", 1, 1000000, func(c *Config) *int { return &c.Zone.MaxMqueueLen }),
-		boolField("zone.external.mqueue_store_qos0", "true", func(c *Config) *bool { return &c.Zone.MqueueStoreQoS0 }),
+		boolField("mqtt.ignore_loop_deliver", "false", func(c *Config) *bool { return &c.MQTT.IgnoreLoopDeliver }),
+		boolField("mqtt.strict_mode", "false", func(c *Config) *bool { return &c.MQTT.StrictMode }),
+		strField("mqtt.response_information", "", func(c *Config) *string { return &c.MQTT.ResponseInformation }, nil),
+		boolField("mqtt.exclusive_subscription", "false", func(c *Config) *bool { return &c.MQTT.ExclusiveSubscription }),
+		{key: "flapping_detect_policy", def: "30, 1m, 5m",
+			set: func(c *Config, raw, _ string) error {
+				p, err := parseFlapping(raw)
+				c.Flapping = p
+				return err
+			},
+			get: func(c *Config) string {
+				p := c.Flapping
+				return strconv.Itoa(p.MaxCount) + ", " + formatDuration(p.Window) + ", " + formatDuration(p.BanTime)
+			},
+		},
 
 		enumField("broker.shared_subscription_strategy", "random",
 			[]string{"random", "round_robin", "sticky", "hash_clientid", "hash_topic", "local"},
 			func(c *Config) *string { return &c.Broker.SharedSubscriptionStrategy }),
+		durField("broker.sys_interval", "1m", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Broker.SysInterval }),
+		durField("broker.sys_heartbeat", "30s", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Broker.SysHeartbeat }),
+
+		enumField("retainer.storage_type", "ram", []string{"ram", "disc", "disc_only"}, func(c *Config) *string { return &c.Retainer.StorageType }),
+		intField("retainer.max_retained_messages", "0", 0, math.MaxInt32, func(c *Config) *int { return &c.Retainer.MaxRetainedMessages }),
+		sizeField("retainer.max_payload_size", "1MB", 0, 256*mb, func(c *Config) *int64 { return &c.Retainer.MaxPayloadSize }),
+		durField("retainer.expiry_interval", "0", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Retainer.ExpiryInterval }),
+		boolField("retainer.stop_publish_clear_msg", "false", func(c *Config) *bool { return &c.Retainer.StopPublishClearMsg }),
 
 		enumField("log.to", "file", []string{"file", "console", "both"}, func(c *Config) *string { return &c.Log.To }),
 		enumField("log.level", "warning", []string{"debug", "info", "notice", "warning", "error", "critical"},
@@ -168,8 +179,6 @@ func buildSchema() []field {
 		pathField("rpc.keyfile", "", false, func(c *Config) *string { return &c.RPC.KeyFile }),
 		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
 	}
-	fields = append(fields, listenerTLSFields("listener.ssl.external", func(c *Config) *Listener { return &c.Listeners.SSL })...)
-	fields = append(fields, listenerTLSFields("listener.wss.external", func(c *Config) *Listener { return &c.Listeners.WSS })...)
 	return append(fields, pluginFields()...)
 }
 

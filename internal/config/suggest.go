@@ -15,8 +15,8 @@ func suggest(unknown string) string {
 	segs := strings.Split(unknown, ".")
 	for i := range wildSchema {
 		w := &wildSchema[i]
-		if _, ok := w.free(lower); ok && len(lower) == len(unknown) { // the free segment keeps its case
-			return w.concrete(unknown[len(w.prefix) : len(unknown)-len(w.suffix)])
+		if _, ok := w.free(lower); ok && len(lower) == len(unknown) { // the free segments keep their case
+			return w.concrete(w.freeAt(unknown))
 		}
 	}
 	best, bestD := "", -1
@@ -32,6 +32,9 @@ func suggest(unknown string) string {
 		w := &wildSchema[i]
 		// The free segment is taken where the pattern has it, counted from
 		// the start and from the end (a typo may add or drop a dot).
+		if w.nfree() != 1 {
+			continue
+		}
 		at, fromEnd := strings.Count(w.prefix, "."), strings.Count(w.suffix, ".")
 		for _, j := range []int{at, len(segs) - 1 - fromEnd} {
 			if j >= 0 && j < len(segs) && segs[j] != "" && known(w.concrete(segs[j])) {

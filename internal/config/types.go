@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"time"
 
 	"emqxgo/internal/access/authhttp"
@@ -23,18 +24,38 @@ type Config struct {
 	Listeners Listeners
 	Access    Access
 	MQTT      MQTT
-	Zone      Zone
-	Broker    Broker
-	Log       Log
-	Cluster   Cluster
-	RPC       RPC
-	Plugins   Plugins
+	// Zones by name: external and internal always, and every zone a
+	// zone.<name>.* key names.
+	Zones    map[string]*Zone
+	Broker   Broker
+	Retainer Retainer
+	// Flapping is flapping_detect_policy, for zones with
+	// enable_flapping_detect on.
+	Flapping FlappingPolicy
+	Log      Log
+	Cluster  Cluster
+	RPC      RPC
+	Plugins  Plugins
 
 	// LoadedPlugins is EMQX_LOADED_PLUGINS, the plugins to load at boot
 	// (an environment variable only, as in EMQX 4's docker image): the
 	// names split at every run of characters other than letters, digits
 	// and '_' (commas, blanks, '|'); nil when it is unset or empty.
 	LoadedPlugins []string
+
+	// NotImplemented are the keys set (in a file or the environment) that
+	// EMQX 4.4 has and this node accepts without acting on them, sorted;
+	// NoEffect those that only concern the Erlang VM.
+	NotImplemented []string
+	NoEffect       []string
+}
+
+// ZoneOf returns the zone of name, or zone external when there is none.
+func (c *Config) ZoneOf(name string) *Zone {
+	if z := c.Zones[name]; z != nil {
+		return z
+	}
+	return c.Zones["external"]
 }
 
 // Node holds node.* keys.
@@ -45,14 +66,35 @@ type Node struct {
 	DataDir         string // absolute
 }
 
-// Listener is one MQTT listener; Addr "" means off. Addr is always host:port ("0.0.0.0:1883").
+// Listener is one MQTT listener, listener.<proto>.<name> and its keys.
+// Addr is always host:port ("0.0.0.0:1883").
 type Listener struct {
-	Addr             string
-	KeyFile          string // TLS listeners only (absolute)
-	CertFile         string
-	CACertFile       string
-	VerifyPeer       bool // listener.ssl.external.verify = verify_peer
-	FailIfNoPeerCert bool
+	Proto string // tcp, ssl, ws, wss
+	Name  string // external, internal, or any name the operator gives
+	Addr  string
+	// Zone is .zone, the zone whose settings its clients get (a key of
+	// Config.Zones): default external, internal for a listener named
+	// internal.
+	Zone string
+	// MaxConnections is .max_connections: connections open at once, more
+	// are closed at accept (default 1024000).
+	MaxConnections int
+	// MaxConnRate is .max_conn_rate: connections accepted per second, more
+	// wait (default 1000; 0: unlimited).
+	MaxConnRate int
+	// Access is .access.<n> in the order of n: the first rule matching the
+	// client's address decides; none matching allows. nil: allow all.
+	Access []AccessRule
+	// ProxyProtocol is .proxy_protocol: a connection starts with a PROXY
+	// protocol v1 or v2 header, whose source address is the client's.
+	ProxyProtocol        bool
+	ProxyProtocolTimeout time.Duration // .proxy_protocol_timeout (default 3s)
+	MQTTPath             string        // ws/wss: .mqtt_path (default /mqtt)
+	KeyFile              string        // TLS listeners only (absolute)
+	CertFile             string
+	CACertFile           string
+	VerifyPeer           bool // listener.ssl.external.verify = verify_peer
+	FailIfNoPeerCert     bool
 	// PeerCertAsUsername and PeerCertAsClientID (TLS listeners only):
 	// .peer_cert_as_username and .peer_cert_as_clientid, what of the
 	// client's certificate becomes its user name or client id: "cn",
@@ -61,10 +103,33 @@ type Listener struct {
 	PeerCertAsClientID string
 }
 
-// Listeners holds listener.* keys.
+// ID is the listener's id as the node names it: "tcp:external".
+func (l *Listener) ID() string { return l.Proto + ":" + l.Name }
+
+// Key is its address key: "listener.tcp.external".
+func (l *Listener) Key() string { return "listener." + l.Proto + "." + l.Name }
+
+// AccessRule is one listener.<proto>.<name>.access.<n> rule: "allow all",
+// "deny 192.168.0.0/24".
+type AccessRule struct {
+	Allow bool
+	Net   *net.IPNet // nil: all
+}
+
+// Listeners holds the listener.* keys: every listener with an address,
+// tcp first, then ssl, ws, wss, each by name (external first).
 type Listeners struct {
-	TCP, SSL, WS, WSS Listener
-	WSPath            string // listener.ws.external.mqtt_path (default /mqtt), shared by ws and wss
+	List []Listener
+}
+
+// Find returns the listener of proto and name, nil if there is none.
+func (ls *Listeners) Find(proto, name string) *Listener {
+	for i := range ls.List {
+		if ls.List[i].Proto == proto && ls.List[i].Name == name {
+			return &ls.List[i]
+		}
+	}
+	return nil
 }
 
 // Access holds the access-control keys of emqx.conf.
@@ -101,24 +166,129 @@ type MQTT struct {
 	RetainAvailable      bool // mqtt.retain_available (default true)
 	WildcardSubscription bool // mqtt.wildcard_subscription (default true)
 	SharedSubscription   bool // mqtt.shared_subscription (default true)
+	// IgnoreLoopDeliver, StrictMode, ResponseInformation,
+	// ExclusiveSubscription: the zone keys' fallbacks.
+	IgnoreLoopDeliver     bool
+	StrictMode            bool
+	ResponseInformation   string
+	ExclusiveSubscription bool
 }
 
-// Zone holds zone.external.* keys.
+// Zone holds the zone.<name>.* keys of one zone. A key a zone does not
+// set takes the global key of the same name (mqtt.max_packet_size,
+// allow_anonymous, ...) where EMQX has one, else the value EMQX's stock
+// emqx.conf gives zone external (for zone internal: the stock file's
+// internal values).
 type Zone struct {
+	Name        string
 	IdleTimeout time.Duration
-	MaxInflight int
+	// AllowAnonymous and ACLNomatch as the global keys ("true", "false",
+	// "false_quick_deny"; "allow", "deny").
+	AllowAnonymous string
+	ACLNomatch     string
+	EnableACL      bool   // enable_acl (internal: off): off skips every ACL check
+	ACLDenyAction  string // ignore, disconnect
+	EnableBan      bool
+	EnableStats    bool
+	// The mqtt.* limits, per zone.
+	MaxPacketSize         int64
+	MaxClientIDLen        int
+	MaxTopicLevels        int
+	MaxQoSAllowed         int
+	MaxTopicAlias         int
+	RetainAvailable       bool
+	WildcardSubscription  bool
+	SharedSubscription    bool
+	IgnoreLoopDeliver     bool // a client's own publishes are not delivered back to it
+	StrictMode            bool
+	ResponseInformation   string
+	ExclusiveSubscription bool
 	// ServerKeepalive, in seconds, replaces an MQTT 5 client's keep alive
 	// (sent in CONNACK); 0: the client's own.
 	ServerKeepalive int
-	MaxMqueueLen    int
+	// KeepaliveBackoff: a client silent for 2 x backoff x keep alive is
+	// closed (0.75: the 1.5 x of the MQTT specification).
+	KeepaliveBackoff float64
+	MaxSubscriptions int  // 0: no limit
+	UpgradeQoS       bool // deliver at the publish's QoS when above the subscription's
+	MaxInflight      int
+	RetryInterval    time.Duration // re-send of unacknowledged QoS 1/2 messages (0: off)
+	MaxAwaitingRel   int           // QoS 2 PUBLISHes awaiting PUBREL (0: no limit)
+	AwaitRelTimeout  time.Duration
+	// SessionExpiryInterval caps the session expiry of a client (MQTT 5:
+	// its own value, at most this; MQTT 3 with clean session false: this).
+	SessionExpiryInterval time.Duration
+	MaxMqueueLen          int
+	// MqueuePriorities: topic -> priority 1..255 (higher first); nil: none.
+	MqueuePriorities      map[string]int
+	MqueueDefaultPriority string // highest, lowest
 	// MqueueStoreQoS0: QoS 0 messages are queued for a session whose client
 	// is offline (EMQX's zone.external.mqueue_store_qos0).
-	MqueueStoreQoS0 bool
+	MqueueStoreQoS0      bool
+	EnableFlappingDetect bool
+	// RateLimitConnMessagesIn and RateLimitConnBytesIn: reading a
+	// connection pauses while it is over; zero: off.
+	RateLimitConnMessagesIn Rate
+	RateLimitConnBytesIn    Rate
+	// QuotaConnMessagesRouting and QuotaOverallMessagesRouting: routing
+	// quota of one connection and of the whole node; zero: off.
+	QuotaConnMessagesRouting    Rate
+	QuotaOverallMessagesRouting Rate
+	// ForceShutdownPolicy: a connection whose queue passes MaxMessageQueue
+	// messages (or, MaxHeapSize, queued bytes) is closed; zero: off.
+	ForceShutdownPolicy   ShutdownPolicy
+	ForceGCPolicy         string // accepted: the Go collector is tuned by the node
+	Mountpoint            string
+	UseUsernameAsClientID bool
+	BypassAuthPlugins     bool // internal: on; only allow_anonymous decides
+	PublishLimit          Rate // publish_limit, the EMQX 4.2 name of quota.conn_messages_routing
+}
+
+// Rate is a count per period ("100,10s", "100KB,10s"); zero: off.
+type Rate struct {
+	Count float64
+	Per   time.Duration
+}
+
+// Zero reports whether the rate is off.
+func (r Rate) Zero() bool { return r.Count <= 0 || r.Per <= 0 }
+
+// PerSecond is the rate per second.
+func (r Rate) PerSecond() float64 {
+	if r.Zero() {
+		return 0
+	}
+	return r.Count / r.Per.Seconds()
+}
+
+// ShutdownPolicy is force_shutdown_policy: "<messages>|<bytes>".
+type ShutdownPolicy struct {
+	MaxMessageQueue int
+	MaxHeapSize     int64
+}
+
+// FlappingPolicy is flapping_detect_policy: a client id that connects
+// MaxCount times within Window is banned for BanTime.
+type FlappingPolicy struct {
+	MaxCount int
+	Window   time.Duration
+	BanTime  time.Duration
+}
+
+// Retainer holds retainer.* (emqx_retainer.conf).
+type Retainer struct {
+	StorageType         string // ram, disc, disc_only
+	MaxRetainedMessages int    // 0: no limit
+	MaxPayloadSize      int64  // bytes; 0: no limit
+	ExpiryInterval      time.Duration
+	StopPublishClearMsg bool
 }
 
 // Broker holds broker.* keys.
 type Broker struct {
 	SharedSubscriptionStrategy string
+	SysInterval                time.Duration // broker.sys_interval (1m)
+	SysHeartbeat               time.Duration // broker.sys_heartbeat (30s)
 }
 
 // Log holds log.* keys.

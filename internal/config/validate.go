@@ -114,34 +114,21 @@ func (l *loader) checkFile(key, path string) {
 }
 
 func (l *loader) checkListeners(c *Config) {
-	type on struct{ key, addr string }
-	all := []on{
-		{"listener.tcp.external", c.Listeners.TCP.Addr},
-		{"listener.ssl.external", c.Listeners.SSL.Addr},
-		{"listener.ws.external", c.Listeners.WS.Addr},
-		{"listener.wss.external", c.Listeners.WSS.Addr},
-	}
-	for _, t := range []struct {
-		key string
-		ln  *Listener
-	}{{"listener.ssl.external", &c.Listeners.SSL}, {"listener.wss.external", &c.Listeners.WSS}} {
-		if t.ln.Addr == "" {
-			continue
+	all := c.Listeners.List
+	for i := range all {
+		ln := &all[i]
+		key := ln.Key()
+		if ln.Proto == "ssl" || ln.Proto == "wss" {
+			l.requireFiles(key, key+" is on", []fileKey{
+				{key + ".keyfile", ln.KeyFile}, {key + ".certfile", ln.CertFile},
+			})
+			l.checkFile(key+".cacertfile", ln.CACertFile)
 		}
-		l.requireFiles(t.key, t.key+" is on", []fileKey{
-			{t.key + ".keyfile", t.ln.KeyFile}, {t.key + ".certfile", t.ln.CertFile},
-		})
-		l.checkFile(t.key+".cacertfile", t.ln.CACertFile)
-	}
-	for i, a := range all {
-		if a.addr == "" {
-			continue
-		}
-		for _, b := range all[:i] {
-			if b.addr != "" && addrsClash(a.addr, b.addr) {
-				raw, from := l.raw(a.key)
-				l.errs = append(l.errs, errAt(from, a.key, raw,
-					"port already used by "+b.key+" ("+b.addr+"); give each listener its own port"))
+		for _, o := range all[:i] {
+			if addrsClash(ln.Addr, o.Addr) {
+				raw, from := l.raw(key)
+				l.errs = append(l.errs, errAt(from, key, raw,
+					"port already used by "+o.Key()+" ("+o.Addr+"); give each listener its own port"))
 				break
 			}
 		}

@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRequiredByDiscovery(t *testing.T) {
@@ -69,14 +71,15 @@ func TestTLSListeners(t *testing.T) {
 				key+".fail_if_no_peer_cert = true\n", "")
 			certs(t, r)
 			c := r.mustLoad(t)
-			ln := c.Listeners.SSL
-			if l == "wss" {
-				ln = c.Listeners.WSS
-			}
-			want := Listener{Addr: "0.0.0.0:8883", KeyFile: filepath.Join(r.home, "etc/certs/key.pem"),
+			ln := *c.Listeners.Find(l, "external")
+			want := Listener{Proto: l, Name: "external", Zone: "external", MaxConnections: 1024000, ProxyProtocolTimeout: 3 * time.Second,
+				Addr: "0.0.0.0:8883", KeyFile: filepath.Join(r.home, "etc/certs/key.pem"),
 				CertFile: filepath.Join(r.home, "etc/certs/cert.pem"), CACertFile: filepath.Join(r.home, "etc/certs/ca.pem"),
 				VerifyPeer: true, FailIfNoPeerCert: true}
-			if ln != want {
+			if l == "wss" {
+				want.MQTTPath = "/mqtt"
+			}
+			if !reflect.DeepEqual(ln, want) {
 				t.Errorf("got %+v\nwant %+v", ln, want)
 			}
 		})

@@ -5,16 +5,24 @@ import (
 	"strings"
 )
 
-// wildField is a family of keys: its key has one segment written in angle
-// brackets (auth.http.auth_req.headers.<name>, auth.user.<id>.username),
-// which stands for any one segment (not empty, without a dot), kept as
-// written: a header or claim name, a user's id. Viper folds keys to lower
-// case, so the loader keeps the values of these keys itself (loader.wild).
-// A key is a concrete key of a wildField only if no fixed field has it.
+// wildField is a family of keys: its key has segments written in angle
+// brackets (auth.http.auth_req.headers.<name>, auth.user.<id>.username,
+// listener.tcp.<name>.access.<id>), each standing for any one segment (not
+// empty, without a dot), kept as written: a header or claim name, a user's
+// id, a zone or listener name. Viper folds keys to lower case, so the
+// loader keeps the values of these keys itself (loader.wild). A key is a
+// concrete key of a wildField only if no fixed field has it. A key
+// without a free segment is a fixed key kept the same way (one EMQX has
+// that the node accepts without acting on it).
 type wildField struct {
 	key            string
-	prefix, suffix string // key around its free segment
-	secret         bool   // non-empty values masked by Dump and in errors
+	prefix, suffix string   // key around its free segments
+	segs           []string // key split at dots; "" where a segment is free
+	secret         bool     // non-empty values masked by Dump and in errors
+	// status says what the node does with the key: implemented (set not
+	// nil, or read by a sibling's set through peer), or accepted without
+	// effect (notImplemented, noEffect).
+	status keyStatus
 	// set stores the values of the concrete keys, sorted by free segment
 	// (lessFree); nil when a sibling's set reads them through peer. peer
 	// returns the raw value of any concrete wild key; report flags one
@@ -25,34 +33,110 @@ type wildField struct {
 	get func(c *Config) []wildVal
 }
 
-// wildVal is one concrete key of a wildField, by its free segment, and its value.
+// keyStatus is what the node does with a key of EMQX 4.4.
+type keyStatus int
+
+const (
+	implemented    keyStatus = iota
+	notImplemented           // accepted and listed once at boot
+	noEffect                 // concerns only the Erlang VM
+)
+
+// wildVal is one concrete key of a wildField, by its free segments (joined
+// by dots when there are several), and its value.
 type wildVal struct{ free, value string }
 
-// newWild returns the wildField of key, whose free segment is the one in
+// newWild returns the wildField of key, whose free segments are those in
 // angle brackets.
 func newWild(key string, secret bool,
 	set func(*Config, []wildVal, func(string) (string, bool), func(string, string)),
 	get func(*Config) []wildVal) wildField {
-	i, j := strings.IndexByte(key, '<'), strings.IndexByte(key, '>')
-	if i < 0 || j < i {
-		panic("config: wildcard key without <name>: " + key)
+	w := wildField{key: key, secret: secret, set: set, get: get}
+	w.segs = strings.Split(key, ".")
+	first, last := -1, -1
+	for i, s := range w.segs {
+		if strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
+			w.segs[i] = ""
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
 	}
-	return wildField{key: key, prefix: key[:i], suffix: key[j+1:], secret: secret, set: set, get: get}
+	if first < 0 {
+		w.prefix = key
+		return w
+	}
+	w.prefix = strings.Join(w.segs[:first], ".") + "."
+	if last < len(w.segs)-1 {
+		w.suffix = "." + strings.Join(w.segs[last+1:], ".")
+	}
+	return w
 }
 
-// concrete is the key of free segment free.
-func (w *wildField) concrete(free string) string { return w.prefix + free + w.suffix }
+// concrete is the key of free segments free (joined by dots).
+func (w *wildField) concrete(free string) string {
+	fs := strings.Split(free, ".")
+	out := make([]string, len(w.segs))
+	k := 0
+	for i, s := range w.segs {
+		if s == "" && k < len(fs) {
+			s, k = fs[k], k+1
+		}
+		out[i] = s
+	}
+	return strings.Join(out, ".")
+}
 
-// free returns the free segment of key, or false when key is not of w.
+// free returns the free segments of key (joined by dots), or false when
+// key is not of w.
 func (w *wildField) free(key string) (string, bool) {
-	if len(key) <= len(w.prefix)+len(w.suffix) || !strings.HasPrefix(key, w.prefix) || !strings.HasSuffix(key, w.suffix) {
+	if !strings.HasPrefix(key, w.prefix) || !strings.HasSuffix(key, w.suffix) {
 		return "", false
 	}
-	f := key[len(w.prefix) : len(key)-len(w.suffix)]
-	if f == "" || strings.Contains(f, ".") {
+	segs := strings.Split(key, ".")
+	if len(segs) != len(w.segs) {
 		return "", false
 	}
-	return f, true
+	var fs []string
+	for i, s := range w.segs {
+		switch {
+		case s == "" && segs[i] == "":
+			return "", false
+		case s == "":
+			fs = append(fs, segs[i])
+		case s != segs[i]:
+			return "", false
+		}
+	}
+	if fs == nil && key != w.key {
+		return "", false
+	}
+	return strings.Join(fs, "."), true
+}
+
+// freeAt returns the segments of key where w has its free ones, joined by
+// dots (key has as many segments as w).
+func (w *wildField) freeAt(key string) string {
+	segs := strings.Split(key, ".")
+	var fs []string
+	for i, s := range w.segs {
+		if s == "" && i < len(segs) {
+			fs = append(fs, segs[i])
+		}
+	}
+	return strings.Join(fs, ".")
+}
+
+// nfree is the number of free segments of w.
+func (w *wildField) nfree() int {
+	n := 0
+	for _, s := range w.segs {
+		if s == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // matchWild returns the wildField of a concrete key and its free segment,

@@ -38,9 +38,9 @@ func guardSettings(cfg *config.Config) guard.Settings {
 	if a.ACLNomatch == "deny" {
 		s.ACLNomatch = access.Deny
 	}
-	for id, l := range map[string]config.Listener{"ssl:external": cfg.Listeners.SSL, "wss:external": cfg.Listeners.WSS} {
+	for _, l := range cfg.Listeners.List {
 		if l.PeerCertAsUsername != "" || l.PeerCertAsClientID != "" {
-			s.CertAs[id] = guard.CertAs{Username: l.PeerCertAsUsername, ClientID: l.PeerCertAsClientID}
+			s.CertAs[l.ID()] = guard.CertAs{Username: l.PeerCertAsUsername, ClientID: l.PeerCertAsClientID}
 		}
 	}
 	return s

@@ -53,23 +53,15 @@ func defaults() Settings {
 // TLS listener asking for client certificates.
 func start(t *testing.T, set Settings, withTLS bool) *node {
 	t.Helper()
-	cfg := &config.Config{}
-	cfg.MQTT.MaxTopicLevels, cfg.MQTT.MaxQoSAllowed = 128, 2
-	cfg.MQTT.RetainAvailable, cfg.MQTT.WildcardSubscription, cfg.MQTT.SharedSubscription = true, true, true
-	cfg.Listeners.TCP.Addr = "127.0.0.1:0"
-	cfg.Listeners.WSPath = "/mqtt"
-	cfg.MQTT.MaxPacketSize = 1 << 20
-	cfg.MQTT.MaxClientIDLen = 65535
-	cfg.MQTT.MaxTopicAlias = 10
-	cfg.Zone.IdleTimeout = 15 * time.Second
-	cfg.Zone.MaxInflight = 32
-	cfg.Zone.MaxMqueueLen = 1000
+	lines := []string{"listener.tcp.external = 127.0.0.1:0", "mqtt.max_topic_alias = 10"}
 	n := &node{}
 	if withTLS {
 		n.tls = testutil.WriteCerts(t, t.TempDir())
-		cfg.Listeners.SSL = config.Listener{Addr: "127.0.0.1:0", CertFile: n.tls.CertFile, KeyFile: n.tls.KeyFile,
-			CACertFile: n.tls.CAFile, VerifyPeer: true, FailIfNoPeerCert: true}
+		lines = append(lines, "listener.ssl.external = 127.0.0.1:0", "listener.ssl.external.certfile = "+n.tls.CertFile,
+			"listener.ssl.external.keyfile = "+n.tls.KeyFile, "listener.ssl.external.cacertfile = "+n.tls.CAFile,
+			"listener.ssl.external.verify = verify_peer", "listener.ssl.external.fail_if_no_peer_cert = true")
 	}
+	cfg := config.MustFromLines(os.TempDir(), lines...)
 	core, logs := observer.New(zap.InfoLevel)
 	n.logs = logs
 	b, err := broker.New(cfg, zap.NewNop())
