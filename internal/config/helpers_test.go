@@ -76,11 +76,42 @@ func (r release) mustFail(t *testing.T, env ...string) []Error {
 // get is the effective value of key in file syntax, as Dump writes it.
 func get(t *testing.T, c *Config, key string) string {
 	t.Helper()
-	f := lookup(key)
-	if f == nil {
+	if f := lookup(key); f != nil {
+		return f.get(c)
+	}
+	w, free := matchWild(key)
+	if w == nil {
 		t.Fatalf("no key %s in schema", key)
 	}
-	return f.get(c)
+	for _, v := range w.get(c) {
+		if v.free == free {
+			return v.value
+		}
+	}
+	t.Fatalf("key %s has no value (its listener or zone does not exist)", key)
+	return ""
+}
+
+// withListener returns the text that sets key = value, preceded, for a key
+// of a listener (listener.<proto>.<name>.<key>), by the listener's address
+// and, for a TLS listener, its files (written by certs).
+func withListener(t *testing.T, r release, key, value string) string {
+	text := key + " = " + value + "\n"
+	segs := strings.Split(key, ".")
+	if segs[0] != "listener" || len(segs) < 4 {
+		return text
+	}
+	ln := strings.Join(segs[:3], ".")
+	pre := ln + " = 127.0.0.1:0\n"
+	if segs[1] == "ssl" || segs[1] == "wss" {
+		certs(t, r)
+		for _, f := range []string{"keyfile", "certfile"} {
+			if segs[3] != f {
+				pre += ln + "." + f + " = etc/certs/" + map[string]string{"keyfile": "key.pem", "certfile": "cert.pem"}[f] + "\n"
+			}
+		}
+	}
+	return pre + text
 }
 
 func errsText(errs []Error) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -231,6 +232,14 @@ func listenerWild() []wildField {
 					out = append(out, wildVal{l.Name, l.Addr})
 				}
 			}
+			for _, k := range c.Listeners.Off {
+				if n, ok := strings.CutPrefix(k, "listener."+proto+"."); ok {
+					out = append(out, wildVal{n, "off"})
+				}
+			}
+			if c.Listeners.Find(proto, "external") == nil && !slices.Contains(c.Listeners.Off, "listener."+proto+".external") {
+				out = append(out, wildVal{"external", "off"})
+			}
 			return out
 		}))
 		ws = append(ws, newWild("listener."+proto+".<name>.access.<id>", false, nil, func(c *Config) []wildVal {
@@ -271,15 +280,19 @@ func listenerWild() []wildField {
 
 // buildListeners makes every listener whose address key is set.
 func (l *loader) buildListeners(c *Config) {
-	c.Listeners.List = nil
+	c.Listeners.List, c.Listeners.Off = nil, nil
 	for _, proto := range listenerProtos {
 		names := map[string]bool{}
 		if proto == "tcp" {
 			names["external"] = true
 		}
 		for key := range l.wild {
-			if n, ok := strings.CutPrefix(key, "listener."+proto+"."); ok && !strings.Contains(n, ".") {
-				names[n] = true
+			if rest, ok := strings.CutPrefix(key, "listener."+proto+"."); ok {
+				if n, _, _ := strings.Cut(rest, "."); n != "" {
+					if w, _ := matchWild(key); w != nil {
+						names[n] = true
+					}
+				}
 			}
 		}
 		sorted := make([]string, 0, len(names))
@@ -294,7 +307,10 @@ func (l *loader) buildListeners(c *Config) {
 		})
 		for _, n := range sorted {
 			key := "listener." + proto + "." + n
-			raw := "0.0.0.0:1883" // listener.tcp.external's default
+			raw := "off"
+			if proto == "tcp" && n == "external" {
+				raw = "0.0.0.0:1883"
+			}
 			if e, ok := l.wild[key]; ok {
 				raw = e.value
 			}
@@ -304,6 +320,21 @@ func (l *loader) buildListeners(c *Config) {
 				continue
 			}
 			if addr == "" {
+				if _, set := l.wild[key]; set {
+					c.Listeners.Off = append(c.Listeners.Off, key)
+				}
+				// Off: its keys are still checked, so a typo in a value
+				// is found before the listener is turned on.
+				var scratch Listener
+				scratch.Proto, scratch.Name = proto, n
+				for i := range listenerKeys {
+					k := &listenerKeys[i]
+					if e, ok := l.wild[key+"."+k.name]; ok && k.set != nil && hasProto(k.protos, proto) {
+						if err := k.set(&scratch, e.value, l.home); err != nil {
+							l.report(key+"."+k.name, err.Error())
+						}
+					}
+				}
 				continue
 			}
 			ln := Listener{Proto: proto, Name: n, Addr: addr}
@@ -321,10 +352,11 @@ func (l *loader) buildListeners(c *Config) {
 				}
 				if err := k.set(&ln, v, l.home); err != nil && explicit {
 					l.report(kk, err.Error())
+					l.failed[kk] = true
 				}
 			}
 			l.buildAccess(&ln, key)
-			if ln.Zone != "external" && ln.Zone != "internal" && c.Zones[ln.Zone] == nil {
+			if ln.Zone != "external" && ln.Zone != "internal" && c.Zones[ln.Zone] == nil && !l.failed[key+".zone"] {
 				l.report(key+".zone", "zone "+ln.Zone+" has no zone."+ln.Zone+".* key; set one or use external or internal")
 			}
 			c.Listeners.List = append(c.Listeners.List, ln)

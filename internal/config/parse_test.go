@@ -82,14 +82,16 @@ func TestErrorFormat(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	cases := map[string]string{
-		"cluster.static.seed":             "cluster.static.seeds",
-		"cluster.discvery":                "cluster.discovery",
-		"log.levle":                       "log.level",
-		"Node.Name":                       "node.name",
-		"listener.tcp.externl":            "listener.tcp.external",
-		"foo":                             "",
-		"zzzzzzzzzzzzzzzzzzzzzzzz":        "",
-		"listener.tcp.external.acceptors": "",
+		"cluster.static.seed":                  "cluster.static.seeds",
+		"cluster.discvery":                     "cluster.discovery",
+		"log.levle":                            "log.level",
+		"Node.Name":                            "node.name",
+		"listenr.tcp.external":                 "listener.tcp.external",
+		"listener.tcp.external.acceptor":       "listener.tcp.external.acceptors",
+		"zone.external.max_inflite":            "zone.external.max_inflight",
+		"foo":                                  "",
+		"zzzzzzzzzzzzzzzzzzzzzzzz":             "",
+		"listener.tcp.external.acceptorz.more": "",
 	}
 	for in, want := range cases {
 		if got := suggest(in); got != want {

@@ -102,7 +102,18 @@ func TestShippedFilesDocumentEveryKey(t *testing.T) {
 		}
 	}
 	for _, w := range wildSchema {
-		re := regexp.MustCompile(`(?m)^(## )?` + regexp.QuoteMeta(w.prefix) + `[^.\s]+` + regexp.QuoteMeta(w.suffix) + ` = `)
+		var pat strings.Builder
+		for i, sg := range w.segs {
+			if i > 0 {
+				pat.WriteString(`\.`)
+			}
+			if sg == "" {
+				pat.WriteString(`[^.\s]+`)
+			} else {
+				pat.WriteString(regexp.QuoteMeta(sg))
+			}
+		}
+		re := regexp.MustCompile(`(?m)^(## )?` + pat.String() + ` = `)
 		if !re.MatchString(text.String()) {
 			t.Errorf("key %s is not in the shipped files", w.key)
 		}

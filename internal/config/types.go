@@ -120,6 +120,7 @@ type AccessRule struct {
 // tcp first, then ssl, ws, wss, each by name (external first).
 type Listeners struct {
 	List []Listener
+	Off  []string // address keys set to off ("listener.ssl.external")
 }
 
 // Find returns the listener of proto and name, nil if there is none.

@@ -45,7 +45,12 @@ func zBool(name, def, inherit string, p func(*Zone) *bool) zoneKey {
 			*p(z) = v
 			return err
 		},
-		get: func(z *Zone) string { return formatBool(*p(z)) }}
+		get: func(z *Zone) string {
+			if def == "on" || def == "off" {
+				return formatBool(*p(z))
+			}
+			return strconv.FormatBool(*p(z))
+		}}
 }
 
 func zInt(name, def, inherit string, lo, hi int, p func(*Zone) *int) zoneKey {
@@ -62,6 +67,9 @@ func zDur(name, def string, off bool, p func(*Zone) *time.Duration) zoneKey {
 	return zoneKey{name: name, def: def,
 		set: func(z *Zone, raw string) error {
 			v, err := parseDuration(raw, off)
+			if err == nil && v == 0 && !off {
+				err = errors.New("must be greater than 0")
+			}
 			*p(z) = v
 			return err
 		},

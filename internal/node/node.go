@@ -123,6 +123,7 @@ func (n *Node) Start() (err error) {
 		return fmt.Errorf("node.data_dir: %w", err)
 	}
 	n.recordName()
+	n.warnAccepted()
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -354,4 +355,38 @@ func (n *Node) clusterOp(req ctlrpc.Request, resp *ctlrpc.Response) {
 		resp.Error = err.Error()
 		n.log.Warn("cluster command failed", zap.String("op", req.Op), zap.String("node", req.Node), zap.Error(err))
 	}
+}
+
+// warnAccepted writes, once at boot, the one line listing the EMQX keys set
+// that this node accepts without acting on them. Log values are cut at
+// 512 bytes, so the keys go in as many fields as they need.
+func (n *Node) warnAccepted() {
+	c := n.cfg
+	if len(c.NotImplemented)+len(c.NoEffect) == 0 {
+		return
+	}
+	var fields []zap.Field
+	add := func(name string, keys []string) {
+		part, i := "", 1
+		flush := func() {
+			if part != "" {
+				fields = append(fields, zap.String(fmt.Sprintf("%s_%d", name, i), part))
+				part, i = "", i+1
+			}
+		}
+		for _, k := range keys {
+			if len(part)+len(k)+2 > 480 {
+				flush()
+			}
+			if part != "" {
+				part += ", "
+			}
+			part += k
+		}
+		flush()
+	}
+	add("not_implemented", c.NotImplemented)
+	add("no_effect", c.NoEffect)
+	n.log.Warn(fmt.Sprintf("accepted, not implemented: %d keys; accepted, no effect here (Erlang VM settings): %d keys",
+		len(c.NotImplemented), len(c.NoEffect)), fields...)
 }
