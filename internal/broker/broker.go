@@ -60,7 +60,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	// zone's (told in CONNACK, enforced by the node's hooks and listeners).
 	var maxPacket int64
 	var maxAlias, maxQoS int
-	for _, z := range cfg.Zones {
+	inUse := []*config.Zone{ext} // inline clients' (the cluster's)
+	for _, lc := range cfg.Listeners.List {
+		inUse = append(inUse, cfg.ZoneOf(lc.Zone))
+	}
+	for _, z := range inUse {
 		maxPacket, maxAlias, maxQoS = max(maxPacket, z.MaxPacketSize), max(maxAlias, z.MaxTopicAlias), max(maxQoS, z.MaxQoSAllowed)
 	}
 	caps.MaximumPacketSize = uint32(maxPacket)
@@ -206,11 +210,15 @@ func (b *Broker) Start() error {
 	return nil
 }
 
-// Addrs returns the bound address of each listener by protocol (tcp, ssl, ws, wss).
+// Addrs returns the bound address of each listener by protocol (tcp, ssl, ws,
+// wss: the external one where there are several) and by id (tcp:internal).
 func (b *Broker) Addrs() map[string]string {
 	m := map[string]string{}
 	for _, l := range b.listeners {
-		m[l.proto] = l.Address()
+		if _, ok := m[l.proto]; !ok || strings.HasSuffix(l.id, ":external") {
+			m[l.proto] = l.Address()
+		}
+		m[l.id] = l.Address()
 	}
 	return m
 }
@@ -445,6 +453,9 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	z := h.b.Zone(cl)
 	for i := range pk.Filters {
 		f := &pk.Filters[i]
+		if int(f.Qos) > z.MaxQoSAllowed {
+			f.Qos = byte(z.MaxQoSAllowed) // granted at most the zone's (mochi caps at the widest zone's)
+		}
 		if code := h.b.subRefusal(z, f.Filter); code != 0 && wholeWildcards(f.Filter) {
 			f.Filter = invalidFilter
 			if c != nil {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -58,5 +59,36 @@ func TestTopicAliasMaximum(t *testing.T) {
 	got := readUntilClosed(t, c, 5*time.Second)
 	if len(got) < 3 || got[0] != 0xE0 || got[2] != 0x94 {
 		t.Fatalf("alias 6 of 5: got %x before close, want DISCONNECT 0x94", got)
+	}
+}
+
+// TestZonesPerListener: each listener's clients get its zone's limits:
+// listener.tcp.internal (zone internal) keeps QoS 2 and the default packet
+// size while zone external caps QoS at 1 and packets at 64KB.
+func TestZonesPerListener(t *testing.T) {
+	b := startBroker(t, testConfig("listener.tcp.internal = 127.0.0.1:0",
+		"zone.external.max_qos_allowed = 1", "zone.external.max_packet_size = 64KB", "zone.internal.max_inflight = 7"))
+	a := b.Addrs()
+	if a["tcp:internal"] == "" || a["tcp:internal"] == a["tcp"] {
+		t.Fatalf("addresses %v", a)
+	}
+	ext := testutil.DialV5(t, a["tcp"], "on-ext")
+	in := testutil.DialV5(t, a["tcp:internal"], "on-int")
+	ep, ip := ext.Connack.Properties, in.Connack.Properties
+	switch {
+	case ep == nil || ep.MaximumQoS == nil || *ep.MaximumQoS != 1 || ep.MaximumPacketSize == nil || *ep.MaximumPacketSize != 64<<10:
+		t.Fatalf("external CONNACK %+v", ep)
+	case ip == nil || ip.MaximumQoS != nil || ip.MaximumPacketSize == nil || *ip.MaximumPacketSize != 1<<20 ||
+		ip.ReceiveMaximum == nil || *ip.ReceiveMaximum != 7:
+		t.Fatalf("internal CONNACK %+v", ip)
+	}
+	for _, c := range []struct {
+		v    *testutil.V5
+		want byte
+	}{{ext, 1}, {in, 2}} {
+		sa, err := c.v.Subscribe(context.Background(), &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "z/#", QoS: 2}}})
+		if err != nil || len(sa.Reasons) != 1 || sa.Reasons[0] != c.want {
+			t.Fatalf("SUBACK %+v %v, want granted QoS %d", sa, err, c.want)
+		}
 	}
 }
