@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/zap"
 
 	"emqxgo/internal/access"
@@ -14,6 +15,7 @@ import (
 	"emqxgo/internal/access/authjwt"
 	"emqxgo/internal/access/authmnesia"
 	"emqxgo/internal/access/guard"
+	"emqxgo/internal/broker"
 	"emqxgo/internal/config"
 	"emqxgo/internal/fabric"
 	"emqxgo/internal/plugins"
@@ -27,13 +29,20 @@ type accessParts struct {
 	plugins *plugins.Manager
 }
 
-// guardSettings are the gate's settings from the configuration.
-func guardSettings(cfg *config.Config) guard.Settings {
+// guardSettings are the gate's settings from the configuration; zoneOf
+// names a client's zone (the broker's Zone), whose allow_anonymous,
+// acl_nomatch, acl_deny_action, enable_acl, bypass_auth_plugins and
+// use_username_as_clientid the gate then follows.
+func guardSettings(cfg *config.Config, zoneOf func(*mqtt.Client) *config.Zone) guard.Settings {
 	a := cfg.Access
 	s := guard.Settings{
 		AllowAnonymous: a.AllowAnonymous, ACLNomatch: access.Allow, ACLDisconnect: a.ACLDenyAction == "disconnect",
 		ACLCache: a.EnableACLCache, ACLCacheMaxSize: a.ACLCacheMaxSize, ACLCacheTTL: a.ACLCacheTTL,
 		AuthOrder: a.AuthOrder, ACLOrder: a.ACLOrder, CertAs: map[string]guard.CertAs{},
+		ReservedIDPrefix: broker.ReservedClientIDPrefix,
+	}
+	if zoneOf != nil {
+		s.ZoneOf = guard.ZoneLookup(cfg.Zones, zoneOf)
 	}
 	if a.ACLNomatch == "deny" {
 		s.ACLNomatch = access.Deny
@@ -58,7 +67,7 @@ func (n *Node) newGate() error {
 	case err != nil:
 		return fmt.Errorf("acl_file: %w", err)
 	}
-	g := guard.New(n.broker.Server(), guardSettings(n.cfg), f, n.log)
+	g := guard.New(n.broker.Server(), guardSettings(n.cfg, n.broker.Zone), f, n.log)
 	if err := n.broker.Server().AddHook(g, nil); err != nil {
 		return err
 	}

@@ -260,3 +260,43 @@ func TestACLReloadCommands(t *testing.T) {
 		t.Fatalf("cache-clean unknown node: %q", got)
 	}
 }
+
+// TestZonesAtTheNode: the gate follows each listener's zone: with
+// zone.external.allow_anonymous = false an anonymous client is refused on
+// the external listener and let in on listener tcp:internal (zone
+// internal: allow_anonymous true, enable_acl off), where the shipped
+// acl.conf does not apply.
+func TestZonesAtTheNode(t *testing.T) {
+	sub := testutil.Subnet(t)
+	n := testnode.Start(t, fmt.Sprintf("emqx@127.0.%d.1", sub),
+		fmt.Sprintf("EMQX_LISTENER__TCP__INTERNAL=127.0.%d.1:0", sub), "EMQX_ZONE__EXTERNAL__ALLOW_ANONYMOUS=false")
+	addr := func(id string) string {
+		l, ok := n.N.Broker().Server().Listeners.Get(id)
+		if !ok {
+			t.Fatalf("no listener %s", id)
+		}
+		return l.Address()
+	}
+	anonymous := func(addr string) byte {
+		v, err := testutil.TryConnectV5(addr, &paho.Connect{ClientID: "anon", CleanStart: true, KeepAlive: 30})
+		if err != nil {
+			if v != nil && v.Connack != nil {
+				return v.Connack.ReasonCode
+			}
+			t.Fatal(err)
+		}
+		_ = v.Disconnect(&paho.Disconnect{})
+		return 0
+	}
+	if code := anonymous(addr("tcp:external")); code != 0x87 {
+		t.Fatalf("external, anonymous: CONNACK %#x, want 0x87", code)
+	}
+	if code := anonymous(addr("tcp:internal")); code != 0 {
+		t.Fatalf("internal, anonymous: CONNACK %#x, want 0", code)
+	}
+	n.Addr = addr("tcp:internal") // for subscribeFrom
+	other := fmt.Sprintf("127.0.%d.9", sub)
+	if got := subscribeFrom(t, n, other, "", "$SYS/#", "#"); string(got) != "\x00\x00" {
+		t.Fatalf("internal, from %s: SUBACK %x, want 00 00 (enable_acl off)", other, got)
+	}
+}

@@ -20,24 +20,87 @@ import (
 
 	"emqxgo/internal/access"
 	"emqxgo/internal/access/acl"
+	"emqxgo/internal/config"
 )
 
 // Settings are the node's access keys.
 type Settings struct {
+	// AllowAnonymous, ACLNomatch and ACLDisconnect are the global keys,
+	// for a client ZoneOf gives no zone (or when ZoneOf is nil).
+	//
 	// AllowAnonymous: "true", "false" or "false_quick_deny" (a client
 	// without a user name is refused before any backend is asked).
-	AllowAnonymous  string
-	ACLNomatch      access.Result // acl_nomatch: Allow or Deny
-	ACLDisconnect   bool          // acl_deny_action = disconnect
-	ACLCache        bool          // enable_acl_cache
-	ACLCacheMaxSize int
-	ACLCacheTTL     time.Duration
+	AllowAnonymous string
+	ACLNomatch     access.Result // acl_nomatch: Allow or Deny
+	ACLDisconnect  bool          // acl_deny_action = disconnect
+	// ZoneOf gives a client's zone settings (zone.<name>.*), asked once
+	// per connection in OnConnect; nil: every client gets the global keys
+	// above (with enable_acl on). See ZoneLookup.
+	ZoneOf func(*mqtt.Client) *Zone
+	// ReservedIDPrefix: a client id the gate gives (from the user name)
+	// may not begin with it (the broker's ReservedClientIDPrefix).
+	ReservedIDPrefix string
+	ACLCache         bool // enable_acl_cache
+	ACLCacheMaxSize  int
+	ACLCacheTTL      time.Duration
 	// AuthOrder and ACLOrder: auth_order and acl_order, names or aliases
 	// ("http", "jwt", "mnesia", "internal"/"file"); nil: none.
 	AuthOrder, ACLOrder []string
 	// CertAs: per listener id, what of the TLS client certificate becomes
 	// the user name or the client id.
 	CertAs map[string]CertAs
+}
+
+// Zone is what of a zone (zone.<name>.*) the gate follows for the
+// clients of that zone.
+type Zone struct {
+	Name string
+	// AllowAnonymous, ACLNomatch and ACLDisconnect: the zone's
+	// allow_anonymous, acl_nomatch and acl_deny_action, as in Settings.
+	AllowAnonymous string
+	ACLNomatch     access.Result
+	ACLDisconnect  bool
+	// EnableACL: enable_acl; off, every PUBLISH and SUBSCRIBE is allowed
+	// without asking any ACL source (stock zone internal).
+	EnableACL bool
+	// BypassAuthPlugins: bypass_auth_plugins; on, the auth backends are not
+	// asked and allow_anonymous alone decides (stock zone internal), as
+	// EMQX 4.4's emqx_access_control:authenticate.
+	BypassAuthPlugins bool
+	// UseUsernameAsClientID: use_username_as_clientid; on, a client with a
+	// user name is known by it (its session, takeover, ACL %c), as EMQX's
+	// emqx_channel does before authenticating.
+	UseUsernameAsClientID bool
+}
+
+// ZoneFrom is the gate's view of the configuration's zone z.
+func ZoneFrom(z *config.Zone) *Zone {
+	gz := &Zone{Name: z.Name, AllowAnonymous: z.AllowAnonymous, ACLNomatch: access.Allow,
+		ACLDisconnect: z.ACLDenyAction == "disconnect", EnableACL: z.EnableACL,
+		BypassAuthPlugins: z.BypassAuthPlugins, UseUsernameAsClientID: z.UseUsernameAsClientID}
+	if z.ACLNomatch == "deny" {
+		gz.ACLNomatch = access.Deny
+	}
+	return gz
+}
+
+// ZoneLookup makes a Settings.ZoneOf from the configuration's zones and
+// of, which names a client's zone (the broker's Zone): each zone is
+// converted once, here; a client then costs one map look-up at CONNECT.
+func ZoneLookup(zones map[string]*config.Zone, of func(*mqtt.Client) *config.Zone) func(*mqtt.Client) *Zone {
+	m := make(map[string]*Zone, len(zones))
+	for name, z := range zones {
+		m[name] = ZoneFrom(z)
+	}
+	return func(cl *mqtt.Client) *Zone {
+		if z := of(cl); z != nil {
+			if gz := m[z.Name]; gz != nil {
+				return gz
+			}
+			return ZoneFrom(z) // a zone not among those given
+		}
+		return nil
+	}
 }
 
 // CertAs is listener.<proto>.<name>.peer_cert_as_username and
@@ -57,6 +120,7 @@ type Guard struct {
 	srv  *mqtt.Server
 	log  *zap.Logger
 	set  Settings
+	def  *Zone     // a client's zone when ZoneOf gives none
 	file *acl.File // nil: no acl_file
 
 	plugins atomic.Pointer[plugins]
@@ -82,6 +146,7 @@ type plugins struct {
 // client is what the guard keeps per connection.
 type client struct {
 	c     access.Client
+	zone  *Zone        // fixed at CONNECT
 	cache *acl.Cache   // used on the client's own goroutine only
 	clear atomic.Bool  // cache-clean asked from elsewhere
 	cl    *mqtt.Client // for listing
@@ -90,7 +155,8 @@ type client struct {
 
 // New returns the guard for srv; file is the acl.conf engine (nil: none).
 func New(srv *mqtt.Server, set Settings, file *acl.File, log *zap.Logger) *Guard {
-	g := &Guard{srv: srv, log: log, set: set, file: file}
+	g := &Guard{srv: srv, log: log, set: set, file: file, def: &Zone{Name: "external",
+		AllowAnonymous: set.AllowAnonymous, ACLNomatch: set.ACLNomatch, ACLDisconnect: set.ACLDisconnect, EnableACL: true}}
 	g.SetPlugins(nil, nil)
 	return g
 }
@@ -157,11 +223,17 @@ func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if cl.Net.Inline {
 		return nil
 	}
-	c := &client{cl: cl, since: time.Now(), c: access.Client{
+	z := g.def
+	if g.set.ZoneOf != nil {
+		if cz := g.set.ZoneOf(cl); cz != nil {
+			z = cz
+		}
+	}
+	c := &client{cl: cl, zone: z, since: time.Now(), c: access.Client{
 		ClientID: cl.ID,
 		Username: string(cl.Properties.Username),
 		ProtoVer: cl.Properties.ProtocolVersion,
-		Zone:     "external",
+		Zone:     z.Name,
 		Listener: "mqtt:" + cl.Net.Listener, // EMQX's listener id, e.g. mqtt:tcp:external
 	}}
 	if pk.Connect.PasswordFlag {
@@ -185,17 +257,47 @@ func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 			}
 		}
 	}
-	ok, reason := g.authenticate(&c.c)
+	if z.UseUsernameAsClientID && c.c.Username != "" {
+		if !g.usernameAsID(cl, c) {
+			return packets.ErrClientIdentifierNotValid
+		}
+	}
+	ok, reason := g.authenticate(&c.c, z)
 	if !ok {
 		g.refused(cl, &c.c, reason)
 		return packets.ErrNotAuthorized
 	}
-	if g.set.ACLCache {
+	if g.set.ACLCache && z.EnableACL {
 		c.cache = acl.NewCache(g.set.ACLCacheMaxSize, g.set.ACLCacheTTL)
 	}
 	c.c.Password = nil // not kept past the CONNECT
 	g.clients.Store(cl, c)
 	return nil
+}
+
+// usernameAsID makes the client's user name its client id
+// (use_username_as_clientid), before authentication as in EMQX: mochi
+// resolves the session (and the cluster takes the id over) after
+// OnConnect, by cl.ID, so the session is the user name's. A client whose
+// own id was empty is told the user name as its Assigned Client
+// Identifier (MQTT 5). A user name with the broker's reserved client id
+// prefix is refused (CONNACK 0x85; 3.1.1: 2) and false returned.
+func (g *Guard) usernameAsID(cl *mqtt.Client, c *client) bool {
+	id := c.c.Username
+	if g.set.ReservedIDPrefix != "" && strings.HasPrefix(id, g.set.ReservedIDPrefix) {
+		code := packets.ErrClientIdentifierNotValid.Code
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.Err3ClientIdentifierNotValid.Code
+		}
+		g.AuthFailure.Add(1)
+		_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack}, ReasonCode: code})
+		return false
+	}
+	if cl.Properties.Props.AssignedClientID != "" {
+		cl.Properties.Props.AssignedClientID = id
+	}
+	c.c.ClientID, cl.ID = id, id
+	return true
 }
 
 // certValue is what of a certificate peer_cert_as_* takes.
@@ -218,9 +320,13 @@ func certValue(as, cn, dn string, raw []byte) string {
 
 // authenticate runs the chain: the first backend that allows or denies
 // decides; when all ignore, allow_anonymous does.
-func (g *Guard) authenticate(c *access.Client) (bool, access.Reason) {
-	if g.set.AllowAnonymous == "false_quick_deny" && c.Username == "" {
+// With bypass_auth_plugins on, no backend is asked.
+func (g *Guard) authenticate(c *access.Client, z *Zone) (bool, access.Reason) {
+	if z.AllowAnonymous == "false_quick_deny" && c.Username == "" {
 		return false, access.NotAuthorized
+	}
+	if z.BypassAuthPlugins {
+		return g.anonymous(z)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
@@ -238,7 +344,12 @@ func (g *Guard) authenticate(c *access.Client) (bool, access.Reason) {
 			return false, c.Reason
 		}
 	}
-	if g.set.AllowAnonymous == "true" {
+	return g.anonymous(z)
+}
+
+// anonymous is allow_anonymous's answer for a client no backend decided.
+func (g *Guard) anonymous(z *Zone) (bool, access.Reason) {
+	if z.AllowAnonymous == "true" {
 		g.AuthAnonymous.Add(1)
 		return true, 0
 	}
@@ -297,7 +408,7 @@ func (g *Guard) CheckSubscribe(cl *mqtt.Client, topic string) bool {
 	if g.check(c, access.Subscribe, plainFilter(topic)) == access.Allow {
 		return true
 	}
-	if g.set.ACLDisconnect {
+	if c.zone.ACLDisconnect {
 		_ = g.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 	}
 	return false
@@ -328,7 +439,7 @@ func (g *Guard) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 		return pk, nil
 	}
 	switch {
-	case g.set.ACLDisconnect:
+	case c.zone.ACLDisconnect:
 		_ = g.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 		return pk, packets.ErrRejectPacket
 	case pk.FixedHeader.Qos == 0:
@@ -344,9 +455,10 @@ func (g *Guard) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	return pk, packets.CodeSuccessIgnore // 3.1.1: acknowledged as usual, dropped
 }
 
-// check answers Allow or Deny for c doing a on topic.
+// check answers Allow or Deny for c doing a on topic; with its zone's
+// enable_acl off, Allow without asking (or counting), as EMQX.
 func (g *Guard) check(c *client, a access.Action, topic string) access.Result {
-	if c.c.Superuser {
+	if c.c.Superuser || !c.zone.EnableACL {
 		return access.Allow
 	}
 	p := g.plugins.Load()
@@ -378,7 +490,7 @@ func (g *Guard) check(c *client, a access.Action, topic string) access.Result {
 		}
 	}
 	if r == access.Ignore {
-		r = g.set.ACLNomatch
+		r = c.zone.ACLNomatch
 	}
 	if cached {
 		c.cache.Put(a, topic, r, gen)

@@ -61,12 +61,28 @@ func start(t *testing.T, set Settings, withTLS bool) *node {
 			"listener.ssl.external.keyfile = "+n.tls.KeyFile, "listener.ssl.external.cacertfile = "+n.tls.CAFile,
 			"listener.ssl.external.verify = verify_peer", "listener.ssl.external.fail_if_no_peer_cert = true")
 	}
+	return n.run(t, set, false, lines)
+}
+
+// startZoned runs a broker with the guard following each client's zone
+// (as the node sets it up), configured by the emqx.conf lines.
+func startZoned(t *testing.T, set Settings, lines ...string) *node {
+	t.Helper()
+	return (&node{}).run(t, set, true, lines)
+}
+
+func (n *node) run(t *testing.T, set Settings, zoned bool, lines []string) *node {
+	t.Helper()
 	cfg := config.MustFromLines(os.TempDir(), lines...)
 	core, logs := observer.New(zap.InfoLevel)
 	n.logs = logs
 	b, err := broker.New(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if zoned {
+		set.ZoneOf = ZoneLookup(cfg.Zones, b.Zone)
+		set.ReservedIDPrefix = broker.ReservedClientIDPrefix
 	}
 	path := filepath.Join(t.TempDir(), "acl.conf")
 	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
