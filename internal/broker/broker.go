@@ -81,8 +81,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		InlineClient: true,
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
-	b.sessions = &sessions{srv: srv, log: log, maxInflight: ext.MaxInflight,
-		maxQueue: ext.MaxMqueueLen, storeQoS0: ext.MqueueStoreQoS0}
+	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone}
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {

@@ -1,0 +1,162 @@
+package broker
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"emqxgo/internal/testutil"
+)
+
+// listenerAddr is the bound address of the listener id ("tcp:small").
+func listenerAddr(t *testing.T, b *Broker, id string) string {
+	t.Helper()
+	for _, l := range b.listeners {
+		if l.id == id {
+			return l.Address()
+		}
+	}
+	t.Fatalf("no listener %s", id)
+	return ""
+}
+
+// twoZones is a node with listener tcp:external in zone external and
+// tcp:small in zone small, with lines over them.
+func twoZones(t *testing.T, lines ...string) (b *Broker, ext, small string) {
+	t.Helper()
+	b = startBroker(t, testConfig(append([]string{"listener.tcp.small = 127.0.0.1:0", "listener.tcp.small.zone = small"}, lines...)...))
+	return b, listenerAddr(t, b, "tcp:external"), listenerAddr(t, b, "tcp:small")
+}
+
+// TestZoneSessionLimits: a session keeps the max_inflight, max_mqueue_len
+// and mqueue_store_qos0 of its client's zone, not zone external's.
+func TestZoneSessionLimits(t *testing.T) {
+	b, ext, small := twoZones(t, "zone.small.max_inflight = 2", "zone.small.max_mqueue_len = 3",
+		"zone.small.mqueue_store_qos0 = false", "zone.external.max_inflight = 32",
+		"zone.external.max_mqueue_len = 100", "zone.external.mqueue_store_qos0 = true")
+	pub, _ := dialRaw(t, ext, 4, packets.ConnectParams{ClientIdentifier: "zl-pub", Clean: true}, packets.Properties{})
+
+	// The window: 2 in flight in zone small, 5 (all) in zone external.
+	for _, c := range []struct {
+		addr   string
+		window int
+	}{{small, 2}, {ext, 5}} {
+		sub, _ := dialRaw(t, c.addr, 4, packets.ConnectParams{ClientIdentifier: "zl-win", Clean: true}, packets.Properties{})
+		sub.subscribe("zl/win", 1)
+		pub.publishWindowed("zl/win", 5, 5)
+		for i := 0; i < c.window; i++ {
+			sub.read(5 * time.Second)
+		}
+		if pk, err := sub.next(300 * time.Millisecond); err == nil {
+			t.Fatalf("message #%d sent beyond the zone's max_inflight of %d", seqOf(pk), c.window)
+		}
+		sub.c.Close()
+	}
+
+	// The offline queue: 3 kept in zone small (QoS 0 dropped), all in
+	// zone external (QoS 0 too).
+	for _, c := range []struct {
+		id, addr string
+		want     []int
+	}{{"zl-small", small, seq(8, 10)}, {"zl-ext", ext, seq(0, 10)}} {
+		sub, _ := dialRaw(t, c.addr, 4, packets.ConnectParams{ClientIdentifier: c.id}, packets.Properties{})
+		sub.subscribe("zl/q/"+c.id, 1)
+		sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+		sub.c.Close()
+		waitOffline(t, b, c.id)
+		pub.send(publishPacket("zl/q/"+c.id, 0, 0, seqPayload(0))) // handled before the QoS 1 ones
+		pub.publishWindowed("zl/q/"+c.id, 10, 1)
+		testutil.Eventually(t, 5*time.Second, "the messages queued", func() bool { return b.Queued(c.id) == len(c.want) })
+		again, present := dialRaw(t, c.addr, 4, packets.ConnectParams{ClientIdentifier: c.id}, packets.Properties{})
+		if !present {
+			t.Fatal("session not resumed")
+		}
+		receiveInOrder(t, again, c.want, false)
+		if pk, err := again.next(300 * time.Millisecond); err == nil {
+			t.Fatalf("%s: unexpected message #%d", c.id, seqOf(pk))
+		}
+		again.c.Close()
+	}
+	if d := b.Drops(); d.QueueFull != 7 || d.QoS0Offline != 1 {
+		t.Fatalf("drops %+v, want 7 from the full queue and 1 QoS 0 of zone small", d)
+	}
+}
+
+// TestUpgradeQoS: with zone.<name>.upgrade_qos on, a message goes out at
+// the higher of its QoS and the subscription's (EMQX: max(SubQoS,
+// PubQoS)); off, at the lower.
+func TestUpgradeQoS(t *testing.T) {
+	_, ext, small := twoZones(t, "zone.small.upgrade_qos = on")
+	pub, _ := dialRaw(t, ext, 4, packets.ConnectParams{ClientIdentifier: "up-pub", Clean: true}, packets.Properties{})
+	for _, c := range []struct {
+		name           string
+		addr           string
+		subQoS, pubQoS byte
+		want           byte
+	}{
+		{"on, publish above", small, 0, 1, 1},
+		{"on, subscription above", small, 2, 0, 2},
+		{"off, publish above", ext, 0, 1, 0},
+		{"off, subscription above", ext, 2, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub, _ := dialRaw(t, c.addr, 4, packets.ConnectParams{ClientIdentifier: "up-sub", Clean: true}, packets.Properties{})
+			sub.subscribe("up", c.subQoS)
+			id := uint16(0)
+			if c.pubQoS > 0 {
+				id = 1
+			}
+			pub.send(publishPacket("up", c.pubQoS, id, seqPayload(1)))
+			pk := sub.read(5 * time.Second)
+			if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos != c.want {
+				t.Fatalf("got %+v at QoS %d, want a PUBLISH at QoS %d", pk.FixedHeader, pk.FixedHeader.Qos, c.want)
+			}
+			sub.c.Close()
+		})
+	}
+}
+
+// TestIgnoreLoopDeliver: with zone.<name>.ignore_loop_deliver on, an MQTT
+// 3.1.1 client does not get its own publishes back (EMQX sets No Local on
+// every subscription of an MQTT 3 client of such a zone); MQTT 5 clients
+// keep their own No Local per subscription.
+func TestIgnoreLoopDeliver(t *testing.T) {
+	_, ext, small := twoZones(t, "zone.small.ignore_loop_deliver = true")
+	other, _ := dialRaw(t, ext, 4, packets.ConnectParams{ClientIdentifier: "loop-other", Clean: true}, packets.Properties{})
+	for _, c := range []struct {
+		name    string
+		addr    string
+		v       byte
+		getsOwn bool
+	}{{"v3 zone on", small, 4, false}, {"v5 zone on", small, 5, true}, {"v3 zone off", ext, 4, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			cl, _ := dialRaw(t, c.addr, c.v, packets.ConnectParams{ClientIdentifier: "loop", Clean: true}, packets.Properties{})
+			cl.subscribe("loop", 0)
+			// Its own, at QoS 1: queued for it (or not) before the PUBACK,
+			// so ahead of #2 in its session's queue.
+			cl.send(publishPacket("loop", 1, 1, seqPayload(1)))
+			var got []int
+			for acked := false; !acked; {
+				pk := cl.read(5 * time.Second)
+				if pk.FixedHeader.Type == packets.Publish {
+					got = append(got, seqOf(pk))
+				}
+				acked = pk.FixedHeader.Type == packets.Puback
+			}
+			other.send(publishPacket("loop", 0, 0, seqPayload(2)))
+			for len(got) == 0 || got[len(got)-1] != 2 {
+				got = append(got, seqOf(cl.read(5*time.Second)))
+			}
+			want := []int{2}
+			if c.getsOwn {
+				want = []int{1, 2}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("got messages %v, want %v", got, want)
+			}
+			cl.c.Close()
+		})
+	}
+}
