@@ -459,6 +459,9 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 			_ = h.b.srv.DisconnectClient(cl, packets.ErrProtocolViolationInvalidSharedNoLocal)
 		}
 	}
+	if z.MaxSubscriptions > 0 && c != nil {
+		quotaSubscriptions(cl, z.MaxSubscriptions, &pk, c)
+	}
 	return pk
 }
 

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"emqxgo/internal/config"
 )
 
@@ -31,4 +34,28 @@ func deliveryQoS(z *config.Zone, pub, sub, limit byte) byte {
 		}
 	}
 	return min(q, limit)
+}
+
+// quotaSubscriptions refuses the new filters of SUBSCRIBE pk beyond
+// zone.<name>.max_subscriptions (existing subscriptions count; one
+// renewed does not): SUBACK 0x97 Quota exceeded (MQTT 3.1.1: 0x80), as
+// EMQX's emqx_session:subscribe. The filters the other checks refused are
+// stand-ins by now and do not count.
+func quotaSubscriptions(cl *mqtt.Client, maxSubs int, pk *packets.Packet, c *conn) {
+	n := cl.State.Subscriptions.Len()
+	for i := range pk.Filters {
+		f := &pk.Filters[i]
+		if f.Filter == invalidFilter {
+			continue
+		}
+		if _, ok := cl.State.Subscriptions.Get(f.Filter); ok {
+			continue
+		}
+		if n >= maxSubs {
+			f.Filter = invalidFilter
+			c.badSub = append(c.badSub, subCode{i: i, code: packets.ErrQuotaExceeded.Code})
+			continue
+		}
+		n++
+	}
 }

@@ -160,3 +160,43 @@ func TestIgnoreLoopDeliver(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxSubscriptions: the filters of a SUBSCRIBE beyond
+// zone.<name>.max_subscriptions get SUBACK 0x97 (MQTT 3.1.1: 0x80); the
+// existing subscriptions count, one renewed takes no more room, and an
+// unsubscribe makes room.
+func TestMaxSubscriptions(t *testing.T) {
+	b := startBroker(t, testConfig("zone.external.max_subscriptions = 2"))
+	for _, c := range []struct {
+		v    byte
+		over byte
+	}{{5, 0x97}, {4, 0x80}} {
+		cl, _ := dialRaw(t, b.Addrs()["tcp"], c.v, packets.ConnectParams{ClientIdentifier: "maxsubs", Clean: true}, packets.Properties{})
+		cl.subscribe("s/a", 1)
+		suback := func(id uint16, filters ...string) []byte {
+			t.Helper()
+			pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: id}
+			for _, f := range filters {
+				pk.Filters = append(pk.Filters, packets.Subscription{Filter: f, Qos: 1})
+			}
+			cl.send(pk)
+			ack := cl.read(5 * time.Second)
+			if ack.FixedHeader.Type != packets.Suback || ack.PacketID != id {
+				t.Fatalf("v%d: got %+v, want SUBACK %d", c.v, ack, id)
+			}
+			return ack.ReasonCodes
+		}
+		if got, want := suback(2, "s/a", "s/b", "s/c", "s/d"), []byte{1, 1, c.over, c.over}; !slices.Equal(got, want) {
+			t.Fatalf("v%d: SUBACK %x, want %x", c.v, got, want)
+		}
+		cl.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsubscribe, Qos: 1}, PacketID: 3,
+			Filters: packets.Subscriptions{{Filter: "s/a"}}})
+		if pk := cl.read(5 * time.Second); pk.FixedHeader.Type != packets.Unsuback {
+			t.Fatalf("v%d: got %+v, want UNSUBACK", c.v, pk)
+		}
+		if got, want := suback(4, "s/c", "s/d"), []byte{1, c.over}; !slices.Equal(got, want) {
+			t.Fatalf("v%d: after an unsubscribe SUBACK %x, want %x", c.v, got, want)
+		}
+		cl.c.Close()
+	}
+}
