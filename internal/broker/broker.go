@@ -64,6 +64,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		maxPacket, maxAlias, maxQoS = max(maxPacket, z.MaxPacketSize), max(maxAlias, z.MaxTopicAlias), max(maxQoS, z.MaxQoSAllowed)
 	}
 	caps.MaximumPacketSize = uint32(maxPacket)
+	caps.MaximumSessionExpiryInterval = longestSessionExpiry(cfg) // zonesession.go
 	caps.ReceiveMaximum = uint16(ext.MaxInflight)
 	// The sessions (session.go) keep the window and the queue; mochi's own
 	// limits must not drop before them, and its write channel is unused.
@@ -338,6 +339,7 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if cl.Properties.ProtocolVersion == 5 {
 		z := h.b.Zone(cl)
 		h.connackLimits(z, &pk)
+		capSessionExpiry(cl, z, &pk)
 		pk.Properties.MaximumPacketSize = uint32(z.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(z.MaxTopicAlias)
 		pk.Properties.ReceiveMaximum = uint16(z.MaxInflight)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"emqxgo/internal/testutil"
@@ -199,4 +200,59 @@ func TestMaxSubscriptions(t *testing.T) {
 		}
 		cl.c.Close()
 	}
+}
+
+// TestSessionExpiryInterval: zone.<name>.session_expiry_interval caps an
+// MQTT 5 client's Session Expiry Interval (CONNACK tells the capped value,
+// and only then), and is how long an MQTT 3.1.1 session with clean
+// session off outlives its connection (mochi kept those for ever).
+func TestSessionExpiryInterval(t *testing.T) {
+	b, ext, small := twoZones(t, "zone.external.session_expiry_interval = 1m", "zone.small.session_expiry_interval = 1s",
+		"zone.internal.session_expiry_interval = 2m")
+	if got := b.srv.Options.Capabilities.MaximumSessionExpiryInterval; got != 120 {
+		t.Fatalf("mochi keeps MQTT 3 sessions %d s, want the longest zone's 120", got)
+	}
+	for _, c := range []struct {
+		ask, want uint32
+		told      bool
+	}{{3600, 60, true}, {30, 30, false}} {
+		ask := c.ask
+		v, err := testutil.TryConnectV5(ext, &paho.Connect{ClientID: "sei-v5", CleanStart: true, KeepAlive: 30,
+			Properties: &paho.ConnectProperties{SessionExpiryInterval: &ask}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := v.Connack.Properties
+		if told := p != nil && p.SessionExpiryInterval != nil; told != c.told || told && *p.SessionExpiryInterval != c.want {
+			t.Fatalf("asked %d: CONNACK Session Expiry Interval %v, want told %v (%d)", c.ask, p, c.told, c.want)
+		}
+		cl, ok := b.srv.Clients.Get("sei-v5")
+		if !ok || cl.Properties.Props.SessionExpiryInterval != c.want {
+			t.Fatalf("asked %d: the session keeps %d s, want %d", c.ask, cl.Properties.Props.SessionExpiryInterval, c.want)
+		}
+		_ = v.Disconnect(&paho.Disconnect{})
+	}
+
+	// MQTT 3.1.1 in zone small: gone about 1 s after the disconnect.
+	sub, _ := dialRaw(t, small, 4, packets.ConnectParams{ClientIdentifier: "sei-v3"}, packets.Properties{})
+	sub.subscribe("sei", 1)
+	sub.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	sub.c.Close()
+	waitOffline(t, b, "sei-v3")
+	gone := time.Now()
+	testutil.Eventually(t, 5*time.Second, "the session of sei-v3 ended", func() bool {
+		_, ok := b.srv.Clients.Get("sei-v3")
+		return !ok && b.sessions.get("sei-v3") == nil
+	})
+	if d := time.Since(gone); d < 500*time.Millisecond { // measured from after waitOffline: less than the real time
+		t.Fatalf("the session ended %s after the disconnect, want 1 s", d)
+	}
+	if b.srv.Topics.Subscribers("sei").Subscriptions["sei-v3"].Filter != "" {
+		t.Fatal("the expired session's subscription is still routed")
+	}
+	again, present := dialRaw(t, small, 4, packets.ConnectParams{ClientIdentifier: "sei-v3"}, packets.Properties{})
+	if present {
+		t.Fatal("an expired session was resumed")
+	}
+	again.c.Close()
 }
