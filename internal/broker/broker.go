@@ -68,6 +68,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		maxPacket, maxAlias, maxQoS = max(maxPacket, z.MaxPacketSize), max(maxAlias, z.MaxTopicAlias), max(maxQoS, z.MaxQoSAllowed)
 	}
 	caps.MaximumPacketSize = uint32(maxPacket)
+	caps.MaximumSessionExpiryInterval = longestSessionExpiry(cfg) // zonesession.go
 	caps.ReceiveMaximum = uint16(ext.MaxInflight)
 	// The sessions (session.go) keep the window and the queue; mochi's own
 	// limits must not drop before them, and its write channel is unused.
@@ -85,8 +86,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		InlineClient: true,
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
-	b.sessions = &sessions{srv: srv, log: log, maxInflight: ext.MaxInflight,
-		maxQueue: ext.MaxMqueueLen, storeQoS0: ext.MqueueStoreQoS0}
+	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone}
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
@@ -347,6 +347,7 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	if cl.Properties.ProtocolVersion == 5 {
 		z := h.b.Zone(cl)
 		h.connackLimits(z, &pk)
+		capSessionExpiry(cl, z, &pk)
 		pk.Properties.MaximumPacketSize = uint32(z.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(z.MaxTopicAlias)
 		pk.Properties.ReceiveMaximum = uint16(z.MaxInflight)
@@ -470,6 +471,9 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 			f.Filter = invalidFilter
 			_ = h.b.srv.DisconnectClient(cl, packets.ErrProtocolViolationInvalidSharedNoLocal)
 		}
+	}
+	if z.MaxSubscriptions > 0 && c != nil {
+		quotaSubscriptions(cl, z.MaxSubscriptions, &pk, c)
 	}
 	return pk
 }

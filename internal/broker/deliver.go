@@ -174,6 +174,7 @@ func (h *deliverHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 func (h *deliverHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
 	if !cl.Net.Inline {
 		h.b.sessions.disconnected(cl, expire)
+		h.b.expireV3(cl, expire)
 	}
 }
 

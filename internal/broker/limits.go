@@ -22,6 +22,9 @@ func levels(t string) int { return strings.Count(t, "/") + 1 }
 // supported), 0x9A (retain not supported) or 0x90 (too many levels: not a
 // valid topic name here); MQTT 3.1.1 clients are disconnected.
 func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type == packets.Disconnect && pk.Properties.SessionExpiryIntervalFlag {
+		capDisconnectExpiry(h.b.Zone(cl), &pk) // zonesession.go
+	}
 	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk, nil
 	}

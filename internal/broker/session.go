@@ -9,6 +9,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.uber.org/zap"
+
+	"emqxgo/internal/config"
 )
 
 // The node keeps each session's outbound messages itself, as EMQX does: an
@@ -80,11 +82,12 @@ const (
 
 // sessions holds the node's sessions by client id.
 type sessions struct {
-	srv         *mqtt.Server
-	log         *zap.Logger
-	maxInflight int
-	maxQueue    int
-	storeQoS0   bool
+	srv *mqtt.Server
+	log *zap.Logger
+	// def is the zone of a session no client has established yet (one that
+	// moved here); zoneOf is a client's zone (zonesession.go).
+	def    *config.Zone
+	zoneOf func(*mqtt.Client) *config.Zone
 
 	m sync.Map // client id -> *session
 
@@ -180,11 +183,14 @@ type session struct {
 	ss     *sessions
 	id     string
 	proto5 atomic.Bool // the client speaks MQTT 5
-	mu     sync.Mutex
-	owner  *mqtt.Client // the connection that established the session last
-	cl     *mqtt.Client // the connection messages are sent on; nil while none
-	q      []qmsg
-	head   int // q[head:] is queued
+	// z is the zone of the client that established the session last (nil:
+	// sessions.def); its limits apply to the session (zonesession.go).
+	z     atomic.Pointer[config.Zone]
+	mu    sync.Mutex
+	owner *mqtt.Client // the connection that established the session last
+	cl    *mqtt.Client // the connection messages are sent on; nil while none
+	q     []qmsg
+	head  int // q[head:] is queued
 	// pumping: a goroutine is sending from the queue; no other starts.
 	pumping  bool
 	progress time.Time     // last write or acknowledgement on cl
@@ -252,7 +258,7 @@ func (s *session) pop() qmsg {
 
 // window is how many QoS 1/2 messages may be in flight to cl.
 func (s *session) window(cl *mqtt.Client) int {
-	w := s.ss.maxInflight
+	w := s.zone().MaxInflight
 	if rm := int(cl.Properties.Props.ReceiveMaximum); rm > 0 && rm < w && cl.Properties.ProtocolVersion == 5 {
 		w = rm // [MQTT-3.3.4-9]
 	}
@@ -272,12 +278,13 @@ func (s *session) sendable(cl *mqtt.Client) bool {
 // would prepare it, minus packet id and topic alias, which the pump gives
 // as it sends.
 func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64) {
-	if sub.NoLocal && pk.Origin == clientID {
-		return // [MQTT-3.8.3-3]
-	}
 	s := ss.get(clientID)
 	if s == nil {
 		return // no session (a clean session that has just ended)
+	}
+	z := s.zone()
+	if pk.Origin == clientID && (sub.NoLocal || z.IgnoreLoopDeliver && !s.proto5.Load()) {
+		return // [MQTT-3.8.3-3]; zone.<name>.ignore_loop_deliver
 	}
 	m := qmsg{pk: pk, id: mid, qos: pk.FixedHeader.Qos, retain: pk.FixedHeader.Retain}
 	if !sub.FwdRetainedFlag && (!s.proto5.Load() || !sub.RetainAsPublished) {
@@ -291,10 +298,10 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packe
 		slices.Sort(ids)
 		m.subIDs = ids
 	}
-	m.qos = min(m.qos, sub.Qos, ss.srv.Options.Capabilities.MaximumQos)
+	m.qos = deliveryQoS(z, m.qos, sub.Qos, ss.srv.Options.Capabilities.MaximumQos)
 	if s.holding.Load() {
 		s.mu.Lock()
-		if s.holdFrom != nil && s.movedTo == "" && len(s.held) < ss.maxQueue {
+		if s.holdFrom != nil && s.movedTo == "" && len(s.held) < z.MaxMqueueLen {
 			s.held = append(s.held, m)
 			s.mu.Unlock()
 			return
@@ -329,14 +336,15 @@ func (s *session) enqueue(m qmsg) {
 			s.seen[m.id] = struct{}{}
 		}
 	}
-	if m.qos == 0 && s.cl == nil && !s.ss.storeQoS0 {
+	z := s.zone()
+	if m.qos == 0 && s.cl == nil && !z.MqueueStoreQoS0 {
 		s.mu.Unlock()
 		s.ss.droppedQoS0.Add(1)
 		return
 	}
-	if s.len() >= s.ss.maxQueue {
-		s.waitSpace()
-		if s.len() >= s.ss.maxQueue {
+	if s.len() >= z.MaxMqueueLen {
+		s.waitSpace(z.MaxMqueueLen)
+		if s.len() >= z.MaxMqueueLen {
 			s.pop()
 			s.noteDrop()
 		}
@@ -354,10 +362,10 @@ func (s *session) enqueue(m qmsg) {
 
 // waitSpace waits, under mu, while the queue is full and its client keeps
 // reading, for at most stallAfter.
-func (s *session) waitSpace() {
+func (s *session) waitSpace(maxQueue int) {
 	deadline := time.Now().Add(stallAfter)
 	var t *time.Timer
-	for s.len() >= s.ss.maxQueue && s.cl != nil && time.Since(s.progress) < stallAfter {
+	for s.len() >= maxQueue && s.cl != nil && time.Since(s.progress) < stallAfter {
 		left := time.Until(deadline)
 		if left <= 0 {
 			break
@@ -388,7 +396,7 @@ func (s *session) noteDrop() {
 	if now := time.Now(); now.Sub(s.loggedAt) >= dropLogEvery {
 		s.ss.log.Warn("message queue full: dropped the oldest queued message",
 			zap.String("client", s.id), zap.Int64("dropped", s.dropped),
-			zap.Int("max_mqueue_len", s.ss.maxQueue))
+			zap.Int("max_mqueue_len", s.zone().MaxMqueueLen))
 		s.dropped, s.loggedAt = 0, now
 	}
 }
@@ -542,6 +550,7 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
 	s.mu.Lock()
 	s.owner, s.cl, s.movedTo = cl, nil, ""
 	s.proto5.Store(cl.Properties.ProtocolVersion == 5)
+	s.z.Store(ss.zoneOf(cl))
 	if fresh {
 		s.reset()
 	}
@@ -695,7 +704,7 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 		}
 	}
 	q = append(q, rest...)
-	for len(q) > ss.maxQueue {
+	for len(q) > s.zone().MaxMqueueLen {
 		q = q[1:]
 		s.noteDrop()
 	}
