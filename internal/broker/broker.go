@@ -50,6 +50,10 @@ type Broker struct {
 	// sendingWill: client id -> the client whose immediate will mochi is
 	// publishing (will.go).
 	sendingWill sync.Map
+	// limits: the zones' shared rate buckets (ratelimit.go); shutdowns:
+	// force_shutdown_policy (shutdown.go).
+	limits    zoneLimits
+	shutdowns forceShutdowns
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -87,6 +91,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
 	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone}
+	b.limits.init(cfg)
+	b.shutdowns.init(b)
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
 	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
@@ -415,6 +421,7 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.keepalive.Store(uint32(cl.State.Keepalive))
+		h.b.limitConn(cl, c)
 	}
 	return nil
 }

@@ -77,6 +77,10 @@ type conn struct {
 	// (connectcheck.go); connectDone once they were
 	head        []byte
 	connectDone bool
+
+	// lim paces the reading under the zone's rate limits and routing
+	// quotas (ratelimit.go); nil: none.
+	lim atomic.Pointer[connLimiter]
 }
 
 func newConn(c net.Conn, idle time.Duration, maxPacket uint32) *conn {
@@ -105,7 +109,12 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.refused != 0 {
 		return 0, c.refuse(c.refused)
 	}
-	n, err := c.Conn.Read(p)
+	var n int
+	if l := c.lim.Load(); l != nil {
+		n, err = l.read(c, p)
+	} else {
+		n, err = c.Conn.Read(p)
+	}
 	if n > 0 && !c.connectDone {
 		if cerr := c.checkConnect(p[:n]); cerr != nil {
 			return 0, cerr
@@ -248,6 +257,9 @@ func (c *conn) flushLocked() error {
 // Close sends what is still buffered (a DISCONNECT, say) first, bounded by
 // a short write deadline.
 func (c *conn) Close() error {
+	if l := c.lim.Load(); l != nil {
+		l.close() // a paused Read ends
+	}
 	c.writeMu.Lock()
 	if c.wbuf != nil {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))

@@ -42,7 +42,12 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 			(*f)(cl, pk)
 		}
 	}
-	h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
+	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
+	if c, ok := cl.Net.Conn.(*conn); ok {
+		if l := c.lim.Load(); l != nil {
+			l.routed(n) // the routing quotas (ratelimit.go)
+		}
+	}
 	return pk, packets.CodeSuccessIgnore
 }
 
@@ -55,8 +60,9 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 }
 
 // route delivers pk to subs (select: the shared groups' members are still
-// to be chosen) and empties subs.
-func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool) {
+// to be chosen) and empties subs; it returns how many subscribers of this
+// node it was delivered to.
+func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool) int {
 	delete(subs.Shared, sentinelFilter)
 	delete(subs.Shared, sysSentinel)
 	if selectShared && len(subs.Shared) > 0 {
@@ -89,7 +95,8 @@ func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectSha
 		}
 	}
 	mid := MessageID(&pk)
-	if len(subs.Subscriptions) > 0 {
+	n := len(subs.Subscriptions)
+	if n > 0 {
 		base := shared(&pk) // one copy for every subscriber
 		for id, sub := range subs.Subscriptions {
 			h.b.sessions.deliver(id, sub, base, mid)
@@ -98,6 +105,7 @@ func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectSha
 	clear(subs.Subscriptions)
 	clear(subs.SharedSelected)
 	clear(subs.Shared)
+	return n
 }
 
 // willSentinel arms the shared subscription on # while a will is on its

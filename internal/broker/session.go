@@ -93,6 +93,10 @@ type sessions struct {
 
 	mover Mover // nil: a node alone
 
+	// overQueue, when set, hears of the queue length of a connected
+	// session as a message is queued (force_shutdown_policy: shutdown.go).
+	overQueue func(cl *mqtt.Client, queued int)
+
 	// DroppedFull counts messages dropped from full queues, Expired those
 	// whose message expiry passed while queued, TooLarge those over the
 	// subscriber's Maximum Packet Size, DroppedQoS0 QoS 0 messages for an
@@ -350,6 +354,9 @@ func (s *session) enqueue(m qmsg) {
 		}
 	}
 	s.push(m)
+	if f := s.ss.overQueue; f != nil && s.cl != nil {
+		f(s.cl, s.len())
+	}
 	start := !s.pumping && s.sendable(s.cl)
 	if start {
 		s.pumping = true

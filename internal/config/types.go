@@ -242,7 +242,7 @@ type Zone struct {
 	Mountpoint            string
 	UseUsernameAsClientID bool
 	BypassAuthPlugins     bool // internal: on; only allow_anonymous decides
-	PublishLimit          Rate // publish_limit, the EMQX 4.2 name of quota.conn_messages_routing
+	PublishLimit          Rate // publish_limit, the EMQX 4.2 name of rate_limit.conn_messages_in (used when that is unset)
 }
 
 // Rate is a count per period ("100,10s", "100KB,10s"); zero: off.
