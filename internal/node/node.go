@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"emqxgo/internal/banned"
 	"emqxgo/internal/broker"
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
@@ -41,6 +42,8 @@ type Node struct {
 	ctl     *ctlrpc.Server
 	sock    string
 	access  accessParts
+	bans    *banned.Hook
+	banned  *banned.List
 	// reloadConfig reads the configuration again (plugins reload); nil:
 	// the node keeps the one it was given.
 	reloadConfig func() (*config.Config, error)
@@ -66,6 +69,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, name: name, broker: b, sock: sock, stopReq: make(chan struct{})}
+	if err := n.newBanHook(); err != nil { // before the gate
+		return nil, err
+	}
 	if err := n.newGate(); err != nil { // before the cluster's hook
 		return nil, err
 	}
@@ -83,6 +89,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	}
 	b.SetMover(fb)
 	n.cluster, n.fabric = cl, fb
+	n.openBanned(fb)
 	n.newPlugins(fb)
 	fb.SetCommandHandler(n.peerCommand)
 	st, err := strategy(cfg, name, log)
