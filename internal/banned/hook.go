@@ -29,6 +29,7 @@ type Hook struct {
 	logs   *ratelog.Limiter
 	log    *zap.Logger
 	list   atomic.Pointer[List]
+	inGate atomic.Bool // Refuse is asked by the gate, not OnConnect
 }
 
 // NewHook returns the hook for srv; zone maps a client to its zone. It
@@ -59,6 +60,21 @@ func peerAddr(cl *mqtt.Client) netip.Addr {
 // OnConnect refuses a banned client (zone with enable_ban on): CONNACK
 // 0x8A (the broker's encoder makes it 0x05 for MQTT 3.1.1).
 func (h *Hook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	if h.inGate.Load() {
+		return nil // asked by the gate (Refuse)
+	}
+	return h.Refuse(cl)
+}
+
+// CheckInGate makes the gate ask Refuse once the client's id and user name
+// are final (EMQX checks the banned list after peer_cert_as_* and
+// use_username_as_clientid, before authentication); OnConnect then does
+// nothing.
+func (h *Hook) CheckInGate() { h.inGate.Store(true) }
+
+// Refuse refuses a banned client (zone with enable_ban on) with CONNACK
+// 0x8A, and returns the error that ends its connection; nil lets it on.
+func (h *Hook) Refuse(cl *mqtt.Client) error {
 	l := h.list.Load()
 	if l == nil || cl.Net.Inline || !h.zone(cl).EnableBan {
 		return nil

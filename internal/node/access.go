@@ -67,7 +67,12 @@ func (n *Node) newGate() error {
 	case err != nil:
 		return fmt.Errorf("acl_file: %w", err)
 	}
-	g := guard.New(n.broker.Server(), guardSettings(n.cfg, n.broker.Zone), f, n.log)
+	set := guardSettings(n.cfg, n.broker.Zone)
+	if n.bans != nil {
+		set.BeforeAuth = n.bans.Refuse
+		n.bans.CheckInGate()
+	}
+	g := guard.New(n.broker.Server(), set, f, n.log)
 	if err := n.broker.Server().AddHook(g, nil); err != nil {
 		return err
 	}

@@ -40,9 +40,14 @@ type Settings struct {
 	// ReservedIDPrefix: a client id the gate gives (from the user name)
 	// may not begin with it (the broker's ReservedClientIDPrefix).
 	ReservedIDPrefix string
-	ACLCache         bool // enable_acl_cache
-	ACLCacheMaxSize  int
-	ACLCacheTTL      time.Duration
+	// BeforeAuth, when set, is asked once the client's id and user name
+	// are final (peer_cert_as_*, use_username_as_clientid) and before any
+	// backend: an error refuses the client (it has sent the CONNACK). The
+	// banned list, as EMQX checks it between those steps.
+	BeforeAuth      func(*mqtt.Client) error
+	ACLCache        bool // enable_acl_cache
+	ACLCacheMaxSize int
+	ACLCacheTTL     time.Duration
 	// AuthOrder and ACLOrder: auth_order and acl_order, names or aliases
 	// ("http", "jwt", "mnesia", "internal"/"file"); nil: none.
 	AuthOrder, ACLOrder []string
@@ -260,6 +265,11 @@ func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if z.UseUsernameAsClientID && c.c.Username != "" {
 		if !g.usernameAsID(cl, c) {
 			return packets.ErrClientIdentifierNotValid
+		}
+	}
+	if g.set.BeforeAuth != nil {
+		if err := g.set.BeforeAuth(cl); err != nil {
+			return err
 		}
 	}
 	ok, reason := g.authenticate(&c.c, z)
