@@ -64,7 +64,7 @@ func proxyErr(why string) error { return &proxyError{why} }
 
 type proxyError struct{ why string }
 
-func (e *proxyError) Error() string { return errProxyHeader.Error() + ": " + e.why }
+func (e *proxyError) Error() string   { return errProxyHeader.Error() + ": " + e.why }
 func (e *proxyError) Is(t error) bool { return t == errProxyHeader }
 
 // parseProxyV1 reads "PROXY TCP4 1.2.3.4 5.6.7.8 1234 1883\r\n" (or
