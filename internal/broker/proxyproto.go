@@ -85,6 +85,9 @@ func parseProxyV1(b []byte) (proxyHeader, int, error) {
 		return proxyHeader{}, 0, errProxyNeedMore
 	}
 	line := b[len(proxyV1Prefix):end]
+	if bytes.IndexByte(line, '\n') >= 0 {
+		return proxyHeader{}, 0, proxyErr("v1 header ends without CRLF")
+	}
 	n := end + 2
 	h := proxyHeader{version: 1}
 	if bytes.HasPrefix(line, []byte("UNKNOWN")) && (len(line) == 7 || line[7] == ' ') {
