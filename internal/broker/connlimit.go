@@ -106,13 +106,13 @@ func (l *listener) waitRate() error {
 // closed).
 func (l *listener) admit(c net.Conn) *lconn {
 	if m := l.conf.MaxConnections; m > 0 && l.open.Load() >= int64(m) {
+		l.refused(&l.refusedMax, "max_connections", c.RemoteAddr(), nil) // counted before the client sees the close
 		_ = c.Close()
-		l.refused(&l.refusedMax, "max_connections", c.RemoteAddr(), nil)
 		return nil
 	}
 	if !l.conf.ProxyProtocol && !l.allows(c.RemoteAddr()) {
-		_ = c.Close()
 		l.refused(&l.refusedAccess, "access", c.RemoteAddr(), nil)
+		_ = c.Close()
 		return nil
 	}
 	l.open.Add(1)
@@ -200,10 +200,10 @@ func (c *lconn) readHeader() {
 	h, rest, err := readProxyHeader(c.Conn, make([]byte, proxyBufSize))
 	if err != nil {
 		c.hsErr = err
-		_ = c.Close()
 		if !l.isClosed() {
 			l.refused(&l.refusedProxy, "proxy_protocol", c.Conn.RemoteAddr(), err)
 		}
+		_ = c.Close()
 		return
 	}
 	// Callers set their own deadlines after the handshake (the TCP loop
@@ -221,8 +221,8 @@ func (c *lconn) readHeader() {
 	}
 	if !l.allows(addr) { // (not c.RemoteAddr: it waits for this handshake)
 		c.hsErr = errAccessDenied
-		_ = c.Close()
 		l.refused(&l.refusedAccess, "access", addr, nil)
+		_ = c.Close()
 	}
 }
 

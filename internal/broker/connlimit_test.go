@@ -398,3 +398,28 @@ func TestListenerConnCloseTwice(t *testing.T) {
 		t.Fatalf("open %d after two Closes of one connection, want 0", n)
 	}
 }
+
+// TestStopClosesPendingProxyHeader: Stop does not wait out the
+// proxy_protocol_timeout of a connection still sending its header.
+func TestStopClosesPendingProxyHeader(t *testing.T) {
+	b := startBroker(t, testConfig("listener.tcp.external.proxy_protocol = on",
+		"listener.tcp.external.proxy_protocol_timeout = 60s"))
+	c := dialFrom(t, "", b.Addrs()["tcp"])
+	_, _ = c.Write([]byte("PROXY TCP4 "))
+	testutil.Eventually(t, 10*time.Second, "the connection accepted", func() bool {
+		return b.ListenerStats()["tcp:external"].Open == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("stop took %s", d)
+	}
+	readUntilClosed(t, c, 5*time.Second)
+	if st := b.ListenerStats()["tcp:external"]; st.RefusedProxy != 0 || st.Open != 0 {
+		t.Fatalf("stats %+v: a connection closed by Stop is no proxy refusal, and none is open", st)
+	}
+}
