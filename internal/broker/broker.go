@@ -452,6 +452,9 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 			}
 			continue
 		}
+		if int(f.Qos) > z.MaxQoSAllowed { // the zone's (mochi's cap is the widest zone's)
+			f.Qos = byte(z.MaxQoSAllowed)
+		}
 		switch {
 		case !wholeWildcards(f.Filter):
 			f.Filter = invalidFilter

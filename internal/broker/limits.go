@@ -34,6 +34,9 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		code = packets.ErrRetainNotSupported
 	case m.MaxTopicLevels > 0 && pk.TopicName != "" && levels(pk.TopicName) > m.MaxTopicLevels:
 		code = packets.ErrTopicNameInvalid
+	case pk.Properties.TopicAliasFlag && int(pk.Properties.TopicAlias) > m.MaxTopicAlias:
+		// the zone's mqtt.max_topic_alias (mochi's cap is the widest zone's)
+		code = packets.ErrTopicAliasInvalid
 	default:
 		return pk, nil
 	}
