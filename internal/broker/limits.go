@@ -37,8 +37,8 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		code = packets.ErrRetainNotSupported
 	case m.MaxTopicLevels > 0 && pk.TopicName != "" && levels(pk.TopicName) > m.MaxTopicLevels:
 		code = packets.ErrTopicNameInvalid
-	case int(pk.Properties.TopicAlias) > m.MaxTopicAlias:
-		code = packets.ErrTopicAliasInvalid // 0x94: above the zone's Topic Alias Maximum
+	case pk.Properties.TopicAliasFlag && int(pk.Properties.TopicAlias) > m.MaxTopicAlias:
+		code = packets.ErrTopicAliasInvalid // 0x94: above the zone's Topic Alias Maximum (mochi's cap is the widest zone's)
 	default:
 		return pk, nil
 	}

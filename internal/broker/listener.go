@@ -10,13 +10,16 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/ratelog"
 )
 
 // listener implements mochi's listeners.Listener for tcp, ssl, ws and wss.
@@ -45,6 +48,14 @@ type listener struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{} // open connections, so Stop can close those that never sent CONNECT
+
+	// connlimit.go: max_conn_rate's bucket (nil: unlimited), connections
+	// open, those still before their PROXY header (under mu), refusals.
+	rate                                    *rate.Limiter
+	open                                    atomic.Int64
+	pending                                 map[*lconn]struct{}
+	refusedMax, refusedAccess, refusedProxy atomic.Int64
+	rlog                                    *ratelog.Limiter
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -60,15 +71,16 @@ func (l *listener) Address() string {
 	return l.addr
 }
 
+// Init binds the TCP listener; TLS is per connection (after a PROXY
+// header, which comes before the handshake).
 func (l *listener) Init(*slog.Logger) error {
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		return err
 	}
-	if l.tls != nil {
-		ln = tls.NewListener(ln, l.tls)
-	}
 	l.ln = ln
+	l.rate = newRate(l.conf.MaxConnRate)
+	l.rlog = ratelog.New(refusalLogWindow)
 	return nil
 }
 
@@ -85,18 +97,27 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		l.serveWS(establish)
 		return
 	}
+	g := guardLn{Listener: l.ln, l: l}
 	for {
-		c, err := l.ln.Accept()
+		c, err := g.Accept()
 		if err != nil {
 			if !l.isClosed() {
 				l.log.Error("accept failed; listener stopped", zap.String("listener", l.id), zap.Error(err))
 			}
 			return
 		}
+		lc := c.(*lconn)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.run(establish, newConn(c, l.idle, l.maxPacket))
+			if lc.handshake() != nil { // PROXY header (closed on failure)
+				return
+			}
+			var nc net.Conn = lc
+			if l.tls != nil {
+				nc = tls.Server(lc, l.tls)
+			}
+			l.run(establish, newConn(nc, l.idle, l.maxPacket))
 		}()
 	}
 }
@@ -151,7 +172,13 @@ func (l *listener) serveWS(establish listeners.EstablishFn) {
 	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: l.idle, ErrorLog: nil}
 	srv := l.http
 	l.mu.Unlock()
-	if err := srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.isClosed() {
+	// The checks at accept, then (wss) TLS; a PROXY header is read when
+	// net/http first asks the connection's RemoteAddr, before it reads.
+	var ln net.Listener = guardLn{Listener: l.ln, l: l}
+	if l.tls != nil {
+		ln = tls.NewListener(ln, l.tls)
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.isClosed() {
 		l.log.Error("websocket listener stopped", zap.String("listener", l.id), zap.Error(err))
 	}
 }
@@ -187,11 +214,15 @@ func (l *listener) Close(listeners.CloseFn) {
 	}
 }
 
-// closeConns closes every connection still open on this listener.
+// closeConns closes every connection still open on this listener, and
+// those still before their PROXY header.
 func (l *listener) closeConns() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
+		_ = c.Close()
+	}
+	for c := range l.pending {
 		_ = c.Close()
 	}
 }
