@@ -273,3 +273,38 @@ func TestRetainerStorageRAM(t *testing.T) {
 		}
 	}
 }
+
+// TestRetainerRefusesRetainedWill: a retained will beyond
+// retainer.max_payload_size is delivered but not retained: the retained
+// message the topic had stays, on every node.
+func TestRetainerRefusesRetainedWill(t *testing.T) {
+	t.Parallel()
+	ns := cluster(t, 2, "EMQX_RETAINER__MAX_PAYLOAD_SIZE=8B")
+	a, b := ns[0], ns[1]
+	live := testutil.DialV5(t, b.Addr, "will-live")
+	live.Sub(t, "will/#", 1)
+	waitRoute(t, a, "will/t", b)
+	pub := testutil.DialV5(t, a.Addr, "will-pub")
+	pubRetained(t, pub, "will/t", []byte("old"))
+	live.Expect(t, "will/t", []byte("old"))
+	waitRetained(t, "will", map[string]string{"will/t": "old"}, a, b)
+	long := []byte("a will too long to retain")
+	v, err := testutil.TryConnectV5(a.Addr, &paho.Connect{ClientID: "will-owner", CleanStart: true, KeepAlive: 30,
+		WillMessage: &paho.WillMessage{Topic: "will/t", QoS: 1, Retain: true, Payload: long}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = v.Conn.Close()
+	live.Expect(t, "will/t", long)
+	// mochi stores a will after it delivered it, then the retainer refuses it.
+	testutil.Eventually(t, 10*time.Second, "the will refused as too big", func() bool {
+		_, tooBig := a.N.Fabric().RetainedRefused()
+		return tooBig == 1
+	})
+	waitRetained(t, "will", map[string]string{"will/t": "old"}, a, b)
+	for _, n := range ns {
+		if got := retainedFor(t, n, "will-new-"+n.Name, "will"); !sameMap(got, map[string]string{"will/t": "old"}) {
+			t.Fatalf("%s: a new subscriber got %v", n.Name, got)
+		}
+	}
+}
