@@ -46,7 +46,10 @@ type Broker struct {
 	// deliverHook.OnPublish).
 	selector atomic.Pointer[func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers]
 	retained atomic.Pointer[func(*mqtt.Client, packets.Packet)]
-	wills    willSentinel
+	// retainGate decides whether a retained PUBLISH is stored (the
+	// cluster's retainer.* checks).
+	retainGate atomic.Pointer[func(*mqtt.Client, packets.Packet) bool]
+	wills      willSentinel
 	// sendingWill: client id -> the client whose immediate will mochi is
 	// publishing (will.go).
 	sendingWill sync.Map
@@ -544,6 +547,12 @@ func (b *Broker) SetSharedSelector(sel func(*mqtt.Subscribers, packets.Packet) *
 // SetRetainListener makes f hear of each retained PUBLISH of a client the
 // node stores (mochi's OnRetainMessage hook hears only of wills).
 func (b *Broker) SetRetainListener(f func(cl *mqtt.Client, pk packets.Packet)) { b.retained.Store(&f) }
+
+// SetRetainGate makes f decide whether a client's retained PUBLISH is
+// stored (false: it is delivered, not retained).
+func (b *Broker) SetRetainGate(f func(cl *mqtt.Client, pk packets.Packet) bool) {
+	b.retainGate.Store(&f)
+}
 
 // SetSubscribeCheck makes check decide each SUBSCRIBE filter (false: 0x87,
 // 3.1.1: 0x80).

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,15 +32,23 @@ func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHook
 // layer) to its subscribers through their sessions, stores it if it is
 // retained, and tells mochi to do nothing more with it than acknowledge it
 // (mochi would scan the subscriptions again, and skips storing an ignored
-// PUBLISH). It runs last, after the gate and the cluster's hook.
+// PUBLISH). It runs last, after the gate and the cluster's hook. The
+// cluster's retain gate may refuse to store it (retainer.max_payload_size,
+// max_retained_messages: delivered all the same); with
+// retainer.stop_publish_clear_msg an empty retained PUBLISH only clears.
 func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	// Stored before the subscribers are looked up, as mochi does: a client
 	// that subscribes meanwhile gets it one way or the other.
 	if pk.FixedHeader.Retain && h.b.srv.Options.Capabilities.RetainAvailable != 0 {
-		h.b.srv.Topics.RetainMessage(pk.Copy(false))
-		atomic.StoreInt64(&h.b.srv.Info.Retained, int64(h.b.srv.Topics.Retained.Len()))
-		if f := h.b.retained.Load(); f != nil {
-			(*f)(cl, pk)
+		if g := h.b.retainGate.Load(); g == nil || (*g)(cl, pk) { // retainer.*: it may be delivered only
+			h.b.srv.Topics.RetainMessage(pk.Copy(false))
+			atomic.StoreInt64(&h.b.srv.Info.Retained, int64(h.b.srv.Topics.Retained.Len()))
+			if f := h.b.retained.Load(); f != nil {
+				(*f)(cl, pk)
+			}
+		}
+		if len(pk.Payload) == 0 && h.b.cfg.Retainer.StopPublishClearMsg && !injected(cl) {
+			return pk, packets.CodeSuccessIgnore // it clears the retained message, no more (as EMQX)
 		}
 	}
 	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
@@ -261,8 +270,18 @@ func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err 
 		if sub.Identifier > 0 {
 			sub.Identifiers = map[string]int{sub.Filter: sub.Identifier}
 		}
+		now := time.Now().Unix()
 		for _, r := range h.b.srv.Topics.Messages(sub.Filter) { // [MQTT-3.8.4-4]
+			if r.ProtocolVersion == 5 && r.Expiry > 0 && r.Expiry < now {
+				continue // expired; mochi's sweep (every second) has not dropped it yet
+			}
 			h.b.sessions.deliver(cl.ID, sub, shared(&r), 0)
 		}
 	}
+}
+
+// injected reports whether cl is one of the cluster's inline clients (a
+// peer's message delivered here).
+func injected(cl *mqtt.Client) bool {
+	return cl.Net.Inline && strings.HasPrefix(cl.ID, ReservedClientIDPrefix)
 }

@@ -25,9 +25,10 @@
 //     when a link comes up, in acknowledged batches of bounded size (op
 //     table). tablefile.go: a table persisted under
 //     <data_dir>/tables/<name>.tbl, written atomically and debounced.
-//   - retained.go: retained messages are the table $retained (in memory);
+//   - retained.go: retained messages are the table $retained (in memory
+//     with retainer.storage_type ram, persisted with disc and disc_only);
 //     mochi's retained store is its view; local changes ride the forward
-//     outbox behind the forwarded copies.
+//     outbox behind the forwarded copies; retainer.* limits what is stored.
 //   - takeover.go: client ids are unique cluster-wide; a CONNECT takes the
 //     session over from the node that holds it (subscriptions, messages in
 //     flight and queued, pending PUBRELs). The old node keeps the session's

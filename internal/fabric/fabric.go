@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"emqxgo/internal/broker"
+	"emqxgo/internal/config"
 	"emqxgo/internal/peerlink"
 	"emqxgo/internal/wire"
 
@@ -38,6 +39,9 @@ type Queues interface {
 	// retains (mochi's hooks hear of neither).
 	SetSharedSelector(func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers)
 	SetRetainListener(func(*mqtt.Client, packets.Packet))
+	// The broker asks the cluster whether a client's retained PUBLISH is
+	// stored (retainer.*: the table's count, the payload's size).
+	SetRetainGate(func(*mqtt.Client, packets.Packet) bool)
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high
@@ -109,6 +113,8 @@ type Config struct {
 	SharedStrategy string
 	// DataDir is node.data_dir: persisted tables live under DataDir/tables.
 	DataDir string
+	// Retainer is retainer.* (retained.go).
+	Retainer config.Retainer
 }
 
 // New builds the fabric over the node's peer links and adds its hook to srv
@@ -123,13 +129,14 @@ func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, cfg Config, log
 	f.idBase = h.Sum64() &^ 0xffffffff
 	f.routes = newRoutes(f)
 	f.tables = newTableSet(f)
-	f.retained = newRetainer(f)
+	f.retained = newRetainer(f, cfg.Retainer)
 	hk := &hook{f: f}
 	if err := srv.AddHook(hk, nil); err != nil {
 		return nil, err
 	}
 	queues.SetSharedSelector(hk.OnSelectSubscribers)
-	queues.SetRetainListener(func(cl *mqtt.Client, pk packets.Packet) { hk.OnRetainMessage(cl, pk, 0) })
+	queues.SetRetainListener(hk.retain)
+	queues.SetRetainGate(f.retained.accept)
 	return f, nil
 }
 

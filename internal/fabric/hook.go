@@ -110,6 +110,9 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if fromPeer(cl) {
 		return pk, nil
 	}
+	if pk.FixedHeader.Retain && len(pk.Payload) == 0 && h.f.retained.cfg.StopPublishClearMsg {
+		return pk, nil // retainer.stop_publish_clear_msg: it only clears (the table carries that)
+	}
 	if id := h.f.dispatch(cl.ID, pk); id != 0 {
 		broker.SetMessageID(&pk, id)
 	}
@@ -155,7 +158,21 @@ func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *m
 	return subs
 }
 
+// OnRetainMessage: mochi stored a retained will. One that retainer.*
+// refuses is taken back out of mochi's store (the table's stands).
 func (h *hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, _ int64) {
+	if fromPeer(cl) {
+		return
+	}
+	if !h.f.retained.accept(cl, pk) {
+		h.f.retained.reshow(pk.TopicName)
+		return
+	}
+	h.retain(cl, pk)
+}
+
+// retain: a client of this node retained (or cleared) a topic.
+func (h *hook) retain(cl *mqtt.Client, pk packets.Packet) {
 	if fromPeer(cl) {
 		return
 	}

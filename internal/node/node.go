@@ -83,7 +83,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	fb, err := fabric.New(cl.Links(), b.Server(), b, fabric.Config{SharedStrategy: cfg.Broker.SharedSubscriptionStrategy, DataDir: cfg.Node.DataDir}, log)
+	fb, err := fabric.New(cl.Links(), b.Server(), b, fabric.Config{SharedStrategy: cfg.Broker.SharedSubscriptionStrategy, DataDir: cfg.Node.DataDir,
+		Retainer: cfg.Retainer}, log)
 	if err != nil {
 		return nil, err
 	}
