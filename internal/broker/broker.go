@@ -87,10 +87,17 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	// (mochi copies them by default: a client's user properties came back
 	// in its PUBACK).
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
+	// broker.sys_interval: how often the $SYS tree is refreshed (off: in
+	// effect never).
+	sysEvery := int64(cfg.Broker.SysInterval / time.Second)
+	if cfg.Broker.SysInterval == 0 {
+		sysEvery = 1 << 31
+	}
 	srv := mqtt.New(&mqtt.Options{
-		Capabilities: caps,
-		Logger:       logging.Slog(log),
-		InlineClient: true,
+		Capabilities:           caps,
+		Logger:                 logging.Slog(log),
+		InlineClient:           true,
+		SysTopicResendInterval: max(sysEvery, 1),
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
 	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone}

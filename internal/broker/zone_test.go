@@ -92,3 +92,21 @@ func TestZonesPerListener(t *testing.T) {
 		}
 	}
 }
+
+// TestSysInterval: broker.sys_interval sets how often the $SYS tree is
+// published: with 1s, a subscriber sees $SYS/broker/uptime change.
+func TestSysInterval(t *testing.T) {
+	b := startBroker(t, testConfig("broker.sys_interval = 1s"))
+	v := testutil.DialV5(t, b.Addrs()["tcp"], "sys")
+	v.Sub(t, "$SYS/broker/uptime", 0)
+	seen := map[string]bool{}
+	deadline := time.After(10 * time.Second)
+	for len(seen) < 2 {
+		select {
+		case m := <-v.Msgs:
+			seen[string(m.Payload)] = true
+		case <-deadline:
+			t.Fatalf("$SYS/broker/uptime values seen in 10 s: %v, want two", seen)
+		}
+	}
+}

@@ -97,6 +97,13 @@ var notImplementedKeys = []string{
 	"telemetry.report_interval", "telemetry.url",
 }
 
+// fixedNotImplemented are schema keys (their values checked and kept) the
+// node does not act on yet.
+var fixedNotImplemented = map[string]bool{
+	"mqtt.strict_mode": true, "mqtt.response_information": true, "mqtt.exclusive_subscription": true,
+	"broker.sys_heartbeat": true,
+}
+
 func acceptedWild() []wildField {
 	var ws []wildField
 	add := func(keys []string, st keyStatus) {
@@ -128,6 +135,11 @@ func (l *loader) listAccepted(c *Config) {
 			ni = append(ni, key)
 		case noEffect:
 			ne = append(ne, key)
+		}
+	}
+	for key := range l.from {
+		if fixedNotImplemented[key] {
+			ni = append(ni, key)
 		}
 	}
 	sort.Strings(ni)
