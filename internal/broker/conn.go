@@ -34,6 +34,10 @@ type conn struct {
 	// keepalive: the connection's keep alive in seconds, set by the connect
 	// hook (see SetDeadline).
 	keepalive atomic.Uint32
+	// backoff is the zone's keepalive_backoff: a client silent for
+	// 2 x backoff x its keep alive is closed (0: 0.75, the 1.5 x of the
+	// MQTT specification).
+	backoff float64
 
 	// badUnsub: the positions of invalid filters in the UNSUBSCRIBE being
 	// answered (packet id unsubID); set by the unsubscribe hook, read when
@@ -214,14 +218,25 @@ func (c *conn) release() {
 	c.writeMu.Unlock()
 }
 
-// SetDeadline lets the client the whole one and a half times its keep
-// alive [MQTT-3.1.2-24]: mochi computes it in whole seconds, and an odd keep
-// alive lost half a second (a keep alive of 1 s closed after 1 s).
+// SetDeadline gives a client with a keep alive 2 x keepalive_backoff x its
+// keep alive from now (EMQX's rule; 1.5 x with the default 0.75
+// [MQTT-3.1.2-24]). mochi computes 1.5 x in whole seconds, which lost half
+// a second of an odd keep alive.
 func (c *conn) SetDeadline(t time.Time) error {
-	if k := c.keepalive.Load(); k%2 == 1 && !t.IsZero() {
-		t = t.Add(500 * time.Millisecond)
+	if k := c.keepalive.Load(); k > 0 && !t.IsZero() {
+		t = time.Now().Add(c.keepaliveWindow(k))
 	}
 	return c.Conn.SetDeadline(t)
+}
+
+// keepaliveWindow is how long a client with keep alive k seconds may stay
+// silent: 2 x keepalive_backoff x k.
+func (c *conn) keepaliveWindow(k uint32) time.Duration {
+	b := c.backoff
+	if b <= 0 {
+		b = 0.75
+	}
+	return time.Duration(2 * b * float64(k) * float64(time.Second))
 }
 
 func (c *conn) timedFlush() {

@@ -117,7 +117,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			if l.tls != nil {
 				nc = tls.Server(lc, l.tls)
 			}
-			l.run(establish, newConn(nc, l.idle, l.maxPacket))
+			l.run(establish, l.newConn(nc))
 		}()
 	}
 }
@@ -166,7 +166,7 @@ func (l *listener) serveWS(establish listeners.EstablishFn) {
 		// connection checks each packet's size (conn.track).
 		l.wg.Add(1)
 		defer l.wg.Done()
-		l.run(establish, newConn(&wsConn{Conn: ws.UnderlyingConn(), ws: ws}, l.idle, l.maxPacket))
+		l.run(establish, l.newConn(&wsConn{Conn: ws.UnderlyingConn(), ws: ws}))
 	})
 	l.mu.Lock()
 	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: l.idle, ErrorLog: nil}
@@ -267,3 +267,12 @@ func (c *wsConn) Write(p []byte) (int, error) {
 }
 
 func (c *wsConn) Close() error { return c.ws.Close() }
+
+// newConn wraps a client's connection with the listener's settings.
+func (l *listener) newConn(nc net.Conn) *conn {
+	c := newConn(nc, l.idle, l.maxPacket)
+	if l.zone != nil {
+		c.backoff = l.zone.KeepaliveBackoff
+	}
+	return c
+}

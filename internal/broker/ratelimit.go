@@ -343,7 +343,7 @@ func (l *connLimiter) pause(c *conn, d time.Duration) error {
 		return net.ErrClosed
 	}
 	if k := c.keepalive.Load(); k > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(time.Duration(k) * 1500 * time.Millisecond))
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.keepaliveWindow(k)))
 	}
 	return nil
 }

@@ -110,3 +110,26 @@ func TestSysInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepaliveBackoff: zone.<name>.keepalive_backoff sets how long a silent
+// client is kept: 2 x backoff x its keep alive (1.5 x 2 s = 3 s with 0.75
+// on one listener, 2 x 0.25 x 2 s = 1 s with 0.25 on the other).
+func TestKeepaliveBackoff(t *testing.T) {
+	b := startBroker(t, testConfig("listener.tcp.fast = 127.0.0.1:0", "listener.tcp.fast.zone = fast",
+		"zone.fast.keepalive_backoff = 0.25"))
+	for _, c := range []struct {
+		addr     string
+		min, max time.Duration
+	}{{b.Addrs()["tcp"], 2800 * time.Millisecond, 6 * time.Second}, {b.Addrs()["tcp:fast"], 900 * time.Millisecond, 2500 * time.Millisecond}} {
+		r, _ := dialRaw(t, c.addr, 5, packets.ConnectParams{ClientIdentifier: "ka-backoff", Clean: true, Keepalive: 2}, packets.Properties{})
+		silent := time.Now()
+		for {
+			if _, err := r.next(10 * time.Second); err != nil {
+				break
+			}
+		}
+		if d := time.Since(silent); d < c.min || d > c.max {
+			t.Errorf("%s: a silent client with keep alive 2 s was closed after %s, want %s to %s", c.addr, d, c.min, c.max)
+		}
+	}
+}
