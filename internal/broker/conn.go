@@ -224,7 +224,9 @@ func (c *conn) release() {
 // a second of an odd keep alive.
 func (c *conn) SetDeadline(t time.Time) error {
 	if k := c.keepalive.Load(); k > 0 && !t.IsZero() {
-		t = time.Now().Add(c.keepaliveWindow(k))
+		// mochi's t is now + (k + k/2) whole seconds: move it, without a
+		// second clock read per packet.
+		t = t.Add(c.keepaliveWindow(k) - time.Duration(k+k/2)*time.Second)
 	}
 	return c.Conn.SetDeadline(t)
 }
