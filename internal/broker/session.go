@@ -106,6 +106,10 @@ type sessions struct {
 	// sent there; duplicates: copies of a message a session that moved here
 	// already had; lostMoved: forwarded here for a session that is gone.
 	forwarded, duplicates, lostMoved atomic.Int64
+	// resent: packets re-sent after retry_interval; relFull: QoS 2
+	// PUBLISHes refused over max_awaiting_rel; relExpired: those awaiting
+	// PUBREL longer than await_rel_timeout, dropped (retry.go).
+	resent, relFull, relExpired atomic.Int64
 }
 
 // Message is a message queued for a session: the PUBLISH as prepared for
@@ -214,6 +218,17 @@ type session struct {
 	holdFrom map[string]bool
 	held     []qmsg
 	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
+
+	// retry_interval and await_rel_timeout (retry.go): notes of what was
+	// sent (rq[rqHead:]) and of inbound QoS 2 PUBLISHes awaiting PUBREL
+	// (rel[relHead:], relN of them), by time; the timer fires at timerAt
+	// (monotonic; 0: not armed); seq: the last stamp given.
+	rq, rel         []timed
+	rqHead, relHead int
+	relN            int
+	seq             uint32
+	timer           *time.Timer
+	timerAt         int64
 }
 
 func (ss *sessions) get(id string) *session {
@@ -455,6 +470,9 @@ func (s *session) pump() {
 				stored.Properties.MessageExpiryInterval = uint32(max(1, pk.Expiry-time.Now().Unix()))
 				stored.Expiry = 0
 			}
+			if iv := s.zone().RetryInterval; iv > 0 {
+				s.noteSent(cl, &stored, iv)
+			}
 			if cl.State.Inflight.Set(stored) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
 				atomic.AddInt64(&s.ss.srv.Info.Inflight, 1)
 			}
@@ -530,6 +548,7 @@ func (ss *sessions) kick(cl *mqtt.Client, progress bool, acked uint16) {
 	if s.sentIDs != nil {
 		delete(s.sentIDs, acked)
 	}
+	s.acked(acked)
 	if s.cl != cl {
 		s.mu.Unlock()
 		return
@@ -562,11 +581,15 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
 		s.reset()
 	}
 	s.mu.Unlock()
+	if c, ok := cl.Net.Conn.(*conn); ok {
+		c.sess = s
+	}
 }
 
 // reset empties the queue; under mu.
 func (s *session) reset() {
 	s.q, s.head, s.dropped, s.sentIDs = nil, 0, 0, nil
+	s.stopTimer()
 	if s.space != nil {
 		close(s.space)
 		s.space = nil
@@ -586,6 +609,7 @@ func (ss *sessions) attach(cl *mqtt.Client) {
 		return // taken over again meanwhile
 	}
 	s.owner, s.cl, s.progress = cl, cl, time.Now()
+	s.rearm(cl)
 	start := !s.pumping && s.sendable(cl)
 	if start {
 		s.pumping = true
