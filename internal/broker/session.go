@@ -128,6 +128,7 @@ type qmsg struct {
 	subIDs []int
 	qos    byte
 	retain bool
+	prio   uint16 // zone.<name>.mqueue_priorities: 0..256, higher first (only when set: mqueue.go)
 }
 
 // packet is the PUBLISH as it goes to the subscriber (without packet id
@@ -361,14 +362,29 @@ func (s *session) enqueue(m qmsg) {
 		s.ss.droppedQoS0.Add(1)
 		return
 	}
+	prios := z.MqueuePriorities != nil
+	if prios {
+		m.prio = priority(z, m.pk.TopicName)
+	}
 	if s.len() >= z.MaxMqueueLen {
 		s.waitSpace(z.MaxMqueueLen)
 		if s.len() >= z.MaxMqueueLen {
-			s.pop()
+			switch {
+			case !prios:
+				s.pop()
+			case !s.dropLowest(m.prio):
+				s.noteDrop() // m is the oldest of the lowest priority
+				s.mu.Unlock()
+				return
+			}
 			s.noteDrop()
 		}
 	}
-	s.push(m)
+	if prios {
+		s.pushByPriority(m)
+	} else {
+		s.push(m)
+	}
 	if f := s.ss.overQueue; f != nil && s.cl != nil {
 		f(s.cl, s.len())
 	}
@@ -735,6 +751,17 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 		}
 	}
 	q = append(q, rest...)
+	if z := s.zone(); z.MqueuePriorities != nil {
+		sortByPriority(z, q)
+		for len(q) > z.MaxMqueueLen { // the lowest priority's oldest first
+			i := len(q) - 1
+			for i > 0 && q[i-1].prio == q[len(q)-1].prio {
+				i--
+			}
+			q = slices.Delete(q, i, i+1)
+			s.noteDrop()
+		}
+	}
 	for len(q) > s.zone().MaxMqueueLen {
 		q = q[1:]
 		s.noteDrop()
