@@ -105,6 +105,18 @@ func (s *session) compactRetry(cl *mqtt.Client) {
 	s.rq, s.rqHead = live, 0
 }
 
+// replace stores pk, stamped, in place of the packet of its id in flight
+// to cl: false if that one was acknowledged meanwhile (mochi's store has
+// no compare-and-set: one put back is taken out again). The packet is
+// counted once, as it was; under mu.
+func (s *session) replace(cl *mqtt.Client, pk packets.Packet) bool {
+	if cl.State.Inflight.Set(pk) {
+		cl.State.Inflight.Delete(pk.PacketID)
+		return false
+	}
+	return true
+}
+
 // acked: packet id pid of cl was acknowledged (PUBACK, PUBCOMP); under mu.
 func (s *session) acked(pid uint16) {
 	if s.rqHead < len(s.rq) && s.rq[s.rqHead].pid == pid {
@@ -133,8 +145,10 @@ func (ss *sessions) pubrecd(cl *mqtt.Client, s *session, pid uint16) {
 	}
 	now := monoNow()
 	e := timed{at: now, seq: s.stamp(&pk), pid: pid}
-	cl.State.Inflight.Set(pk) // replaces it: counted once
-	s.acked(pid)              // the PUBLISH's note
+	s.acked(pid) // the PUBLISH's note
+	if !s.replace(cl, pk) {
+		return
+	}
 	s.rq = append(s.rq, e)
 	s.armAt(now + int64(iv))
 }
@@ -152,8 +166,10 @@ func (s *session) rearm(cl *mqtt.Client) {
 		if t := pk.FixedHeader.Type; t != packets.Publish && t != packets.Pubrel {
 			continue // awaiting PUBREL from the client (PUBREC), or done
 		}
-		s.rq = append(s.rq, timed{at: now, seq: s.stamp(&pk), pid: pk.PacketID})
-		cl.State.Inflight.Set(pk)
+		seq := s.stamp(&pk)
+		if s.replace(cl, pk) {
+			s.rq = append(s.rq, timed{at: now, seq: seq, pid: pk.PacketID})
+		}
 	}
 	if len(s.rq) > 0 {
 		s.armAt(now + int64(iv))
@@ -215,8 +231,11 @@ func (s *session) retryDue(cl *mqtt.Client, now, iv int64) (out []packets.Packet
 		default:
 			continue
 		}
-		s.rq = append(s.rq, timed{at: now, seq: s.stamp(&pk), pid: e.pid})
-		cl.State.Inflight.Set(pk) // replaces it: counted once
+		seq := s.stamp(&pk)
+		if !s.replace(cl, pk) {
+			continue // acknowledged meanwhile
+		}
+		s.rq = append(s.rq, timed{at: now, seq: seq, pid: e.pid})
 		out = append(out, pk)
 	}
 	if s.rqHead == len(s.rq) {
