@@ -669,13 +669,19 @@ func (b *Broker) DeliverDirect(clientID string, pk packets.Packet, id uint64) {
 type DeliveryDrops struct {
 	QueueFull, Expired, TooLarge, QoS0Offline int64
 	Forwarded, Duplicates, LostMoved          int64
+	// Resent: packets re-sent after zone.<name>.retry_interval (not a
+	// drop); AwaitRelFull: QoS 2 PUBLISHes refused over max_awaiting_rel;
+	// AwaitRelExpired: those whose PUBREL did not come within
+	// await_rel_timeout.
+	Resent, AwaitRelFull, AwaitRelExpired int64
 }
 
 // Drops returns the delivery drop counters.
 func (b *Broker) Drops() DeliveryDrops {
 	s := b.sessions
 	return DeliveryDrops{s.droppedFull.Load(), s.expired.Load(), s.tooLarge.Load(), s.droppedQoS0.Load(),
-		s.forwarded.Load(), s.duplicates.Load(), s.lostMoved.Load()}
+		s.forwarded.Load(), s.duplicates.Load(), s.lostMoved.Load(),
+		s.resent.Load(), s.relFull.Load(), s.relExpired.Load()}
 }
 
 // Queued reports how many messages wait, not sent yet, in the session of

@@ -55,6 +55,14 @@ type conn struct {
 	retain    []retainAsk
 	retainDue []packets.Subscription
 
+	// sess is the client's session (set as it is established, before the
+	// reading starts); relNew, relFree: the QoS 2 PUBLISH or the PUBREL
+	// being handled, packet id relPid, is one the session is to count or
+	// to uncount (retry.go). On the client's reading goroutine.
+	sess            *session
+	relNew, relFree bool
+	relPid          uint16
+
 	writeMu  sync.Mutex  // mochi writes whole packets per Write; keep ours between them
 	batching bool        // the reader is handling bytes of its last Read (under writeMu)
 	holds    int         // session pumps writing a run of messages (under writeMu; hold, release)

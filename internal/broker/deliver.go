@@ -253,7 +253,12 @@ func (h *deliverHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []b
 }
 
 func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
-	if pk.FixedHeader.Type != packets.Subscribe {
+	switch pk.FixedHeader.Type {
+	case packets.Subscribe:
+	case packets.Publish, packets.Pubrel, packets.Pubrec:
+		h.qos2Processed(cl, pk)
+		return
+	default:
 		return
 	}
 	c, ok := cl.Net.Conn.(*conn)
@@ -284,4 +289,27 @@ func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err 
 // peer's message delivered here).
 func injected(cl *mqtt.Client) bool {
 	return cl.Net.Inline && strings.HasPrefix(cl.ID, ReservedClientIDPrefix)
+}
+
+// qos2Processed keeps the session's notes of QoS 2 flows (retry.go) once
+// mochi handled cl's PUBLISH, PUBREL or PUBREC pk.
+func (h *deliverHook) qos2Processed(cl *mqtt.Client, pk packets.Packet) {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok || c.sess == nil {
+		return
+	}
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		if c.relNew && c.relPid == pk.PacketID {
+			c.relNew = false
+			c.sess.relAdded(cl, pk.PacketID)
+		}
+	case packets.Pubrel:
+		if c.relFree && c.relPid == pk.PacketID {
+			c.relFree = false
+			c.sess.relFreed(pk.PacketID)
+		}
+	case packets.Pubrec:
+		h.b.sessions.pubrecd(cl, c.sess, pk.PacketID)
+	}
 }

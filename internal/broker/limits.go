@@ -6,6 +6,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"go.uber.org/zap"
+
 	"emqxgo/internal/config"
 )
 
@@ -25,6 +27,12 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if pk.FixedHeader.Type == packets.Disconnect && pk.Properties.SessionExpiryIntervalFlag {
 		capDisconnectExpiry(h.b.Zone(cl), &pk) // zonesession.go
 	}
+	if pk.FixedHeader.Type == packets.Pubrel {
+		if c, ok := cl.Net.Conn.(*conn); ok && c.sess != nil {
+			c.relFree, c.relPid = relFreeing(cl, pk.PacketID), pk.PacketID // retry.go
+		}
+		return pk, nil
+	}
 	if pk.FixedHeader.Type != packets.Publish || cl.Net.Inline {
 		return pk, nil
 	}
@@ -40,9 +48,32 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	case pk.Properties.TopicAliasFlag && int(pk.Properties.TopicAlias) > m.MaxTopicAlias:
 		code = packets.ErrTopicAliasInvalid // 0x94: above the zone's Topic Alias Maximum (mochi's cap is the widest zone's)
 	default:
+		if pk.FixedHeader.Qos == 2 {
+			return h.awaitingRel(cl, m, pk)
+		}
 		return pk, nil
 	}
 	_ = h.b.srv.DisconnectClient(cl, code)
+	return pk, packets.ErrRejectPacket
+}
+
+// awaitingRel refuses a QoS 2 PUBLISH over zone.<name>.max_awaiting_rel
+// as EMQX 4.4 does (emqx_channel:do_publish): the message is dropped and
+// the client disconnected, MQTT 5 with DISCONNECT 0x93 (Receive Maximum
+// exceeded), MQTT 3.1.1 by closing the connection (retry.go).
+func (h *nodeHook) awaitingRel(cl *mqtt.Client, m *config.Zone, pk packets.Packet) (packets.Packet, error) {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok || c.sess == nil || c.sess.awaitRel(cl, c, pk.PacketID, m.MaxAwaitingRel) {
+		return pk, nil
+	}
+	h.b.sessions.relFull.Add(1)
+	h.b.log.Warn("dropped a QoS 2 PUBLISH: awaiting_rel is full", zap.String("client", cl.ID),
+		zap.Uint16("packet_id", pk.PacketID), zap.Int("max_awaiting_rel", m.MaxAwaitingRel))
+	if cl.Properties.ProtocolVersion == 5 {
+		_ = h.b.srv.DisconnectClient(cl, packets.ErrReceiveMaximum)
+	} else {
+		cl.Stop(packets.ErrReceiveMaximum)
+	}
 	return pk, packets.ErrRejectPacket
 }
 

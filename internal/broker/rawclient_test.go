@@ -76,6 +76,12 @@ func encodePacket(pk packets.Packet) ([]byte, error) {
 		err = pk.PublishEncode(&b)
 	case packets.Puback:
 		err = pk.PubackEncode(&b)
+	case packets.Pubrec:
+		err = pk.PubrecEncode(&b)
+	case packets.Pubrel:
+		err = pk.PubrelEncode(&b)
+	case packets.Pubcomp:
+		err = pk.PubcompEncode(&b)
 	case packets.Subscribe:
 		err = pk.SubscribeEncode(&b)
 	case packets.Unsubscribe:
@@ -115,6 +121,12 @@ func (r *raw) next(within time.Duration) (packets.Packet, error) {
 		err = pk.PublishDecode(body)
 	case packets.Puback:
 		err = pk.PubackDecode(body)
+	case packets.Pubrec:
+		err = pk.PubrecDecode(body)
+	case packets.Pubrel:
+		err = pk.PubrelDecode(body)
+	case packets.Pubcomp:
+		err = pk.PubcompDecode(body)
 	case packets.Suback:
 		err = pk.SubackDecode(body)
 	case packets.Disconnect:

@@ -106,6 +106,10 @@ type sessions struct {
 	// sent there; duplicates: copies of a message a session that moved here
 	// already had; lostMoved: forwarded here for a session that is gone.
 	forwarded, duplicates, lostMoved atomic.Int64
+	// resent: packets re-sent after retry_interval; relFull: QoS 2
+	// PUBLISHes refused over max_awaiting_rel; relExpired: those awaiting
+	// PUBREL longer than await_rel_timeout, dropped (retry.go).
+	resent, relFull, relExpired atomic.Int64
 }
 
 // Message is a message queued for a session: the PUBLISH as prepared for
@@ -124,6 +128,7 @@ type qmsg struct {
 	subIDs []int
 	qos    byte
 	retain bool
+	prio   uint16 // zone.<name>.mqueue_priorities: 0..256, higher first (only when set: mqueue.go)
 }
 
 // packet is the PUBLISH as it goes to the subscriber (without packet id
@@ -214,6 +219,17 @@ type session struct {
 	holdFrom map[string]bool
 	held     []qmsg
 	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
+
+	// retry_interval and await_rel_timeout (retry.go): notes of what was
+	// sent (rq[rqHead:]) and of inbound QoS 2 PUBLISHes awaiting PUBREL
+	// (rel[relHead:], relN of them), by time; the timer fires at timerAt
+	// (monotonic; 0: not armed); seq: the last stamp given.
+	rq, rel         []timed
+	rqHead, relHead int
+	relN            int
+	seq             uint32
+	timer           *time.Timer
+	timerAt         int64
 }
 
 func (ss *sessions) get(id string) *session {
@@ -346,14 +362,29 @@ func (s *session) enqueue(m qmsg) {
 		s.ss.droppedQoS0.Add(1)
 		return
 	}
+	prios := z.MqueuePriorities != nil
+	if prios {
+		m.prio = priority(z, m.pk.TopicName)
+	}
 	if s.len() >= z.MaxMqueueLen {
 		s.waitSpace(z.MaxMqueueLen)
 		if s.len() >= z.MaxMqueueLen {
-			s.pop()
+			switch {
+			case !prios:
+				s.pop()
+			case !s.dropLowest(m.prio):
+				s.noteDrop() // m is the oldest of the lowest priority
+				s.mu.Unlock()
+				return
+			}
 			s.noteDrop()
 		}
 	}
-	s.push(m)
+	if prios {
+		s.pushByPriority(m)
+	} else {
+		s.push(m)
+	}
 	if f := s.ss.overQueue; f != nil && s.cl != nil {
 		f(s.cl, s.len())
 	}
@@ -455,6 +486,9 @@ func (s *session) pump() {
 				stored.Properties.MessageExpiryInterval = uint32(max(1, pk.Expiry-time.Now().Unix()))
 				stored.Expiry = 0
 			}
+			if iv := s.zone().RetryInterval; iv > 0 {
+				s.noteSent(cl, &stored, iv)
+			}
 			if cl.State.Inflight.Set(stored) { // [MQTT-4.3.2-3] [MQTT-4.3.3-3]
 				atomic.AddInt64(&s.ss.srv.Info.Inflight, 1)
 			}
@@ -530,6 +564,7 @@ func (ss *sessions) kick(cl *mqtt.Client, progress bool, acked uint16) {
 	if s.sentIDs != nil {
 		delete(s.sentIDs, acked)
 	}
+	s.acked(acked)
 	if s.cl != cl {
 		s.mu.Unlock()
 		return
@@ -562,11 +597,15 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
 		s.reset()
 	}
 	s.mu.Unlock()
+	if c, ok := cl.Net.Conn.(*conn); ok {
+		c.sess = s
+	}
 }
 
 // reset empties the queue; under mu.
 func (s *session) reset() {
 	s.q, s.head, s.dropped, s.sentIDs = nil, 0, 0, nil
+	s.stopTimer()
 	if s.space != nil {
 		close(s.space)
 		s.space = nil
@@ -586,6 +625,7 @@ func (ss *sessions) attach(cl *mqtt.Client) {
 		return // taken over again meanwhile
 	}
 	s.owner, s.cl, s.progress = cl, cl, time.Now()
+	s.rearm(cl)
 	start := !s.pumping && s.sendable(cl)
 	if start {
 		s.pumping = true
@@ -711,6 +751,17 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 		}
 	}
 	q = append(q, rest...)
+	if z := s.zone(); z.MqueuePriorities != nil {
+		sortByPriority(z, q)
+		for len(q) > z.MaxMqueueLen { // the lowest priority's oldest first
+			i := len(q) - 1
+			for i > 0 && q[i-1].prio == q[len(q)-1].prio {
+				i--
+			}
+			q = slices.Delete(q, i, i+1)
+			s.noteDrop()
+		}
+	}
 	for len(q) > s.zone().MaxMqueueLen {
 		q = q[1:]
 		s.noteDrop()

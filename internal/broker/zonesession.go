@@ -14,7 +14,9 @@ import (
 // the limits of the zone of the client that established it last
 // (sessions.establish), read through one atomic load per delivery:
 // max_inflight, max_mqueue_len, mqueue_store_qos0, upgrade_qos and
-// ignore_loop_deliver.
+// ignore_loop_deliver; retry_interval, max_awaiting_rel and
+// await_rel_timeout (retry.go); mqueue_priorities and
+// mqueue_default_priority (mqueue.go).
 
 // zone is the zone whose limits the session keeps.
 func (s *session) zone() *config.Zone {
