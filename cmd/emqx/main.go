@@ -122,6 +122,9 @@ func cmdCheckConfig() error {
 	if line := cfg.AcceptedLine(); line != "" {
 		fmt.Fprintln(os.Stderr, line)
 	}
+	if len(cfg.UnusedZones) > 0 {
+		fmt.Fprintf(os.Stderr, "zones set that no listener uses: %s\n", strings.Join(cfg.UnusedZones, ", "))
+	}
 	files := []string{filepath.Join(cfg.EtcDir, config.EmqxConfFile), filepath.Join(cfg.EtcDir, config.ClusterConfFile)}
 	for _, name := range config.PluginConfFiles {
 		if p := filepath.Join(cfg.EtcDir, config.PluginsDir, name); fileExists(p) {

@@ -145,6 +145,16 @@ func (l *loader) listAccepted(c *Config) {
 	sort.Strings(ni)
 	sort.Strings(ne)
 	c.NotImplemented, c.NoEffect = ni, ne
+	used := map[string]bool{"external": true, "internal": true}
+	for _, ln := range c.Listeners.List {
+		used[ln.Zone] = true
+	}
+	c.UnusedZones = nil
+	for _, n := range zoneNames(c) {
+		if !used[n] {
+			c.UnusedZones = append(c.UnusedZones, n)
+		}
+	}
 }
 
 // AcceptedLine is the one line the node logs at boot, and check_config

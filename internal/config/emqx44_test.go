@@ -137,3 +137,16 @@ func TestEMQX44ReleaseTestEnv(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// TestUnusedZones: a zone no listener uses is reported (a typo in a zone
+// name makes a new zone).
+func TestUnusedZones(t *testing.T) {
+	c := MustFromLines(t.TempDir(), "zone.extrenal.max_inflight = 5", "zone.edge.max_inflight = 6",
+		"listener.tcp.edge = 127.0.0.1:0", "listener.tcp.edge.zone = edge")
+	if !slices.Equal(c.UnusedZones, []string{"extrenal"}) {
+		t.Errorf("unused zones %v, want [extrenal]", c.UnusedZones)
+	}
+	if c.ZoneOf("edge").MaxInflight != 6 || c.ZoneOf("external").MaxInflight != 32 {
+		t.Errorf("max_inflight edge %d external %d", c.ZoneOf("edge").MaxInflight, c.ZoneOf("external").MaxInflight)
+	}
+}

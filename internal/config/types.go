@@ -48,6 +48,10 @@ type Config struct {
 	// NoEffect those that only concern the Erlang VM.
 	NotImplemented []string
 	NoEffect       []string
+	// UnusedZones are zones named by zone.<name>.* keys that no listener
+	// uses (other than external and internal): a typo in a zone name makes
+	// a new zone, as in EMQX; the node warns about it.
+	UnusedZones []string
 }
 
 // ZoneOf returns the zone of name, or zone external when there is none.

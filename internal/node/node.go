@@ -370,6 +370,10 @@ func (n *Node) clusterOp(req ctlrpc.Request, resp *ctlrpc.Response) {
 // 512 bytes, so the keys go in as many fields as they need.
 func (n *Node) warnAccepted() {
 	c := n.cfg
+	if len(c.UnusedZones) > 0 {
+		n.log.Warn("zones set that no listener uses (a listener picks its zone with listener.<proto>.<name>.zone)",
+			zap.Strings("zones", c.UnusedZones))
+	}
 	if len(c.NotImplemented)+len(c.NoEffect) == 0 {
 		return
 	}
