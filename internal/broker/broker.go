@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"math"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -421,8 +422,15 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return code
 	}
 	z := h.b.Zone(cl)
-	if !cl.Net.Inline && z.MaxInflight != int(h.b.ext.MaxInflight) {
-		cl.State.Inflight.ResetReceiveQuota(int32(z.MaxInflight)) // the zone's Receive Maximum
+	switch {
+	case cl.Net.Inline:
+	case cl.Properties.ProtocolVersion < 5:
+		// MQTT 3.1.1 has no Receive Maximum: as in EMQX, only the zone's
+		// max_awaiting_rel bounds the QoS 2 PUBLISHes awaiting PUBREL
+		// (limits.go); mochi's quota would close the client at max_inflight.
+		cl.State.Inflight.ResetReceiveQuota(math.MaxInt32)
+	case z.MaxInflight != int(h.b.ext.MaxInflight):
+		cl.State.Inflight.ResetReceiveQuota(int32(z.MaxInflight)) // the zone's Receive Maximum, told in CONNACK
 	}
 	if ka := z.ServerKeepalive; ka > 0 && cl.Properties.ProtocolVersion == 5 {
 		// zone.external.server_keepalive: told in CONNACK and enforced

@@ -196,3 +196,19 @@ func TestAwaitRelTimeout(t *testing.T) {
 	pub.expect(packets.Pubcomp, 7, 5*time.Second)
 	testutil.Eventually(t, 5*time.Second, "nothing in flight", func() bool { return atomic.LoadInt64(&b.srv.Info.Inflight) == 0 })
 }
+
+// TestMQTT3AwaitingBeyondInflight: an MQTT 3.1.1 client (no Receive
+// Maximum in its protocol) may have more QoS 2 PUBLISHes awaiting PUBREL
+// than max_inflight, up to max_awaiting_rel, as in EMQX.
+func TestMQTT3AwaitingBeyondInflight(t *testing.T) {
+	b := startBroker(t, testConfig("zone.external.max_inflight = 4", "zone.external.max_awaiting_rel = 10"))
+	pub, _ := dialRaw(t, b.Addrs()["tcp"], 4, packets.ConnectParams{ClientIdentifier: "v3-await", Clean: true}, packets.Properties{})
+	for id := uint16(1); id <= 10; id++ {
+		pub.send(publishPacket("v3/await", 2, id, seqPayload(int(id))))
+		pub.expect(packets.Pubrec, id, 5*time.Second)
+	}
+	pub.send(publishPacket("v3/await", 2, 11, seqPayload(11)))
+	if pk, err := pub.next(5 * time.Second); err == nil {
+		t.Fatalf("the 11th awaiting PUBLISH was answered %+v; want the connection closed", pk)
+	}
+}
