@@ -2,11 +2,11 @@ package broker
 
 import (
 	"bytes"
-	"math"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
