@@ -54,6 +54,8 @@ type Broker struct {
 	// sendingWill: client id -> the client whose immediate will mochi is
 	// publishing (will.go).
 	sendingWill sync.Map
+	// refused*: what the zones' limits refused (Refusals).
+	refusedPublish, refusedSubscribe, refusedConnect atomic.Int64
 	// limits: the zones' shared rate buckets (ratelimit.go); shutdowns:
 	// force_shutdown_policy (shutdown.go).
 	limits    zoneLimits
@@ -414,6 +416,7 @@ func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	captureWill(cl, pk)
 	if code := h.refusal(cl); code != packets.CodeSuccess {
+		h.b.refusedConnect.Add(1)
 		h.b.log.Debug("connection refused", zap.String("client", cl.ID), zap.String("remote", cl.Net.Remote), zap.String("reason", code.Reason))
 		if cl.Properties.ProtocolVersion < 5 && code == packets.ErrTopicNameInvalid {
 			return code // 3.1.1 has no code for it: the connection is closed
@@ -486,6 +489,7 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 			f.Filter = invalidFilter
 			if c != nil {
 				c.badSub = append(c.badSub, subCode{i: i, code: code})
+				h.b.refusedSubscribe.Add(1)
 			}
 			continue
 		}
@@ -498,7 +502,7 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 		}
 	}
 	if z.MaxSubscriptions > 0 && c != nil {
-		quotaSubscriptions(cl, z.MaxSubscriptions, &pk, c)
+		h.b.refusedSubscribe.Add(int64(quotaSubscriptions(cl, z.MaxSubscriptions, &pk, c)))
 	}
 	return pk
 }

@@ -53,6 +53,7 @@ func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		}
 		return pk, nil
 	}
+	h.b.refusedPublish.Add(1)
 	_ = h.b.srv.DisconnectClient(cl, code)
 	return pk, packets.ErrRejectPacket
 }
@@ -109,4 +110,14 @@ func (h *nodeHook) connackLimits(m *config.Zone, pk *packets.Packet) {
 	if !m.SharedSubscription {
 		pk.Properties.SharedSubAvailable, pk.Properties.SharedSubAvailableFlag = 0, true
 	}
+}
+
+// LimitRefusals counts what the zones' limits refused: PUBLISHes (QoS,
+// retain, topic levels, topic alias), SUBSCRIBE filters (wildcard, shared,
+// topic levels, max_subscriptions) and CONNECTs (client id).
+type LimitRefusals struct{ Publish, Subscribe, Connect int64 }
+
+// Refusals returns the limit refusal counters.
+func (b *Broker) Refusals() LimitRefusals {
+	return LimitRefusals{b.refusedPublish.Load(), b.refusedSubscribe.Load(), b.refusedConnect.Load()}
 }

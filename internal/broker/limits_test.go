@@ -119,4 +119,7 @@ func TestMQTTLimits(t *testing.T) {
 			break
 		}
 	}
+	if got := b.Refusals(); got.Publish != 4 || got.Subscribe != 6 {
+		t.Fatalf("refusals counted %+v, want 4 PUBLISHes and 6 filters", got)
+	}
 }

@@ -46,7 +46,8 @@ func deliveryQoS(z *config.Zone, pub, sub, limit byte) byte {
 // renewed does not): SUBACK 0x97 Quota exceeded (MQTT 3.1.1: 0x80), as
 // EMQX's emqx_session:subscribe. The filters the other checks refused are
 // stand-ins by now and do not count.
-func quotaSubscriptions(cl *mqtt.Client, maxSubs int, pk *packets.Packet, c *conn) {
+// It returns how many it refused.
+func quotaSubscriptions(cl *mqtt.Client, maxSubs int, pk *packets.Packet, c *conn) (refused int) {
 	n := cl.State.Subscriptions.Len()
 	for i := range pk.Filters {
 		f := &pk.Filters[i]
@@ -59,10 +60,12 @@ func quotaSubscriptions(cl *mqtt.Client, maxSubs int, pk *packets.Packet, c *con
 		if n >= maxSubs {
 			f.Filter = invalidFilter
 			c.badSub = append(c.badSub, subCode{i: i, code: packets.ErrQuotaExceeded.Code})
+			refused++
 			continue
 		}
 		n++
 	}
+	return refused
 }
 
 // zone.<name>.session_expiry_interval is the longest a session outlives
