@@ -60,6 +60,8 @@ type Broker struct {
 	// force_shutdown_policy (shutdown.go).
 	limits    zoneLimits
 	shutdowns forceShutdowns
+	// exclusive: the topics held by $exclusive/ subscriptions (exclusive.go).
+	exclusive exclusives
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -103,7 +105,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		SysTopicResendInterval: max(sysEvery, 1),
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
-	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone}
+	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone, excl: &b.exclusive}
 	b.limits.init(cfg)
 	b.shutdowns.init(b)
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
@@ -290,7 +292,7 @@ type nodeHook struct {
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage, mqtt.OnPacketRead}
+	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage, mqtt.OnPacketRead, mqtt.OnPublish, mqtt.OnSubscribed}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
 func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
@@ -370,6 +372,11 @@ func (h *nodeHook) connack(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		pk.Properties.MaximumPacketSize = uint32(z.MaxPacketSize)
 		pk.Properties.TopicAliasMaximum = uint16(z.MaxTopicAlias)
 		pk.Properties.ReceiveMaximum = uint16(z.MaxInflight)
+		if cl.Properties.Props.RequestResponseInfo == 1 && pk.ReasonCode == packets.CodeSuccess.Code {
+			// zone.<name>.response_information, asked for by Request
+			// Response Information (EMQX: only then; "" is not sent).
+			pk.Properties.ResponseInfo = z.ResponseInformation
+		}
 		if z.MaxQoSAllowed < 2 {
 			pk.Properties.MaximumQos, pk.Properties.MaximumQosFlag = byte(z.MaxQoSAllowed), true
 		} else {
@@ -480,12 +487,20 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 		c.badSub, c.subID = nil, pk.PacketID
 	}
 	z := h.b.Zone(cl)
+	var mp string
+	if c != nil {
+		mp, c.exclTaken = c.mount, c.exclTaken[:0]
+	}
 	for i := range pk.Filters {
 		f := &pk.Filters[i]
 		if int(f.Qos) > z.MaxQoSAllowed {
 			f.Qos = byte(z.MaxQoSAllowed) // granted at most the zone's (mochi caps at the widest zone's)
 		}
-		if code := h.b.subRefusal(z, f.Filter); code != 0 && wholeWildcards(f.Filter) {
+		plain := f.Filter // the limits apply to the filter without $exclusive/ (as EMQX)
+		if c != nil {
+			plain = strings.TrimPrefix(plain, exclusivePrefix)
+		}
+		if code := h.b.subRefusal(z, plain); code != 0 && wholeWildcards(plain) {
 			f.Filter = invalidFilter
 			if c != nil {
 				c.badSub = append(c.badSub, subCode{i: i, code: code})
@@ -494,12 +509,28 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 			continue
 		}
 		switch {
-		case !wholeWildcards(f.Filter):
+		case !wholeWildcards(plain):
 			f.Filter = invalidFilter
+			continue
 		case f.NoLocal && mqtt.IsSharedFilter(f.Filter) && cl.Properties.ProtocolVersion == 5:
 			f.Filter = invalidFilter
 			_ = h.b.srv.DisconnectClient(cl, packets.ErrProtocolViolationInvalidSharedNoLocal)
+			continue
 		}
+		if c == nil {
+			continue
+		}
+		if sub, code, excl := h.b.exclusiveFilter(cl, z.ExclusiveSubscription, mp, f.Filter); excl {
+			if code != 0 {
+				f.Filter = invalidFilter
+				c.badSub = append(c.badSub, subCode{i: i, code: code})
+				continue
+			}
+			f.Filter = sub
+			c.exclTaken = append(c.exclTaken, i)
+			continue
+		}
+		f.Filter = mountFilter(mp, f.Filter) // zone.<name>.mountpoint (mount.go)
 	}
 	if z.MaxSubscriptions > 0 && c != nil {
 		h.b.refusedSubscribe.Add(int64(quotaSubscriptions(cl, z.MaxSubscriptions, &pk, c)))
@@ -522,20 +553,49 @@ func wholeWildcards(f string) bool {
 
 // OnUnsubscribe notes which filters of an MQTT 5 UNSUBSCRIBE are invalid,
 // for their reason code in the UNSUBACK (OnPacketEncode).
+//
+// The filters get the client's mountpoint (mount.go); $exclusive/<topic>
+// unsubscribes <topic>, and unsubscribing a topic the client holds by an
+// exclusive subscription frees it (exclusive.go).
 func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	c, ok := cl.Net.Conn.(*conn)
-	if !ok || cl.Properties.ProtocolVersion != 5 {
+	if !ok {
 		return pk
 	}
-	c.badUnsub = nil
-	for i, f := range pk.Filters {
-		if !mqtt.IsValidFilter(f.Filter, false) { // the rule SUBSCRIBE is held to
+	if cl.Properties.ProtocolVersion == 5 {
+		c.badUnsub = nil
+		for i, f := range pk.Filters {
+			if !mqtt.IsValidFilter(f.Filter, false) { // the rule SUBSCRIBE is held to
+				c.badUnsub = append(c.badUnsub, i)
+			}
+		}
+		c.unsubID = pk.PacketID
+	}
+	for i := range pk.Filters {
+		f := &pk.Filters[i]
+		if t, ok := strings.CutPrefix(f.Filter, exclusivePrefix); ok && t != "" {
+			f.Filter = c.mount + t
+		} else {
+			f.Filter = mountFilter(c.mount, f.Filter)
+		}
+		h.b.exclusive.free(f.Filter, cl.ID)
+	}
+	return pk
+}
 
-			c.badUnsub = append(c.badUnsub, i)
+// OnSubscribed frees the exclusive topics taken for filters of the
+// SUBSCRIBE that failed after all (ACL, max_subscriptions).
+func (h *nodeHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok || len(c.exclTaken) == 0 {
+		return
+	}
+	for _, i := range c.exclTaken {
+		if i < len(codes) && codes[i] >= 0x80 && i < len(pk.Filters) {
+			h.b.exclusive.free(pk.Filters[i].Filter, cl.ID)
 		}
 	}
-	c.unsubID = pk.PacketID
-	return pk
+	c.exclTaken = c.exclTaken[:0]
 }
 
 // OnConnectAuthenticate lets every client through mochi's own check: the
@@ -552,7 +612,7 @@ func (h *nodeHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return true
 	}
 	if f := h.b.subCheck.Load(); f != nil {
-		return (*f)(cl, topic)
+		return (*f)(cl, h.b.Unmount(cl, topic)) // the filter as the client named it (as EMQX)
 	}
 	return true
 }

@@ -59,7 +59,13 @@ type conn struct {
 	// reading starts); relNew, relFree: the QoS 2 PUBLISH or the PUBREL
 	// being handled, packet id relPid, is one the session is to count or
 	// to uncount (retry.go). On the client's reading goroutine.
-	sess            *session
+	sess *session
+	// mount: the client's mountpoint, variables replaced (mount.go); set
+	// as the session is established, read on the reading goroutine.
+	mount string
+	// exclTaken: the positions of the filters of the SUBSCRIBE being
+	// handled that took an exclusive topic (exclusive.go).
+	exclTaken       []int
 	relNew, relFree bool
 	relPid          uint16
 

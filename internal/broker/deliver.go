@@ -177,7 +177,7 @@ func (h *deliverHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 
 func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 	if !cl.Net.Inline {
-		h.b.sessions.establish(cl, pk)
+		h.b.sessions.establish(cl, pk, h.b.setMount(cl, pk))
 		h.b.disarmWill(cl.ID) // a delayed will of its last connection is cancelled
 	}
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +91,9 @@ type sessions struct {
 	zoneOf func(*mqtt.Client) *config.Zone
 
 	m sync.Map // client id -> *session
+
+	// excl: the exclusive subscriptions, freed as a session ends (exclusive.go).
+	excl *exclusives
 
 	mover Mover // nil: a node alone
 
@@ -194,8 +198,11 @@ type session struct {
 	proto5 atomic.Bool // the client speaks MQTT 5
 	// z is the zone of the client that established the session last (nil:
 	// sessions.def); its limits apply to the session (zonesession.go).
-	z     atomic.Pointer[config.Zone]
-	mu    sync.Mutex
+	z  atomic.Pointer[config.Zone]
+	mu sync.Mutex
+	// mount is the mountpoint of the connection that established the
+	// session last (mount.go): taken off the topics it is sent.
+	mount string
 	owner *mqtt.Client // the connection that established the session last
 	cl    *mqtt.Client // the connection messages are sent on; nil while none
 	q     []qmsg
@@ -470,6 +477,9 @@ func (s *session) pump() {
 			continue
 		}
 		pk, mid := s.q[s.head].packet(), s.q[s.head].id
+		if mp := s.mount; mp != "" && strings.HasPrefix(pk.TopicName, mp) {
+			pk.TopicName = pk.TopicName[len(mp):] // zone.<name>.mountpoint (the queued copy is shared)
+		}
 		if pk.FixedHeader.Qos > 0 {
 			id, err := cl.NextPacketID() // [MQTT-2.2.1-4]
 			if err != nil {
@@ -585,18 +595,21 @@ func (ss *sessions) kick(cl *mqtt.Client, progress bool, acked uint16) {
 // establish runs before mochi takes over an existing session for cl (or
 // starts a new one): nothing more is sent on the old connection, and a
 // session that does not continue starts empty.
-func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet) {
+func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet, mount string) {
 	existing, found := ss.srv.Clients.Get(cl.ID)
 	fresh := !found || pk.Connect.Clean || existing.Properties.Clean && existing.Properties.ProtocolVersion < 5 // as mochi's takeover
 	s := ss.getOrCreate(cl.ID)
 	s.mu.Lock()
-	s.owner, s.cl, s.movedTo = cl, nil, ""
+	s.owner, s.cl, s.movedTo, s.mount = cl, nil, "", mount
 	s.proto5.Store(cl.Properties.ProtocolVersion == 5)
 	s.z.Store(ss.zoneOf(cl))
 	if fresh {
 		s.reset()
 	}
 	s.mu.Unlock()
+	if fresh && ss.excl != nil {
+		ss.excl.freeAll(cl.ID) // the subscriptions of the old session are gone
+	}
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.sess = s
 	}
@@ -668,6 +681,9 @@ func (ss *sessions) end(cl *mqtt.Client) {
 	s.mu.Unlock()
 	if mine {
 		ss.m.CompareAndDelete(cl.ID, s)
+		if ss.excl != nil {
+			ss.excl.freeAll(cl.ID)
+		}
 	}
 }
 

@@ -68,6 +68,7 @@ func (n *Node) newGate() error {
 		return fmt.Errorf("acl_file: %w", err)
 	}
 	set := guardSettings(n.cfg, n.broker.Zone)
+	set.Unmount = n.broker.Unmount // zone.<name>.mountpoint: the ACL sees the client's topic
 	if n.bans != nil {
 		set.BeforeAuth = n.bans.Refuse
 		n.bans.CheckInGate()

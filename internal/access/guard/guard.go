@@ -54,6 +54,10 @@ type Settings struct {
 	// CertAs: per listener id, what of the TLS client certificate becomes
 	// the user name or the client id.
 	CertAs map[string]CertAs
+	// Unmount, when set, is a PUBLISH topic as the client named it (the
+	// broker has given it the client's mountpoint by then): the ACL
+	// checks that, as EMQX does.
+	Unmount func(cl *mqtt.Client, topic string) string
 }
 
 // Zone is what of a zone (zone.<name>.*) the gate follows for the
@@ -445,7 +449,11 @@ func (g *Guard) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 		return pk, nil
 	}
 	c := g.get(cl)
-	if c == nil || g.check(c, access.Publish, pk.TopicName) == access.Allow {
+	topic := pk.TopicName
+	if g.set.Unmount != nil {
+		topic = g.set.Unmount(cl, topic)
+	}
+	if c == nil || g.check(c, access.Publish, topic) == access.Allow {
 		return pk, nil
 	}
 	switch {
