@@ -100,8 +100,7 @@ var notImplementedKeys = []string{
 // fixedNotImplemented are schema keys (their values checked and kept) the
 // node does not act on yet.
 var fixedNotImplemented = map[string]bool{
-	"mqtt.strict_mode": true, "mqtt.response_information": true, "mqtt.exclusive_subscription": true,
-	"broker.sys_heartbeat": true,
+	"mqtt.strict_mode": true, "broker.sys_heartbeat": true,
 }
 
 func acceptedWild() []wildField {

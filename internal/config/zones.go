@@ -207,9 +207,7 @@ var zoneKeys = []zoneKey{
 // zoneNotImplemented are the zone keys whose values the node stores but
 // does not act on yet (listed at boot when set).
 var zoneNotImplemented = map[string]bool{
-	"enable_stats": true, "strict_mode": true,
-	"response_information": true, "exclusive_subscription": true, "force_gc_policy": true,
-	"mountpoint": true,
+	"enable_stats": true, "strict_mode": true, "force_gc_policy": true,
 }
 
 // zoneWild are the wildFields of the zone keys: values kept by the loader,
