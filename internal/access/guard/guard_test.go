@@ -83,6 +83,7 @@ func (n *node) run(t *testing.T, set Settings, zoned bool, lines []string) *node
 	if zoned {
 		set.ZoneOf = ZoneLookup(cfg.Zones, b.Zone)
 		set.ReservedIDPrefix = broker.ReservedClientIDPrefix
+		set.Unmount = b.Unmount
 	}
 	path := filepath.Join(t.TempDir(), "acl.conf")
 	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
@@ -441,4 +442,27 @@ func (r recorder) Name() string { return "emqx_auth_http" }
 func (r recorder) Authenticate(_ context.Context, c *access.Client) (access.Result, error) {
 	r <- *c
 	return access.Allow, nil
+}
+
+// TestMountpointACL: with zone.<name>.mountpoint, the ACL checks topics
+// and filters as the client gave them, before the mountpoint (as EMQX).
+func TestMountpointACL(t *testing.T) {
+	n := startZoned(t, defaults(), "listener.tcp.external = 127.0.0.1:0", "zone.external.mountpoint = m/")
+	sub := dial5(t, n.addr, "watch", "admin")
+	sub.Sub(t, "#", 1) // m/#
+	pub := dial5(t, n.addr, "p5", "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r, err := pub.Publish(ctx, &paho.Publish{Topic: "ro/x", QoS: 1, Payload: []byte("no")}); r == nil || r.ReasonCode != 0x87 {
+		t.Fatalf("ro/x (m/ro/x once mounted): want 0x87, got %+v %v", r, err)
+	}
+	pub.Pub(t, "users/bob/x", 1, []byte("mine"))
+	sub.Expect(t, "users/bob/x", []byte("mine"))
+	sa, err := pub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "secret/x", QoS: 1}, {Topic: "$share/g/secret/y", QoS: 1}, {Topic: "a", QoS: 1}}})
+	if err != nil && sa == nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x87, 0x87, 1}; string(sa.Reasons) != string(want) {
+		t.Fatalf("SUBACK %x, want %x", sa.Reasons, want)
+	}
 }
