@@ -34,6 +34,9 @@ type conn struct {
 	// keepalive: the connection's keep alive in seconds, set by the connect
 	// hook (see SetDeadline).
 	keepalive atomic.Uint32
+	// emptyPassword: the CONNECT had the password flag and a password of
+	// zero bytes (limits.go); set and read on the client's goroutine.
+	emptyPassword bool
 	// backoff is the zone's keepalive_backoff: a client silent for
 	// 2 x backoff x its keep alive is closed (0: 0.75, the 1.5 x of the
 	// MQTT specification).
@@ -244,6 +247,10 @@ func (c *conn) SetDeadline(t time.Time) error {
 	}
 	return c.Conn.SetDeadline(t)
 }
+
+// EmptyPassword reports whether the client's CONNECT carried a password of
+// zero bytes (which mochi is shown as no password).
+func (c *conn) EmptyPassword() bool { return c.emptyPassword }
 
 // keepaliveWindow is how long a client with keep alive k seconds may stay
 // silent: 2 x keepalive_backoff x k.

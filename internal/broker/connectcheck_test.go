@@ -151,3 +151,15 @@ func TestConnectFlagsVerdict(t *testing.T) {
 		t.Fatalf("3.1.1 Will QoS without Will Flag: bad %v answer %v, want bad and no answer", bad, answer)
 	}
 }
+
+// TestEmptyPassword: a CONNECT with the password flag and a password of
+// zero bytes is accepted (Binary Data may be empty; mochi said 0x82), with
+// or without a user name, MQTT 5 and 3.1.1.
+func TestEmptyPassword(t *testing.T) {
+	b := startBroker(t, testConfig())
+	for _, v := range []byte{5, 4} {
+		dialRaw(t, b.Addrs()["tcp"], v, packets.ConnectParams{ClientIdentifier: "ep1", Clean: true, UsernameFlag: true, PasswordFlag: true}, packets.Properties{})
+		dialRaw(t, b.Addrs()["tcp"], v, packets.ConnectParams{ClientIdentifier: "ep2", Clean: true, UsernameFlag: true,
+			Username: []byte("u"), PasswordFlag: true}, packets.Properties{})
+	}
+}

@@ -24,6 +24,15 @@ func levels(t string) int { return strings.Count(t, "/") + 1 }
 // supported), 0x9A (retain not supported) or 0x90 (too many levels: not a
 // valid topic name here); MQTT 3.1.1 clients are disconnected.
 func (h *nodeHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type == packets.Connect && pk.Connect.PasswordFlag && len(pk.Connect.Password) == 0 {
+		// A password of zero bytes is a password (Binary Data may be
+		// empty): mochi refuses it with 0x82; EMQX takes it. The flag is
+		// cleared for mochi's check and the gate is told (EmptyPassword).
+		pk.Connect.PasswordFlag = false
+		if c, ok := cl.Net.Conn.(*conn); ok {
+			c.emptyPassword = true
+		}
+	}
 	if pk.FixedHeader.Type == packets.Disconnect && pk.Properties.SessionExpiryIntervalFlag {
 		capDisconnectExpiry(h.b.Zone(cl), &pk) // zonesession.go
 	}

@@ -247,6 +247,8 @@ func (g *Guard) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}}
 	if pk.Connect.PasswordFlag {
 		c.c.Password = slices.Clone(pk.Connect.Password)
+	} else if e, ok := cl.Net.Conn.(interface{ EmptyPassword() bool }); ok && e.EmptyPassword() {
+		c.c.Password = []byte{} // a password of zero bytes, not none
 	}
 	if ap, err := netip.ParseAddrPort(cl.Net.Remote); err == nil {
 		c.c.Peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
