@@ -20,6 +20,7 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/logging"
+	"emqxgo/internal/metrics"
 	"emqxgo/internal/tlsfiles"
 )
 
@@ -62,6 +63,8 @@ type Broker struct {
 	shutdowns forceShutdowns
 	// exclusive: the topics held by $exclusive/ subscriptions (exclusive.go).
 	exclusive exclusives
+	// metrics: EMQX's metrics (Metrics; counted in conn.go and the hooks).
+	metrics metrics.Metrics
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -105,7 +108,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		SysTopicResendInterval: max(sysEvery, 1),
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
-	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone, excl: &b.exclusive}
+	b.countDrops()
+	b.sessions = &sessions{srv: srv, log: log, def: ext, zoneOf: b.Zone, excl: &b.exclusive, metrics: &b.metrics}
 	b.limits.init(cfg)
 	b.shutdowns.init(b)
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
@@ -116,7 +120,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	for _, lc := range cfg.Listeners.List {
 		z := cfg.ZoneOf(lc.Zone)
 		l := &listener{id: lc.ID(), addr: lc.Addr, proto: lc.Proto, wsPath: lc.MQTTPath, conf: lc, zone: z,
-			idle: z.IdleTimeout, maxPacket: uint32(z.MaxPacketSize), log: log, gate: b.accepting, done: make(chan struct{}),
+			idle: z.IdleTimeout, maxPacket: uint32(z.MaxPacketSize), log: log, metrics: &b.metrics, gate: b.accepting, done: make(chan struct{}),
 			serving: make(chan struct{})}
 		if lc.Proto == "ssl" || lc.Proto == "wss" {
 			tc, err := tlsConfig(lc)
@@ -420,6 +424,7 @@ func emptyIDKept(cl *mqtt.Client) bool {
 func (h *nodeHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		c.v5.Store(cl.Properties.ProtocolVersion == 5)
+		h.b.metrics.Inc(metrics.ClientConnect)
 	}
 	captureWill(cl, pk)
 	if code := h.refusal(cl); code != packets.CodeSuccess {
@@ -485,6 +490,7 @@ func (h *nodeHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packe
 	c, _ := cl.Net.Conn.(*conn)
 	if c != nil {
 		c.badSub, c.subID = nil, pk.PacketID
+		h.b.metrics.Inc(metrics.ClientSubscribe)
 	}
 	z := h.b.Zone(cl)
 	var mp string
@@ -562,6 +568,7 @@ func (h *nodeHook) OnUnsubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	if !ok {
 		return pk
 	}
+	h.b.metrics.Inc(metrics.ClientUnsubscribe)
 	if cl.Properties.ProtocolVersion == 5 {
 		c.badUnsub = nil
 		for i, f := range pk.Filters {
@@ -748,6 +755,25 @@ type DeliveryDrops struct {
 	Resent, AwaitRelFull, AwaitRelExpired int64
 }
 
+// countDrops makes the metrics read what the sessions count: EMQX's
+// delivery.dropped.*, messages.dropped.await_pubrel_timeout and
+// packets.publish.dropped (QoS 2 over max_awaiting_rel).
+func (b *Broker) countDrops() {
+	for id, f := range map[metrics.ID]func(*sessions) int64{
+		metrics.DeliveryDroppedQueueFull:          func(s *sessions) int64 { return s.droppedFull.Load() },
+		metrics.DeliveryDroppedExpired:            func(s *sessions) int64 { return s.expired.Load() },
+		metrics.DeliveryDroppedTooLarge:           func(s *sessions) int64 { return s.tooLarge.Load() },
+		metrics.DeliveryDroppedQoS0Msg:            func(s *sessions) int64 { return s.droppedQoS0.Load() },
+		metrics.MessagesDroppedAwaitPubrelTimeout: func(s *sessions) int64 { return s.relExpired.Load() },
+		metrics.PacketsPublishDropped:             func(s *sessions) int64 { return s.relFull.Load() },
+	} {
+		b.metrics.SetSource(id, func() uint64 { return uint64(max(f(b.sessions), 0)) })
+	}
+}
+
+// Metrics are the node's EMQX metrics.
+func (b *Broker) Metrics() *metrics.Metrics { return &b.metrics }
+
 // Drops returns the delivery drop counters.
 func (b *Broker) Drops() DeliveryDrops {
 	s := b.sessions
@@ -759,3 +785,25 @@ func (b *Broker) Drops() DeliveryDrops {
 // Queued reports how many messages wait, not sent yet, in the session of
 // clientID on this node.
 func (b *Broker) Queued(clientID string) int { return b.sessions.queued(clientID) }
+
+// ConnectedClients counts the network clients connected to this node.
+func (b *Broker) ConnectedClients() int { return b.connectedClients() }
+
+// SessionCounts counts this node's sessions (network clients, connected
+// or kept after a disconnect), their subscriptions and, among those, the
+// shared ones ($share/, $queue/).
+func (b *Broker) SessionCounts() (sessions, subscriptions, shared int) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Inline {
+			continue
+		}
+		sessions++
+		for f := range cl.State.Subscriptions.GetAll() {
+			subscriptions++
+			if strings.HasPrefix(f, "$share/") || strings.HasPrefix(f, "$queue/") {
+				shared++
+			}
+		}
+	}
+	return sessions, subscriptions, shared
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"emqxgo/internal/metrics"
 )
 
 // conn wraps every accepted connection. It sets the CONNECT deadline and
@@ -102,6 +104,10 @@ type conn struct {
 	// lim paces the reading under the zone's rate limits and routing
 	// quotas (ratelimit.go); nil: none.
 	lim atomic.Pointer[connLimiter]
+
+	// m counts bytes and packets read and written (EMQX's bytes.*,
+	// packets.*, messages.qos<n>.*); nil: not counted.
+	m *metrics.Metrics
 }
 
 func newConn(c net.Conn, idle time.Duration, maxPacket uint32) *conn {
@@ -142,6 +148,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	if n > 0 {
+		if c.m != nil {
+			c.m.Add(metrics.BytesReceived, uint64(n))
+		}
 		if !c.tripped {
 			if at, reason := c.track(p[:n]); reason != 0 {
 				if at == 0 {
@@ -185,6 +194,9 @@ func (c *conn) Write(p []byte) (int, error) {
 	defer c.writeMu.Unlock()
 	if c.werr != nil {
 		return 0, c.werr
+	}
+	if c.m != nil {
+		c.countWrite(p)
 	}
 	if !c.batching && c.holds == 0 || len(p) >= flushAt { // a large packet is not copied
 		if c.wbuf != nil { // keep order behind what is pending
@@ -368,6 +380,9 @@ func (c *conn) track(b []byte) (at int, reason byte) {
 			c.inHeader, c.length, c.shift = true, 0, 0
 			c.ptype, c.start = b[i], i
 			i++
+			if c.m != nil {
+				c.countRead(c.ptype)
+			}
 		default: // remaining length varint
 			v := b[i]
 			i++
@@ -410,4 +425,69 @@ func (c *conn) TLSState() (tls.ConnectionState, bool) {
 		return t.ConnectionState(), true
 	}
 	return tls.ConnectionState{}, false
+}
+
+// countRead counts a packet read by its fixed header byte h (EMQX's
+// emqx_metrics:inc_recv): one add; the totals are derived when read.
+func (c *conn) countRead(h byte) {
+	if h>>4 == packets.Publish {
+		c.m.Inc(metrics.PublishReceived[h>>1&3])
+	} else if id := metrics.Received[h>>4]; id != 0 {
+		c.m.Inc(id)
+	}
+}
+
+// countWrite counts the bytes and packets of p, whole packets as mochi
+// writes them (EMQX's emqx_metrics:inc_sent): a $SYS PUBLISH is not a
+// packet sent, a CONNACK refusing and a PUBACK or PUBREC with an error
+// code count as errors too.
+func (c *conn) countWrite(p []byte) {
+	c.m.Add(metrics.BytesSent, uint64(len(p)))
+	for len(p) >= 2 {
+		h := p[0]
+		var length, shift uint
+		i := 1
+		for ; i < len(p) && i <= 4; i++ {
+			length |= uint(p[i]&0x7f) << shift
+			shift += 7
+			if p[i]&0x80 == 0 {
+				break
+			}
+		}
+		i++
+		if i > len(p) {
+			return
+		}
+		end := min(uint(len(p)), uint(i)+length)
+		body := p[i:end]
+		p = p[end:]
+		switch h >> 4 {
+		case packets.Publish:
+			if len(body) >= 7 && string(body[2:7]) == "$SYS/" {
+				continue
+			}
+			c.m.Inc(metrics.PublishSent[h>>1&3])
+			continue
+		case packets.Connack:
+			if len(body) >= 2 && body[1] != 0 {
+				c.m.Inc(metrics.PacketsConnackError)
+				// 3.1.1 0x04 bad user name or password, 0x05 not
+				// authorized; MQTT 5 0x86, 0x87
+				switch body[1] {
+				case 0x04, 0x05, 0x86, 0x87:
+					c.m.Inc(metrics.PacketsConnackAuthError)
+				}
+			}
+		case packets.Puback, packets.Pubrec:
+			if len(body) >= 3 && body[2] >= 0x80 {
+				c.m.Inc(metrics.PacketsPublishError)
+				if body[2] == 0x87 {
+					c.m.Inc(metrics.PacketsPublishAuthError)
+				}
+			}
+		}
+		if id := metrics.Sent[h>>4]; id != 0 {
+			c.m.Inc(id)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,8 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"emqxgo/internal/metrics"
 )
 
 // deliverHook hands every message mochi would send to subscribers to the
@@ -42,6 +45,7 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 	if pk.FixedHeader.Retain && h.b.srv.Options.Capabilities.RetainAvailable != 0 {
 		if g := h.b.retainGate.Load(); g == nil || (*g)(cl, pk) { // retainer.*: it may be delivered only
 			h.b.srv.Topics.RetainMessage(pk.Copy(false))
+			h.b.metrics.Inc(metrics.MessagesRetained)
 			atomic.StoreInt64(&h.b.srv.Info.Retained, int64(h.b.srv.Topics.Retained.Len()))
 			if f := h.b.retained.Load(); f != nil {
 				(*f)(cl, pk)
@@ -52,6 +56,12 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		}
 	}
 	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
+	if !strings.HasPrefix(pk.TopicName, "$SYS/") {
+		h.b.metrics.Inc(metrics.MessagesPublish)
+	}
+	if n == 0 {
+		h.b.metrics.Inc(metrics.MessagesDroppedNoSubscribers) // of this node: peers count theirs
+	}
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		if l := c.lim.Load(); l != nil {
 			l.routed(n) // the routing quotas (ratelimit.go)
@@ -184,18 +194,26 @@ func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 
 func (h *deliverHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	if !cl.Net.Inline {
+		h.b.metrics.Inc(metrics.ClientConnected)
 		h.b.sessions.attach(cl)
 	}
 }
 
-func (h *deliverHook) OnDisconnect(cl *mqtt.Client, _ error, expire bool) {
+func (h *deliverHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if !cl.Net.Inline {
+		h.b.metrics.Inc(metrics.ClientDisconnected)
+		if expire && !errors.Is(err, packets.ErrSessionTakenOver) {
+			h.b.metrics.Inc(metrics.SessionTerminated)
+		}
 		h.b.sessions.disconnected(cl, expire)
 		h.b.expireV3(cl, expire)
 	}
 }
 
-func (h *deliverHook) OnClientExpired(cl *mqtt.Client) { h.b.sessions.end(cl) }
+func (h *deliverHook) OnClientExpired(cl *mqtt.Client) {
+	h.b.metrics.Inc(metrics.SessionTerminated)
+	h.b.sessions.end(cl)
+}
 
 // retainAsk is a filter of the SUBSCRIBE being handled whose retained
 // messages the session sends (mochi is told Retain Handling 2 so that it

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/metrics"
 	"emqxgo/internal/ratelog"
 )
 
@@ -34,6 +35,7 @@ type listener struct {
 	idle            time.Duration
 	maxPacket       uint32
 	log             *zap.Logger
+	metrics         *metrics.Metrics       // the broker's (nil: not counted)
 	gate            func() <-chan struct{} // accept once closed
 	done            chan struct{}          // closed by Close
 	// serving is closed when mochi's goroutine has entered Serve: Start
@@ -271,6 +273,7 @@ func (c *wsConn) Close() error { return c.ws.Close() }
 // newConn wraps a client's connection with the listener's settings.
 func (l *listener) newConn(nc net.Conn) *conn {
 	c := newConn(nc, l.idle, l.maxPacket)
+	c.m = l.metrics
 	if l.zone != nil {
 		c.backoff = l.zone.KeepaliveBackoff
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/metrics"
 )
 
 // The node keeps each session's outbound messages itself, as EMQX does: an
@@ -89,6 +90,8 @@ type sessions struct {
 	// moved here); zoneOf is a client's zone (zonesession.go).
 	def    *config.Zone
 	zoneOf func(*mqtt.Client) *config.Zone
+	// metrics counts the sessions created, resumed, ... (nil: not).
+	metrics *metrics.Metrics
 
 	m sync.Map // client id -> *session
 
@@ -598,6 +601,18 @@ func (ss *sessions) kick(cl *mqtt.Client, progress bool, acked uint16) {
 func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet, mount string) {
 	existing, found := ss.srv.Clients.Get(cl.ID)
 	fresh := !found || pk.Connect.Clean || existing.Properties.Clean && existing.Properties.ProtocolVersion < 5 // as mochi's takeover
+	if ss.metrics != nil {
+		switch {
+		case fresh && found:
+			ss.metrics.Inc(metrics.SessionDiscarded)
+			ss.metrics.Inc(metrics.SessionCreated)
+		case fresh:
+			ss.metrics.Inc(metrics.SessionCreated)
+		default:
+			ss.metrics.Inc(metrics.SessionTakeovered)
+			ss.metrics.Inc(metrics.SessionResumed)
+		}
+	}
 	s := ss.getOrCreate(cl.ID)
 	s.mu.Lock()
 	s.owner, s.cl, s.movedTo, s.mount = cl, nil, "", mount

@@ -260,3 +260,44 @@ func (r *routes) dropLocked(peer string) {
 	}
 	delete(r.peer, peer)
 }
+
+// RouteCounts counts the cluster's routes as EMQX's stats do: routes, one
+// per topic filter and node holding a subscription to it (a shared
+// group's filter counts as its topic), and topics, the distinct filters.
+func (f *Fabric) RouteCounts() (routes, topics int) {
+	r := f.routes
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]struct{}{}
+	for filter := range r.local {
+		seen[topicOf(filter)] = struct{}{}
+	}
+	routes = len(seen)
+	for _, rs := range r.peer {
+		mine := map[string]struct{}{}
+		for rt := range rs {
+			t := topicOf(rt.Filter)
+			mine[t] = struct{}{}
+			seen[t] = struct{}{}
+		}
+		routes += len(mine)
+	}
+	return routes, len(seen)
+}
+
+// topicOf is the topic filter of a subscription: $share/<group>/ and
+// $queue/ are taken off.
+func topicOf(filter string) string {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return rest[i+1:]
+		}
+	}
+	if rest, ok := strings.CutPrefix(filter, "$queue/"); ok {
+		return rest
+	}
+	return filter
+}
+
+// RetainedCount is how many retained messages the cluster's table holds.
+func (f *Fabric) RetainedCount() int { return f.retained.t.Len() }
