@@ -38,6 +38,8 @@ func (n *Node) command(args []string) (out string, ok bool) {
 	}
 	rest := args[1:]
 	switch args[0] {
+	case "broker":
+		return n.brokerCmd(rest), true
 	case "plugins":
 		return n.pluginsCmd(rest), true
 	case "modules":

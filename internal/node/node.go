@@ -20,6 +20,7 @@ import (
 	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/fabric"
+	"emqxgo/internal/metrics"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/version"
 )
@@ -47,6 +48,10 @@ type Node struct {
 	// reloadConfig reads the configuration again (plugins reload); nil:
 	// the node keeps the one it was given.
 	reloadConfig func() (*config.Config, error)
+
+	// stats: EMQX's stats (broker.go); started: when Start ran (uptime).
+	stats   metrics.Stats
+	started time.Time
 
 	reqOnce  sync.Once // closes stopReq
 	stopReq  chan struct{}
@@ -161,6 +166,9 @@ func (n *Node) Start() (err error) {
 	n.warmUp(warmUpLimit)
 	n.bootPlugins()
 	undo = append(undo, n.access.plugins.Stop)
+	n.setupObservability()
+	n.stats.Start(statsInterval)
+	undo = append(undo, n.stats.Stop)
 	n.broker.OpenAccepts()
 	if n.auto != nil {
 		if err := n.auto.Start(); err != nil {
@@ -277,6 +285,7 @@ func (n *Node) stop(ctx context.Context) error {
 	}
 	cancel()
 	n.cluster.Stop() // not a leave: peers list this node as stopped
+	n.stats.Stop()
 	n.fabric.Stop()
 	if n.ctl != nil {
 		n.ctl.Close()

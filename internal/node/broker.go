@@ -1,0 +1,119 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"emqxgo/internal/metrics"
+	"emqxgo/internal/version"
+)
+
+// statsInterval is how often the stats are read for their maxima
+// (emqx_stats' tick).
+const statsInterval = time.Second
+
+// setupObservability makes the stats read the broker's and the fabric's
+// counts and the metrics the gate's counters; the node's start time is
+// its uptime's origin.
+func (n *Node) setupObservability() {
+	n.started = time.Now()
+	b, f := n.broker, n.fabric
+	st := &n.stats
+	conns := func() int { return b.ConnectedClients() }
+	st.SetSource("connections", conns)
+	st.SetSource("live_connections", conns)
+	sessions := func() int { s, _, _ := b.SessionCounts(); return s }
+	st.SetSource("channels", sessions)
+	st.SetSource("sessions", sessions)
+	subs := func() int { _, s, _ := b.SessionCounts(); return s }
+	st.SetSource("subscriptions", subs)
+	st.SetSource("suboptions", subs)
+	st.SetSource("subscribers", subs)
+	st.SetSource("subscriptions.shared", func() int { _, _, s := b.SessionCounts(); return s })
+	st.SetSource("routes", func() int { r, _ := f.RouteCounts(); return r })
+	st.SetSource("topics", func() int { _, t := f.RouteCounts(); return t })
+	st.SetSource("retained", f.RetainedCount)
+
+	if g := n.access.guard; g != nil {
+		m := b.Metrics()
+		for id, c := range map[metrics.ID]func() int64{
+			metrics.ClientAuthSuccess:          g.AuthSuccess.Load,
+			metrics.ClientAuthSuccessAnonymous: g.AuthAnonymous.Load,
+			metrics.ClientAuthFailure:          g.AuthFailure.Load,
+			metrics.ClientACLAllow:             g.ACLAllow.Load,
+			metrics.ClientACLDeny:              g.ACLDeny.Load,
+			metrics.ClientACLCacheHit:          g.ACLCacheHit.Load,
+			metrics.ClientAuthenticate: func() int64 {
+				return g.AuthSuccess.Load() + g.AuthAnonymous.Load() + g.AuthFailure.Load()
+			},
+			metrics.ClientCheckACL: func() int64 { return g.ACLAllow.Load() + g.ACLDeny.Load() },
+		} {
+			m.SetSource(id, func() uint64 { return uint64(max(c(), 0)) })
+		}
+	}
+}
+
+// brokerCmd is emqx_mgmt_cli's broker command: the node's description,
+// version, uptime and local time; its stats; its metrics.
+func (n *Node) brokerCmd(args []string) string {
+	var b strings.Builder
+	switch {
+	case len(args) == 0:
+		for _, kv := range [][2]string{{"sysdescr", sysdescr()}, {"version", version.Version},
+			{"uptime", uptime(time.Since(n.started))}, {"datetime", time.Now().Format("2006-01-02 15:04:05")}} {
+			fmt.Fprintf(&b, "%s: %s\n", pad(kv[0], 10), kv[1])
+		}
+	case len(args) == 1 && args[0] == "stats":
+		for _, v := range n.stats.All() {
+			fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
+		}
+	case len(args) == 1 && args[0] == "metrics":
+		for _, v := range n.broker.Metrics().All() {
+			fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
+		}
+	default:
+		return usage(usageLine{"broker", "Show broker version, uptime and description"},
+			usageLine{"broker stats", "Show broker statistics of clients, topics, subscribers"},
+			usageLine{"broker metrics", "Show broker metrics"})
+	}
+	return b.String()
+}
+
+// pad is Erlang's "~-Ns": s left-aligned in n columns, cut to n if longer
+// (EMQX prints messages.dropped.await_pubrel_timeout as
+// "messages.dropped.await_pubrel_").
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s[:n]
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+// sysdescr is emqx_app:get_description(): "EMQX", or EMQX_DESCRIPTION
+// (newlines around it taken off, "EMQ X" written "EMQX").
+func sysdescr() string {
+	if d := os.Getenv("EMQX_DESCRIPTION"); d != "" {
+		return strings.ReplaceAll(strings.Trim(d, "\n"), "EMQ X", "EMQX")
+	}
+	return "EMQX"
+}
+
+// uptime is emqx_sys:uptime(): "D days, H hours, M minutes, S seconds",
+// the leading units that are 0 left out (nothing at all under a second).
+func uptime(d time.Duration) string {
+	s := int64(d / time.Second)
+	parts := []struct {
+		v    int64
+		unit string
+	}{{s / 86400, " days"}, {s % 86400 / 3600, " hours"}, {s % 3600 / 60, " minutes"}, {s % 60, " seconds"}}
+	for len(parts) > 0 && parts[0].v == 0 {
+		parts = parts[1:]
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = fmt.Sprint(p.v) + p.unit
+	}
+	return strings.Join(out, ", ")
+}
