@@ -793,17 +793,36 @@ func (b *Broker) ConnectedClients() int { return b.connectedClients() }
 // or kept after a disconnect), their subscriptions and, among those, the
 // shared ones ($share/, $queue/).
 func (b *Broker) SessionCounts() (sessions, subscriptions, shared int) {
+	c := b.Counts()
+	return c.Sessions, c.Subscriptions, c.Shared
+}
+
+// ClientCounts are this node's clients, sessions and subscriptions.
+type ClientCounts struct{ Connected, Sessions, Subscriptions, Shared int }
+
+// Counts counts the node's network clients in one pass: connected ones,
+// sessions (connected or kept after a disconnect), their subscriptions
+// and the shared ones among those ($share/, $queue/).
+func (b *Broker) Counts() ClientCounts {
+	var c ClientCounts
 	for _, cl := range b.srv.Clients.GetAll() {
 		if cl.Net.Inline {
 			continue
 		}
-		sessions++
+		c.Sessions++
+		if !cl.Closed() {
+			c.Connected++
+		}
+		n := cl.State.Subscriptions.Len()
+		c.Subscriptions += n
+		if n == 0 {
+			continue
+		}
 		for f := range cl.State.Subscriptions.GetAll() {
-			subscriptions++
 			if strings.HasPrefix(f, "$share/") || strings.HasPrefix(f, "$queue/") {
-				shared++
+				c.Shared++
 			}
 		}
 	}
-	return sessions, subscriptions, shared
+	return c
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
+	"emqxgo/internal/broker"
 	"emqxgo/internal/metrics"
 	"emqxgo/internal/version"
 )
@@ -21,17 +23,32 @@ func (n *Node) setupObservability() {
 	n.started = time.Now()
 	b, f := n.broker, n.fabric
 	st := &n.stats
-	conns := func() int { return b.ConnectedClients() }
+	// One pass over the clients serves the stats of one read (they are
+	// read one after the other within microseconds).
+	var (
+		countsMu sync.Mutex
+		countsAt time.Time
+		counts   broker.ClientCounts
+	)
+	get := func() broker.ClientCounts {
+		countsMu.Lock()
+		defer countsMu.Unlock()
+		if time.Since(countsAt) > 100*time.Millisecond {
+			counts, countsAt = b.Counts(), time.Now()
+		}
+		return counts
+	}
+	conns := func() int { return get().Connected }
 	st.SetSource("connections", conns)
 	st.SetSource("live_connections", conns)
-	sessions := func() int { s, _, _ := b.SessionCounts(); return s }
+	sessions := func() int { return get().Sessions }
 	st.SetSource("channels", sessions)
 	st.SetSource("sessions", sessions)
-	subs := func() int { _, s, _ := b.SessionCounts(); return s }
+	subs := func() int { return get().Subscriptions }
 	st.SetSource("subscriptions", subs)
 	st.SetSource("suboptions", subs)
 	st.SetSource("subscribers", subs)
-	st.SetSource("subscriptions.shared", func() int { _, _, s := b.SessionCounts(); return s })
+	st.SetSource("subscriptions.shared", func() int { return get().Shared })
 	st.SetSource("routes", func() int { r, _ := f.RouteCounts(); return r })
 	st.SetSource("topics", func() int { _, t := f.RouteCounts(); return t })
 	st.SetSource("retained", f.RetainedCount)
