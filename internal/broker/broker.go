@@ -95,17 +95,15 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	// (mochi copies them by default: a client's user properties came back
 	// in its PUBACK).
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
-	// broker.sys_interval: how often the $SYS tree is refreshed (off: in
-	// effect never).
-	sysEvery := int64(cfg.Broker.SysInterval / time.Second)
-	if cfg.Broker.SysInterval == 0 {
-		sysEvery = 1 << 31
-	}
+	// mochi's own $SYS/broker/... tree is off: the node publishes EMQX's
+	// $SYS/brokers/... (package sys). mochi publishes its tree once as it
+	// starts (Start takes it out of the retained store, the deliver hook
+	// drops it) and then every SysTopicResendInterval: in effect never.
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		Logger:                 logging.Slog(log),
 		InlineClient:           true,
-		SysTopicResendInterval: max(sysEvery, 1),
+		SysTopicResendInterval: mochiSysNever,
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
 	b.countDrops()
@@ -225,6 +223,7 @@ func (b *Broker) Start() error {
 	if err := b.srv.Serve(); err != nil {
 		return err
 	}
+	b.dropMochiSys()
 	for _, l := range b.listeners {
 		select {
 		case <-l.serving:
@@ -825,4 +824,22 @@ func (b *Broker) Counts() ClientCounts {
 		}
 	}
 	return c
+}
+
+// mochiSysNever is mochi's $SYS interval (seconds) that never comes: about
+// 68 years.
+const mochiSysNever = 1 << 31
+
+// mochiSysPrefix is mochi's own $SYS tree (EMQX's is $SYS/brokers...).
+const mochiSysPrefix = "$SYS/broker/"
+
+// dropMochiSys takes out of the retained store what mochi retained of its
+// own $SYS tree as it started.
+func (b *Broker) dropMochiSys() {
+	for topic := range b.srv.Topics.Retained.GetAll() {
+		if strings.HasPrefix(topic, mochiSysPrefix) {
+			b.srv.Topics.RetainMessage(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}, TopicName: topic})
+		}
+	}
+	atomic.StoreInt64(&b.srv.Info.Retained, int64(b.srv.Topics.Retained.Len()))
 }

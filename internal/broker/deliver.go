@@ -73,7 +73,16 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 // OnSelectSubscribers delivers a PUBLISH mochi makes itself (a will, $SYS)
 // to its subscribers through their sessions and leaves mochi no one to
 // send it to. The cluster's hook, before it, chose the shared members.
+// mochi's own $SYS/broker/... tree (published once, as it starts) goes to
+// no one: the node's $SYS is EMQX's.
 func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
+	if strings.HasPrefix(pk.TopicName, mochiSysPrefix) {
+		clear(subs.Subscriptions)
+		clear(subs.SharedSelected)
+		clear(subs.Shared)
+		clear(subs.InlineSubscriptions)
+		return subs
+	}
 	h.route(subs, pk, false)
 	return subs
 }

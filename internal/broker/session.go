@@ -71,7 +71,8 @@ const holdAtMost = time.Second
 
 // A client's PUBLISH (and one the cluster layer injects) is delivered by
 // the node's hook in OnPublish, which tells mochi to do nothing more with
-// it. The PUBLISHes mochi makes itself, wills and $SYS, are caught by
+// it. The PUBLISHes mochi makes itself, wills and $SYS (its own tree, which
+// mochi publishes once as it starts and the hook drops), are caught by
 // shared subscriptions of no client, which make mochi ask the node's hook
 // to select their subscribers (it asks only where a shared group
 // matches): one on $SYS/# always, and one on # while a will is on its way

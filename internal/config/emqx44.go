@@ -78,7 +78,7 @@ var notImplementedKeys = []string{
 	"management.listener.https.recbuf", "management.listener.https.send_timeout",
 	"management.listener.https.send_timeout_close", "management.listener.https.sndbuf",
 	"management.listener.https.tls_versions", "management.listener.https.tune_buffer",
-	"management.listener.https.verify", "management.max_row_limit", "module.presence.qos",
+	"management.listener.https.verify", "management.max_row_limit",
 	"module.rewrite.pub.rule.<id>", "module.rewrite.rule.<id>", "module.rewrite.sub.rule.<id>",
 	"module.slow_subs.expire_interval", "module.slow_subs.notice_batch_size",
 	"module.slow_subs.notice_interval", "module.slow_subs.notice_qos", "module.slow_subs.stats_type",
@@ -100,7 +100,7 @@ var notImplementedKeys = []string{
 // fixedNotImplemented are schema keys (their values checked and kept) the
 // node does not act on yet.
 var fixedNotImplemented = map[string]bool{
-	"mqtt.strict_mode": true, "broker.sys_heartbeat": true,
+	"mqtt.strict_mode": true,
 }
 
 func acceptedWild() []wildField {

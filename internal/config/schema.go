@@ -107,6 +107,7 @@ func buildSchema() []field {
 			func(c *Config) *string { return &c.Broker.SharedSubscriptionStrategy }),
 		durField("broker.sys_interval", "1m", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Broker.SysInterval }),
 		durField("broker.sys_heartbeat", "30s", time.Millisecond, true, func(c *Config) *time.Duration { return &c.Broker.SysHeartbeat }),
+		intField("module.presence.qos", "1", 0, 2, func(c *Config) *int { return &c.Broker.PresenceQoS }),
 
 		enumField("retainer.storage_type", "ram", []string{"ram", "disc", "disc_only"}, func(c *Config) *string { return &c.Retainer.StorageType }),
 		intField("retainer.max_retained_messages", "0", 0, math.MaxInt32, func(c *Config) *int { return &c.Retainer.MaxRetainedMessages }),

@@ -294,6 +294,10 @@ type Broker struct {
 	SharedSubscriptionStrategy string
 	SysInterval                time.Duration // broker.sys_interval (1m)
 	SysHeartbeat               time.Duration // broker.sys_heartbeat (30s)
+	// PresenceQoS is module.presence.qos (1): the QoS of the presence
+	// events ($SYS/brokers/<node>/clients/<clientid>/connected,
+	// disconnected).
+	PresenceQoS int
 }
 
 // Log holds log.* keys.

@@ -220,9 +220,11 @@ func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
 
 // dispatch: one index lookup finds the peers with plain routes and every
 // shared group's members; each matching peer gets the message once.
-// It returns the id the copies were given (0: none went).
+// It returns the id the copies were given (0: none went). The node's
+// $SYS messages (EMQX's $SYS/brokers/..., presence events) go to the
+// peers' subscribers like any other, as in EMQX.
 func (f *Fabric) dispatch(publisher string, pk packets.Packet) uint64 {
-	if f.routes.entries.Load() == 0 || strings.HasPrefix(pk.TopicName, "$SYS") {
+	if f.routes.entries.Load() == 0 {
 		return 0
 	}
 	mt := getMatches()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/zap"
 
 	"emqxgo/internal/banned"
@@ -22,6 +23,7 @@ import (
 	"emqxgo/internal/fabric"
 	"emqxgo/internal/metrics"
 	"emqxgo/internal/nodename"
+	"emqxgo/internal/sys"
 	"emqxgo/internal/version"
 )
 
@@ -39,6 +41,7 @@ type Node struct {
 	broker  *broker.Broker
 	cluster *cluster.Cluster
 	fabric  *fabric.Fabric
+	sys     *sys.Publisher
 	auto    *discovery.Loop // nil with cluster.discovery = manual
 	ctl     *ctlrpc.Server
 	sock    string
@@ -95,6 +98,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	}
 	b.SetMover(fb)
 	n.cluster, n.fabric = cl, fb
+	if n.sys, err = n.newSys(); err != nil {
+		return nil, err
+	}
 	n.openBanned(fb)
 	n.newPlugins(fb)
 	fb.SetCommandHandler(n.peerCommand)
@@ -107,6 +113,20 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	}
 	return n, nil
 }
+
+// newSys builds the publisher of EMQX's $SYS topics and presence events.
+func (n *Node) newSys() (*sys.Publisher, error) {
+	b := n.broker
+	return sys.New(b.Server(), sys.Config{Node: n.name.String(), Version: version.Version,
+		Interval: n.cfg.Broker.SysInterval, Heartbeat: n.cfg.Broker.SysHeartbeat,
+		Nodes:    func() []string { return n.cluster.Status().Running },
+		Presence: true, PresenceQoS: byte(n.cfg.Broker.PresenceQoS),
+		SessionExpiry: func(cl *mqtt.Client) time.Duration { return b.Zone(cl).SessionExpiryInterval },
+	}, n.log)
+}
+
+// Sys publishes the $SYS topics (SetStats, SetMetrics).
+func (n *Node) Sys() *sys.Publisher { return n.sys }
 
 // Name is the node's name.
 func (n *Node) Name() nodename.Name { return n.name }
@@ -170,6 +190,7 @@ func (n *Node) Start() (err error) {
 	n.stats.Start(statsInterval)
 	undo = append(undo, n.stats.Stop)
 	n.broker.OpenAccepts()
+	n.sys.Start()
 	if n.auto != nil {
 		if err := n.auto.Start(); err != nil {
 			n.log.Error("autocluster strategy cannot start; the node runs without it", zap.String("discovery", n.cfg.Cluster.Discovery), zap.Error(err))
@@ -278,6 +299,7 @@ func (n *Node) stop(ctx context.Context) error {
 		n.auto.Stop()
 	}
 	err := n.broker.Stop(ctx) // clients first: no new publishes
+	n.sys.Stop()              // after the clients' disconnected events
 	n.access.plugins.Stop()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if ferr := n.fabric.Flush(fctx); ferr != nil {
