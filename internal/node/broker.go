@@ -53,6 +53,24 @@ func (n *Node) setupObservability() {
 	st.SetSource("topics", func() int { _, t := f.RouteCounts(); return t })
 	st.SetSource("retained", f.RetainedCount)
 
+	// $SYS/brokers/<node>/stats/... and /metrics/... at broker.sys_interval.
+	n.sys.SetStats(func() map[string]int64 {
+		all := st.All()
+		out := make(map[string]int64, len(all))
+		for _, v := range all {
+			out[v.Name] = int64(v.Value)
+		}
+		return out
+	})
+	n.sys.SetMetrics(func() map[string]uint64 {
+		all := b.Metrics().All()
+		out := make(map[string]uint64, len(all))
+		for _, v := range all {
+			out[v.Name] = v.Value
+		}
+		return out
+	})
+
 	if g := n.access.guard; g != nil {
 		m := b.Metrics()
 		for id, c := range map[metrics.ID]func() int64{

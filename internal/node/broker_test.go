@@ -112,3 +112,29 @@ func TestBrokerMetrics(t *testing.T) {
 		t.Errorf("usage:\n%s", got)
 	}
 }
+
+// TestSysStatsAndMetrics: at broker.sys_interval the node publishes its
+// stats and metrics under $SYS/brokers/<node>/stats/ and /metrics/ (a
+// metric's dots are levels), with the figures `emqx_ctl broker` shows.
+func TestSysStatsAndMetrics(t *testing.T) {
+	name := fmt.Sprintf("emqx1@127.0.%d.1", testutil.Subnet(t))
+	n := testnode.Start(t, name, "EMQX_BROKER__SYS_INTERVAL=1s")
+	testnode.WaitRunning(t, 20*time.Second, n)
+	w := testutil.DialV5(t, n.Addr, "sys-watch")
+	w.Sub(t, "$SYS/brokers/"+name+"/stats/connections.count", 0)
+	w.Sub(t, "$SYS/brokers/"+name+"/metrics/packets/subscribe/received", 0)
+	got := map[string]string{}
+	deadline := time.After(15 * time.Second)
+	for got["stats"] != "1" || got["metrics"] != "2" {
+		select {
+		case m := <-w.Msgs:
+			if strings.Contains(m.Topic, "/stats/") {
+				got["stats"] = string(m.Payload)
+			} else {
+				got["metrics"] = string(m.Payload)
+			}
+		case <-deadline:
+			t.Fatalf("$SYS stats and metrics seen: %v; want connections.count 1 and 2 SUBSCRIBEs received", got)
+		}
+	}
+}
