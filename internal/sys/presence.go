@@ -2,7 +2,6 @@ package sys
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-	"go.uber.org/zap"
 )
 
 // presenceHook publishes EMQX's presence events (emqx_mod_presence, on by
@@ -117,17 +115,13 @@ func (h *presenceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 		err = cause
 	}
 	now := time.Now().UnixMilli()
-	info.TS = now
-	h.publish(cl.ID, "disconnected", disconnectedEvent{presenceInfo: info, Reason: Reason(err), DisconnectedAt: now})
+	ci := *info // the connected event may still be waiting with info
+	ci.TS = now
+	h.publish(cl.ID, "disconnected", disconnectedEvent{presenceInfo: &ci, Reason: Reason(err), DisconnectedAt: now})
 }
 
-func (h *presenceHook) publish(clientID, event string, v any) {
-	payload, err := json.Marshal(v)
-	if err != nil {
-		h.p.log.Error("cannot encode a presence event", zap.String("event", event), zap.String("clientid", clientID), zap.Error(err))
-		return
-	}
-	h.p.publish(h.p.prefix+"clients/"+clientID+"/"+event, payload, false, h.p.cfg.PresenceQoS)
+func (h *presenceHook) publish(clientID, name string, v any) {
+	h.p.enqueue(event{topic: h.p.prefix + "clients/" + clientID + "/" + name, v: v})
 }
 
 // Reason is the reason of a disconnected event, named as EMQX names it,

@@ -26,12 +26,16 @@
 package sys
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"emqxgo/internal/ratelog"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -78,6 +82,13 @@ type Publisher struct {
 	metrics func() map[string]uint64
 
 	presence *presenceHook
+	// events are presence events waiting for the worker (Start): they are
+	// published off the connecting client's goroutine, whose stack would
+	// otherwise grow with the whole publish path and stay grown while the
+	// client is idle. Full: dropped, counted (Dropped) and logged.
+	events  chan event
+	dropped atomic.Int64
+	logs    *ratelog.Limiter
 
 	startOnce, stopOnce sync.Once
 	done                chan struct{}
@@ -88,7 +99,7 @@ type Publisher struct {
 // (call before srv serves clients); Start starts the timers.
 func New(srv *mqtt.Server, cfg Config, log *zap.Logger) (*Publisher, error) {
 	p := &Publisher{srv: srv, cfg: cfg, log: log, started: time.Now(), prefix: "$SYS/brokers/" + cfg.Node + "/",
-		done: make(chan struct{})}
+		done: make(chan struct{}), events: make(chan event, eventQueue), logs: ratelog.New(10 * time.Second)}
 	// An inline client of its own, named as in EMQX's messages (from
 	// emqx_sys); "$" keeps it apart from every network client.
 	p.cl = srv.NewClient(nil, "local", "$sys:"+cfg.Node, true)
@@ -126,6 +137,8 @@ func (p *Publisher) Start() {
 			return
 		default:
 		}
+		p.wg.Add(1)
+		go p.work()
 		if p.cfg.Heartbeat > 0 {
 			p.every(p.cfg.Heartbeat, p.heartbeat)
 		}
@@ -168,6 +181,61 @@ func (p *Publisher) stopped() bool {
 	default:
 		return false
 	}
+}
+
+// eventQueue is how many presence events may wait for the worker.
+const eventQueue = 8192
+
+// event is one presence event: its topic and what its JSON encodes.
+type event struct {
+	topic string
+	v     any
+}
+
+// enqueue hands a presence event to the worker; a full queue drops it,
+// counted and logged at most once every 10 s.
+func (p *Publisher) enqueue(e event) {
+	select {
+	case p.events <- e:
+	default:
+		n := p.dropped.Add(1)
+		if p.logs.First("presence") {
+			p.log.Warn("presence events dropped: the queue to publish them is full", zap.Int64("dropped", n))
+		}
+	}
+}
+
+// Dropped is the number of presence events dropped on a full queue.
+func (p *Publisher) Dropped() int64 { return p.dropped.Load() }
+
+// work publishes the presence events in order; on Stop it publishes those
+// already queued, then ends.
+func (p *Publisher) work() {
+	defer p.wg.Done()
+	for {
+		select {
+		case e := <-p.events:
+			p.publishEvent(e)
+		case <-p.done:
+			for {
+				select {
+				case e := <-p.events:
+					p.publishEvent(e)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *Publisher) publishEvent(e event) {
+	payload, err := json.Marshal(e.v)
+	if err != nil {
+		p.log.Error("cannot encode a presence event", zap.String("topic", e.topic), zap.Error(err))
+		return
+	}
+	p.publish(e.topic, payload, false, p.cfg.PresenceQoS)
 }
 
 // heartbeat publishes uptime and datetime.
