@@ -750,7 +750,26 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 			s.seen[mid] = struct{}{}
 		}
 	}
-	q = append(q, rest...)
+	if len(rest) > 0 {
+		// Queued here before the session was restored: messages forwarded
+		// by the old node, which lets the session go before its answer
+		// comes. One it had in flight or queued is a copy: the first is
+		// resent (DUP 1) on resume, the second is in queued already.
+		known := make(map[uint64]struct{}, len(had)+len(queued))
+		for _, mid := range had {
+			known[mid] = struct{}{}
+		}
+		for i := range queued {
+			known[queued[i].ID] = struct{}{}
+		}
+		for _, m := range rest {
+			if _, dup := known[m.id]; m.id != 0 && dup {
+				s.ss.duplicates.Add(1)
+				continue
+			}
+			q = append(q, m)
+		}
+	}
 	if z := s.zone(); z.MqueuePriorities != nil {
 		sortByPriority(z, q)
 		for len(q) > z.MaxMqueueLen { // the lowest priority's oldest first
