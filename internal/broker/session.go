@@ -219,6 +219,11 @@ type session struct {
 	holdFrom map[string]bool
 	held     []qmsg
 	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
+	// releasing: release is queueing what was held (holdFrom is empty and
+	// still set, so that what comes meanwhile is held behind it); holdGen
+	// tells a release that the session moved (take, hold) meanwhile.
+	releasing bool
+	holdGen   uint32
 
 	// retry_interval and await_rel_timeout (retry.go): notes of what was
 	// sent (rq[rqHead:]) and of inbound QoS 2 PUBLISHes awaiting PUBREL
@@ -692,6 +697,8 @@ func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint6
 	}
 	s.held, s.holdFrom = nil, nil
 	s.holding.Store(false)
+	s.releasing = false
+	s.holdGen++
 	sent = s.sentIDs
 	if s.seen != nil && time.Now().Before(s.seenUntil) {
 		// It moved here lately: the next node must know what it had, or
@@ -827,6 +834,8 @@ func (ss *sessions) hold(id string, origins []string) {
 	s := ss.getOrCreate(id)
 	s.mu.Lock()
 	s.holdFrom = map[string]bool{}
+	s.releasing = false
+	s.holdGen++
 	for _, o := range origins {
 		s.holdFrom[o] = true
 	}
@@ -837,10 +846,12 @@ func (ss *sessions) hold(id string, origins []string) {
 
 // release notes the marker of origin ("": give up waiting) and, once none
 // is awaited, queues what was held, in order (copies of what came through
-// the old node meanwhile are dropped by id).
+// the old node meanwhile are dropped by id). Until the last held message
+// is queued, what is routed here is held behind them: it would overtake
+// them otherwise.
 func (s *session) release(origin string) {
 	s.mu.Lock()
-	if s.holdFrom == nil {
+	if s.holdFrom == nil || s.releasing {
 		s.mu.Unlock()
 		return
 	}
@@ -851,13 +862,24 @@ func (s *session) release(origin string) {
 			return
 		}
 	}
-	held := s.held
-	s.holdFrom, s.held = nil, nil
+	s.releasing = true
+	gen := s.holdGen
+	for len(s.held) > 0 {
+		held := s.held
+		s.held = nil
+		s.mu.Unlock()
+		for _, m := range held {
+			s.enqueue(m)
+		}
+		s.mu.Lock()
+		if s.holdGen != gen {
+			s.mu.Unlock()
+			return // it moved on (what it held went along) or moved again
+		}
+	}
+	s.holdFrom, s.releasing = nil, false
 	s.holding.Store(false)
 	s.mu.Unlock()
-	for _, m := range held {
-		s.enqueue(m)
-	}
 }
 
 // marker: the marker of origin for the session of id came. A session that
