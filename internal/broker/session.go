@@ -42,12 +42,13 @@ import (
 //     attached, messages wait in the queue (QoS 0 ones too when
 //     zone.external.mqueue_store_qos0 is on, as EMQX).
 //
-// A known limit: a session that moves between nodes can now and then be
-// given a copy of a message it already had without DUP (the ids that tell
-// copies apart do not yet follow every path of a move). It shows mostly
-// when a session ping-pongs faster than about once a second; it was seen
-// once at 1.5 s hops under heavy load; the soak (15 s hops) has counted
-// none.
+// A session that moves between nodes tells copies of a message (the old
+// node forwards what is still routed there, and the other nodes route to
+// both for a while) by the message's cluster-wide id: the new node drops a
+// copy of one the session had in flight or queued on the old node, or had
+// since (seen), including copies forwarded to it before the session's
+// state came (restore). A copy of a message the client already had is only
+// ever the resend of one in flight, with DUP 1.
 
 const (
 	stallAfter   = 500 * time.Millisecond // a subscriber that neither read nor acknowledged for this long is not waited for
