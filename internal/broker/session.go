@@ -44,12 +44,13 @@ import (
 //     attached, messages wait in the queue (QoS 0 ones too when
 //     zone.external.mqueue_store_qos0 is on, as EMQX).
 //
-// A known limit: a session that moves between nodes can now and then be
-// given a copy of a message it already had without DUP (the ids that tell
-// copies apart do not yet follow every path of a move). It shows mostly
-// when a session ping-pongs faster than about once a second; it was seen
-// once at 1.5 s hops under heavy load; the soak (15 s hops) has counted
-// none.
+// A session that moves between nodes tells copies of a message (the old
+// node forwards what is still routed there, and the other nodes route to
+// both for a while) by the message's cluster-wide id: the new node drops a
+// copy of one the session had in flight or queued on the old node, or had
+// since (seen), including copies forwarded to it before the session's
+// state came (restore). A copy of a message the client already had is only
+// ever the resend of one in flight, with DUP 1.
 
 const (
 	stallAfter   = 500 * time.Millisecond // a subscriber that neither read nor acknowledged for this long is not waited for
@@ -230,6 +231,11 @@ type session struct {
 	holdFrom map[string]bool
 	held     []qmsg
 	holding  atomic.Bool // holdFrom is set (read without mu on the delivery path)
+	// releasing: release is queueing what was held (holdFrom is empty and
+	// still set, so that what comes meanwhile is held behind it); holdGen
+	// tells a release that the session moved (take, hold) meanwhile.
+	releasing bool
+	holdGen   uint32
 
 	// retry_interval and await_rel_timeout (retry.go): notes of what was
 	// sent (rq[rqHead:]) and of inbound QoS 2 PUBLISHes awaiting PUBREL
@@ -724,6 +730,8 @@ func (ss *sessions) take(id, to string) (queued []Message, sent map[uint16]uint6
 	}
 	s.held, s.holdFrom = nil, nil
 	s.holding.Store(false)
+	s.releasing = false
+	s.holdGen++
 	sent = s.sentIDs
 	if s.seen != nil && time.Now().Before(s.seenUntil) {
 		// It moved here lately: the next node must know what it had, or
@@ -782,7 +790,26 @@ func (ss *sessions) restore(id string, queued []Message, had []uint64) {
 			s.seen[mid] = struct{}{}
 		}
 	}
-	q = append(q, rest...)
+	if len(rest) > 0 {
+		// Queued here before the session was restored: messages forwarded
+		// by the old node, which lets the session go before its answer
+		// comes. One it had in flight or queued is a copy: the first is
+		// resent (DUP 1) on resume, the second is in queued already.
+		known := make(map[uint64]struct{}, len(had)+len(queued))
+		for _, mid := range had {
+			known[mid] = struct{}{}
+		}
+		for i := range queued {
+			known[queued[i].ID] = struct{}{}
+		}
+		for _, m := range rest {
+			if _, dup := known[m.id]; m.id != 0 && dup {
+				s.ss.duplicates.Add(1)
+				continue
+			}
+			q = append(q, m)
+		}
+	}
 	if z := s.zone(); z.MqueuePriorities != nil {
 		sortByPriority(z, q)
 		for len(q) > z.MaxMqueueLen { // the lowest priority's oldest first
@@ -840,6 +867,8 @@ func (ss *sessions) hold(id string, origins []string) {
 	s := ss.getOrCreate(id)
 	s.mu.Lock()
 	s.holdFrom = map[string]bool{}
+	s.releasing = false
+	s.holdGen++
 	for _, o := range origins {
 		s.holdFrom[o] = true
 	}
@@ -850,10 +879,12 @@ func (ss *sessions) hold(id string, origins []string) {
 
 // release notes the marker of origin ("": give up waiting) and, once none
 // is awaited, queues what was held, in order (copies of what came through
-// the old node meanwhile are dropped by id).
+// the old node meanwhile are dropped by id). Until the last held message
+// is queued, what is routed here is held behind them: it would overtake
+// them otherwise.
 func (s *session) release(origin string) {
 	s.mu.Lock()
-	if s.holdFrom == nil {
+	if s.holdFrom == nil || s.releasing {
 		s.mu.Unlock()
 		return
 	}
@@ -864,13 +895,24 @@ func (s *session) release(origin string) {
 			return
 		}
 	}
-	held := s.held
-	s.holdFrom, s.held = nil, nil
+	s.releasing = true
+	gen := s.holdGen
+	for len(s.held) > 0 {
+		held := s.held
+		s.held = nil
+		s.mu.Unlock()
+		for _, m := range held {
+			s.enqueue(m)
+		}
+		s.mu.Lock()
+		if s.holdGen != gen {
+			s.mu.Unlock()
+			return // it moved on (what it held went along) or moved again
+		}
+	}
+	s.holdFrom, s.releasing = nil, false
 	s.holding.Store(false)
 	s.mu.Unlock()
-	for _, m := range held {
-		s.enqueue(m)
-	}
 }
 
 // marker: the marker of origin for the session of id came. A session that
