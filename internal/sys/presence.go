@@ -23,8 +23,10 @@ type presenceHook struct {
 	mqtt.HookBase
 	p *Publisher
 
+	// conns: when each connected client's connected event was made (unix
+	// ms); the rest of the disconnected event is read from the client.
 	mu    sync.Mutex
-	conns map[*mqtt.Client]*presenceInfo
+	conns map[*mqtt.Client]int64
 }
 
 // presenceInfo is what both events carry (EMQX's common_infos).
@@ -64,31 +66,10 @@ func (h *presenceHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 	if cl.Net.Inline || h.p.stopped() {
 		return
 	}
-	now := time.Now()
-	info := &presenceInfo{
-		ClientID:    cl.ID,
-		Username:    string(cl.Properties.Username),
-		ProtoName:   string(pk.Connect.ProtocolName),
-		ProtoVer:    cl.Properties.ProtocolVersion,
-		ConnectedAt: now.UnixMilli(),
-	}
-	if !pk.Connect.UsernameFlag && len(cl.Properties.Username) == 0 {
-		info.Username = "undefined" // EMQX's username of a client without one
-	}
-	if host, _, err := net.SplitHostPort(cl.Net.Remote); err == nil {
-		info.IPAddress = host
-	} else {
-		info.IPAddress = cl.Net.Remote
-	}
-	if cl.Net.Conn != nil {
-		if a := cl.Net.Conn.LocalAddr(); a != nil {
-			if _, port, err := net.SplitHostPort(a.String()); err == nil {
-				info.SockPort, _ = strconv.Atoi(port)
-			}
-		}
-	}
+	now := time.Now().UnixMilli()
+	info := infoOf(cl, now)
 	h.mu.Lock()
-	h.conns[cl] = info
+	h.conns[cl] = now
 	h.mu.Unlock()
 	ev := connectedEvent{presenceInfo: info, Keepalive: int(pk.Connect.Keepalive), CleanStart: pk.Connect.Clean}
 	switch {
@@ -105,19 +86,50 @@ func (h *presenceHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) 
 // connected event.
 func (h *presenceHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	h.mu.Lock()
-	info := h.conns[cl]
+	at, ok := h.conns[cl]
 	delete(h.conns, cl)
 	h.mu.Unlock()
-	if info == nil || h.p.stopped() {
+	if !ok || h.p.stopped() {
 		return
 	}
 	if cause := cl.StopCause(); cause != nil {
 		err = cause
 	}
 	now := time.Now().UnixMilli()
-	ci := *info // the connected event may still be waiting with info
-	ci.TS = now
-	h.publish(cl.ID, "disconnected", disconnectedEvent{presenceInfo: &ci, Reason: Reason(err), DisconnectedAt: now})
+	info := infoOf(cl, at)
+	info.TS = now
+	h.publish(cl.ID, "disconnected", disconnectedEvent{presenceInfo: info, Reason: Reason(err), DisconnectedAt: now})
+}
+
+// infoOf is what both events of cl carry (EMQX's common_infos), for a
+// client connected at connectedAt (unix ms).
+func infoOf(cl *mqtt.Client, connectedAt int64) *presenceInfo {
+	info := &presenceInfo{
+		ClientID:    cl.ID,
+		Username:    string(cl.Properties.Username),
+		ProtoName:   "MQTT",
+		ProtoVer:    cl.Properties.ProtocolVersion,
+		ConnectedAt: connectedAt,
+	}
+	if cl.Properties.ProtocolVersion == 3 {
+		info.ProtoName = "MQIsdp"
+	}
+	if len(cl.Properties.Username) == 0 {
+		info.Username = "undefined" // EMQX's username of a client without one
+	}
+	if host, _, err := net.SplitHostPort(cl.Net.Remote); err == nil {
+		info.IPAddress = host
+	} else {
+		info.IPAddress = cl.Net.Remote
+	}
+	if cl.Net.Conn != nil {
+		if a := cl.Net.Conn.LocalAddr(); a != nil {
+			if _, port, err := net.SplitHostPort(a.String()); err == nil {
+				info.SockPort, _ = strconv.Atoi(port)
+			}
+		}
+	}
+	return info
 }
 
 func (h *presenceHook) publish(clientID, name string, v any) {

@@ -105,7 +105,7 @@ func New(srv *mqtt.Server, cfg Config, log *zap.Logger) (*Publisher, error) {
 	p.cl = srv.NewClient(nil, "local", "$sys:"+cfg.Node, true)
 	p.cl.Properties.ProtocolVersion = 5
 	if cfg.Presence {
-		p.presence = &presenceHook{p: p, conns: map[*mqtt.Client]*presenceInfo{}}
+		p.presence = &presenceHook{p: p, conns: map[*mqtt.Client]int64{}}
 		if err := srv.AddHook(p.presence, nil); err != nil {
 			return nil, err
 		}
