@@ -56,11 +56,13 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 		}
 	}
 	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
+	// $SYS messages count neither as published nor as dropped (EMQX's
+	// emqx_message:is_sys).
 	if !strings.HasPrefix(pk.TopicName, "$SYS/") {
 		h.b.metrics.Inc(metrics.MessagesPublish)
-	}
-	if n == 0 {
-		h.b.metrics.Inc(metrics.MessagesDroppedNoSubscribers) // of this node: peers count theirs
+		if n == 0 {
+			h.b.metrics.Inc(metrics.MessagesDroppedNoSubscribers) // of this node: peers count theirs
+		}
 	}
 	if c, ok := cl.Net.Conn.(*conn); ok {
 		if l := c.lim.Load(); l != nil {
