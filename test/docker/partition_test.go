@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,7 +114,11 @@ func TestPartitionWithoutAutoheal(t *testing.T) {
 	s3.heal()
 	deadline := time.Now().Add(15 * time.Second) // the sides must stay apart: watch a while
 	for time.Now().Before(deadline) {
-		if got, _ := s1.ctl("cluster", "status"); got != statusLine(names(s1, s2), s3.name) {
+		// Merged means s1 sees s3 running again; s2 may be suspected for
+		// a moment on a loaded machine, which is not what this watches.
+		got, _ := s1.ctl("cluster", "status")
+		running, _, _ := strings.Cut(got, "stopped_nodes")
+		if strings.Contains(running, s3.name) {
 			t.Fatalf("sides merged without autoheal: %s", got)
 		}
 		time.Sleep(250 * time.Millisecond)
