@@ -271,3 +271,21 @@ func newRate(perSecond int) *rate.Limiter {
 	}
 	return rate.NewLimiter(rate.Limit(perSecond), perSecond)
 }
+
+// ListenerInfo is one listener as `emqx_ctl listeners` shows it.
+type ListenerInfo struct {
+	ID       string // "tcp:external"
+	Addr     string // bound address
+	MaxConns int    // 0: no limit
+	ListenerStats
+}
+
+// Listeners returns every listener in the order of the configuration.
+func (b *Broker) Listeners() []ListenerInfo {
+	st := b.ListenerStats()
+	out := make([]ListenerInfo, 0, len(b.listeners))
+	for _, l := range b.listeners {
+		out = append(out, ListenerInfo{ID: l.id, Addr: l.Address(), MaxConns: l.conf.MaxConnections, ListenerStats: st[l.id]})
+	}
+	return out
+}

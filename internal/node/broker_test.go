@@ -138,3 +138,34 @@ func TestSysStatsAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestListenersCmd: `emqx_ctl listeners` lists each listener as
+// emqx_mgmt_cli does: its EMQX id, then `  ~-16s: ~w` lines with the bound
+// address, the connection limit and the connections open now.
+func TestListenersCmd(t *testing.T) {
+	host := fmt.Sprintf("127.0.%d.1", testutil.Subnet(t))
+	n := testnode.Start(t, "emqx1@"+host, "EMQX_LISTENER__TCP__INTERNAL="+host+":0",
+		"EMQX_LISTENER__TCP__EXTERNAL__MAX_CONNECTIONS=100")
+	testnode.WaitRunning(t, 20*time.Second, n)
+	c := testutil.DialV5(t, n.Addr, "ls-client")
+	defer c.Conn.Close()
+	addrs := n.N.Broker().Addrs()
+	want := "mqtt:tcp:external\n" +
+		"  listen_on       : " + addrs["tcp:external"] + "\n" +
+		"  acceptors       : 1\n" +
+		"  max_conns       : 100\n" +
+		"  current_conn    : 1\n" +
+		"  shutdown_count  : []\n" +
+		"mqtt:tcp:internal\n" +
+		"  listen_on       : " + addrs["tcp:internal"] + "\n" +
+		"  acceptors       : 1\n" +
+		"  max_conns       : 1024000\n" +
+		"  current_conn    : 0\n" +
+		"  shutdown_count  : []\n"
+	if got := ctl(t, n, "listeners"); got != want {
+		t.Fatalf("emqx_ctl listeners:\n%s\nwant:\n%s", got, want)
+	}
+	if got := ctl(t, n, "listeners what"); !strings.HasPrefix(got, "listeners") || !strings.Contains(got, "# List listeners\n") {
+		t.Fatalf("usage: %q", got)
+	}
+}

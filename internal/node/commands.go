@@ -40,6 +40,8 @@ func (n *Node) command(args []string) (out string, ok bool) {
 	switch args[0] {
 	case "broker":
 		return n.brokerCmd(rest), true
+	case "listeners":
+		return n.listenersCmd(rest), true
 	case "plugins":
 		return n.pluginsCmd(rest), true
 	case "modules":
