@@ -43,13 +43,7 @@ func Load(opts Options) (*Config, error) {
 		l.mergeFile(p)
 	}
 	l.mergeEnv(opts.Env)
-	c := l.build()
-	l.crossCheck(c)
-	if len(l.errs) > 0 {
-		sortErrors(l.errs, l.sources)
-		return nil, &Errors{List: l.errs}
-	}
-	return c, nil
+	return l.finish()
 }
 
 // loader is the state of one Load: a fresh viper holding the layered values
@@ -307,6 +301,12 @@ func FromLines(home string, lines ...string) (*Config, error) {
 		return nil, err
 	}
 	l.mergeText("FromLines", []byte(strings.Join(lines, "\n")+"\n"))
+	return l.finish()
+}
+
+// finish builds the Config from what was merged and checks it: nil and
+// every problem found, sorted, when there is any.
+func (l *loader) finish() (*Config, error) {
 	c := l.build()
 	l.crossCheck(c)
 	if len(l.errs) > 0 {

@@ -2,13 +2,13 @@ package node
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"emqxgo/internal/broker"
 	"emqxgo/internal/metrics"
+	"emqxgo/internal/sys"
 	"emqxgo/internal/version"
 )
 
@@ -96,8 +96,8 @@ func (n *Node) brokerCmd(args []string) string {
 	var b strings.Builder
 	switch {
 	case len(args) == 0:
-		for _, kv := range [][2]string{{"sysdescr", sysdescr()}, {"version", version.Version},
-			{"uptime", uptime(time.Since(n.started))}, {"datetime", time.Now().Format("2006-01-02 15:04:05")}} {
+		for _, kv := range [][2]string{{"sysdescr", sys.Sysdescr()}, {"version", version.Version},
+			{"uptime", sys.Uptime(time.Since(n.started))}, {"datetime", time.Now().Format("2006-01-02 15:04:05")}} {
 			fmt.Fprintf(&b, "%s: %s\n", pad(kv[0], 10), kv[1])
 		}
 	case len(args) == 1 && args[0] == "stats":
@@ -124,31 +124,4 @@ func pad(s string, n int) string {
 		return s[:n]
 	}
 	return s + strings.Repeat(" ", n-len(s))
-}
-
-// sysdescr is emqx_app:get_description(): "EMQX", or EMQX_DESCRIPTION
-// (newlines around it taken off, "EMQ X" written "EMQX").
-func sysdescr() string {
-	if d := os.Getenv("EMQX_DESCRIPTION"); d != "" {
-		return strings.ReplaceAll(strings.Trim(d, "\n"), "EMQ X", "EMQX")
-	}
-	return "EMQX"
-}
-
-// uptime is emqx_sys:uptime(): "D days, H hours, M minutes, S seconds",
-// the leading units that are 0 left out (nothing at all under a second).
-func uptime(d time.Duration) string {
-	s := int64(d / time.Second)
-	parts := []struct {
-		v    int64
-		unit string
-	}{{s / 86400, " days"}, {s % 86400 / 3600, " hours"}, {s % 3600 / 60, " minutes"}, {s % 60, " seconds"}}
-	for len(parts) > 0 && parts[0].v == 0 {
-		parts = parts[1:]
-	}
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = fmt.Sprint(p.v) + p.unit
-	}
-	return strings.Join(out, ", ")
 }

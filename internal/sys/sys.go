@@ -28,6 +28,7 @@ package sys
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,8 +43,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// Description is EMQX's sysdescr (the emqx application's description).
+// Description is EMQX's sysdescr (the emqx application's description)
+// when EMQX_DESCRIPTION does not set it.
 const Description = "EMQX"
+
+// Sysdescr is emqx_app:get_description(): EMQX_DESCRIPTION if set
+// (newlines around it taken off, "EMQ X" written "EMQX"), else
+// Description.
+func Sysdescr() string {
+	if d := os.Getenv("EMQX_DESCRIPTION"); d != "" {
+		return strings.ReplaceAll(strings.Trim(d, "\n"), "EMQ X", "EMQX")
+	}
+	return Description
+}
 
 // Config is what the publisher needs of the node.
 type Config struct {
@@ -247,7 +259,7 @@ func (p *Publisher) heartbeat() {
 // tick publishes version, sysdescr, the node list, stats and metrics.
 func (p *Publisher) tick() {
 	p.publish(p.prefix+"version", []byte(p.cfg.Version), true, 0)
-	p.publish(p.prefix+"sysdescr", []byte(Description), true, 0)
+	p.publish(p.prefix+"sysdescr", []byte(Sysdescr()), true, 0)
 	nodes := []string{p.cfg.Node}
 	if p.cfg.Nodes != nil {
 		nodes = p.cfg.Nodes()

@@ -279,6 +279,7 @@ func TestUptime(t *testing.T) {
 		{0, ""}, {5 * time.Second, "5 seconds"}, {65 * time.Second, "1 minutes, 5 seconds"},
 		{2*time.Hour + 5*time.Second, "2 hours, 0 minutes, 5 seconds"},
 		{26*time.Hour + 3*time.Minute, "1 days, 2 hours, 3 minutes, 0 seconds"},
+		{3*time.Minute + 999*time.Millisecond, "3 minutes, 0 seconds"},
 	} {
 		if got := sys.Uptime(c.d); got != c.want {
 			t.Errorf("Uptime(%s) = %q, want %q", c.d, got, c.want)
