@@ -22,6 +22,7 @@ import (
 	"emqxgo/internal/logging"
 	"emqxgo/internal/metrics"
 	"emqxgo/internal/tlsfiles"
+	"emqxgo/internal/topic"
 )
 
 // ReservedClientIDPrefix is kept for the cluster layer's inline clients;
@@ -818,7 +819,7 @@ func (b *Broker) Counts() ClientCounts {
 			continue
 		}
 		for f := range cl.State.Subscriptions.GetAll() {
-			if strings.HasPrefix(f, "$share/") || strings.HasPrefix(f, "$queue/") {
+			if pre, _ := topic.SplitShared(f); pre != "" {
 				c.Shared++
 			}
 		}

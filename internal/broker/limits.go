@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"emqxgo/internal/config"
+	"emqxgo/internal/topic"
 )
 
 // The mqtt.* limits mochi does not enforce itself (EMQX's):
@@ -93,9 +94,7 @@ func (b *Broker) subRefusal(m *config.Zone, f string) byte {
 	shared := mqtt.IsSharedFilter(f)
 	plain := f
 	if shared {
-		if i := strings.IndexByte(strings.TrimPrefix(f, "$share/"), '/'); i >= 0 {
-			plain = strings.TrimPrefix(f, "$share/")[i+1:]
-		}
+		plain = topic.Plain(f)
 	}
 	switch {
 	case shared && !m.SharedSubscription:

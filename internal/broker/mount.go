@@ -3,6 +3,8 @@ package broker
 import (
 	"strings"
 
+	"emqxgo/internal/topic"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -42,15 +44,11 @@ func mountFilter(mp, f string) string {
 	if mp == "" {
 		return f
 	}
-	if rest, ok := strings.CutPrefix(f, "$share/"); ok {
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			n := len("$share/") + i + 1
-			return f[:n] + mp + f[n:]
-		}
-		return f // invalid: mochi refuses it
+	if pre, rest := topic.SplitShared(f); pre != "" {
+		return pre + mp + rest
 	}
-	if rest, ok := strings.CutPrefix(f, "$queue/"); ok {
-		return "$queue/" + mp + rest
+	if strings.HasPrefix(f, "$share/") {
+		return f // invalid: mochi refuses it
 	}
 	return mp + f
 }
@@ -60,17 +58,11 @@ func unmountFilter(mp, f string) string {
 	if mp == "" {
 		return f
 	}
-	if rest, ok := strings.CutPrefix(f, "$share/"); ok {
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			n := len("$share/") + i + 1
-			if strings.HasPrefix(f[n:], mp) {
-				return f[:n] + f[n+len(mp):]
-			}
-		}
-		return f
+	if pre, rest := topic.SplitShared(f); pre != "" {
+		return pre + strings.TrimPrefix(rest, mp)
 	}
-	if rest, ok := strings.CutPrefix(f, "$queue/"); ok && strings.HasPrefix(rest, mp) {
-		return "$queue/" + rest[len(mp):]
+	if strings.HasPrefix(f, "$share/") {
+		return f
 	}
 	return strings.TrimPrefix(f, mp)
 }

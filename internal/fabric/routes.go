@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"emqxgo/internal/topic"
+
 	"go.uber.org/zap"
 )
 
@@ -270,33 +272,19 @@ func (f *Fabric) RouteCounts() (routes, topics int) {
 	defer r.mu.Unlock()
 	seen := map[string]struct{}{}
 	for filter := range r.local {
-		seen[topicOf(filter)] = struct{}{}
+		seen[topic.Plain(filter)] = struct{}{}
 	}
 	routes = len(seen)
 	for _, rs := range r.peer {
 		mine := map[string]struct{}{}
 		for rt := range rs {
-			t := topicOf(rt.Filter)
+			t := topic.Plain(rt.Filter)
 			mine[t] = struct{}{}
 			seen[t] = struct{}{}
 		}
 		routes += len(mine)
 	}
 	return routes, len(seen)
-}
-
-// topicOf is the topic filter of a subscription: $share/<group>/ and
-// $queue/ are taken off.
-func topicOf(filter string) string {
-	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			return rest[i+1:]
-		}
-	}
-	if rest, ok := strings.CutPrefix(filter, "$queue/"); ok {
-		return rest
-	}
-	return filter
 }
 
 // RetainedCount is how many retained messages the cluster's table holds.

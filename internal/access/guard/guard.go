@@ -21,6 +21,7 @@ import (
 	"emqxgo/internal/access"
 	"emqxgo/internal/access/acl"
 	"emqxgo/internal/config"
+	"emqxgo/internal/topic"
 )
 
 // Settings are the node's access keys.
@@ -413,7 +414,7 @@ func (g *Guard) get(cl *mqtt.Client) *client {
 
 // CheckSubscribe checks a SUBSCRIBE filter (the broker's node hook asks
 // it from mochi's ACL check); a denied one gets 0x87 (3.1.1: 0x80).
-func (g *Guard) CheckSubscribe(cl *mqtt.Client, topic string) bool {
+func (g *Guard) CheckSubscribe(cl *mqtt.Client, filter string) bool {
 	if cl.Net.Inline {
 		return true
 	}
@@ -421,27 +422,13 @@ func (g *Guard) CheckSubscribe(cl *mqtt.Client, topic string) bool {
 	if c == nil {
 		return true
 	}
-	if g.check(c, access.Subscribe, plainFilter(topic)) == access.Allow {
+	if g.check(c, access.Subscribe, topic.Plain(filter)) == access.Allow {
 		return true
 	}
 	if c.zone.ACLDisconnect {
 		_ = g.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 	}
 	return false
-}
-
-// plainFilter strips the shared subscription prefix ($share/<group>/ or
-// $queue/), as EMQX checks the filter itself.
-func plainFilter(f string) string {
-	if rest, ok := strings.CutPrefix(f, "$share/"); ok {
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			return rest[i+1:]
-		}
-	}
-	if rest, ok := strings.CutPrefix(f, "$queue/"); ok {
-		return rest
-	}
-	return f
 }
 
 // OnPublish drops a PUBLISH the ACL denies (before the cluster's hook
