@@ -3,58 +3,19 @@ package banned
 import (
 	"errors"
 	"net/netip"
-	"slices"
-	"sync"
 	"testing"
 	"time"
+
+	"emqxgo/internal/testutil"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// memTable is a one-node table; the cluster-wide behaviour is tested with
+// newMem is a one-node table; the cluster-wide behaviour is tested with
 // real nodes in internal/node.
-type memTable struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMem() *memTable { return &memTable{m: map[string][]byte{}} }
-
-func (t *memTable) Put(k string, v []byte) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.m[k] = slices.Clone(v)
-	return nil
-}
-
-func (t *memTable) Delete(k string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, k)
-}
-
-func (t *memTable) Get(k string) ([]byte, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.m[k]
-	return v, ok
-}
-
-func (t *memTable) Range(fn func(string, []byte) bool) {
-	t.mu.Lock()
-	c := make(map[string][]byte, len(t.m))
-	for k, v := range t.m {
-		c[k] = v
-	}
-	t.mu.Unlock()
-	for k, v := range c {
-		if !fn(k, v) {
-			return
-		}
-	}
-}
+func newMem() *testutil.MemTable { return testutil.NewMemTable() }
 
 // TestListAddCheckDelete: each kind of entry refuses what it names and
 // nothing else, until its end; a peer host is matched in its canonical

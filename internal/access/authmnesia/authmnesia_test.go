@@ -4,75 +4,17 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"emqxgo/internal/access"
 	"emqxgo/internal/access/passwd"
+	"emqxgo/internal/testutil"
 )
 
-// memTable is a one-node table with the replicated table's contract
-// (OnChange for every change); the cluster-wide behaviour is tested with
-// real nodes in internal/node.
-type memTable struct {
-	mu sync.Mutex
-	m  map[string][]byte
-	fn []func(string, []byte, bool)
-}
-
-func newMem() *memTable { return &memTable{m: map[string][]byte{}} }
-
-func (t *memTable) Put(k string, v []byte) error {
-	t.mu.Lock()
-	t.m[k] = slices.Clone(v)
-	fns := t.fn
-	t.mu.Unlock()
-	for _, f := range fns {
-		f(k, v, false)
-	}
-	return nil
-}
-
-func (t *memTable) Delete(k string) {
-	t.mu.Lock()
-	_, had := t.m[k]
-	delete(t.m, k)
-	fns := t.fn
-	t.mu.Unlock()
-	if had {
-		for _, f := range fns {
-			f(k, nil, true)
-		}
-	}
-}
-
-func (t *memTable) Get(k string) ([]byte, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	v, ok := t.m[k]
-	return v, ok
-}
-
-func (t *memTable) Range(fn func(string, []byte) bool) {
-	t.mu.Lock()
-	c := make(map[string][]byte, len(t.m))
-	for k, v := range t.m {
-		c[k] = v
-	}
-	t.mu.Unlock()
-	for k, v := range c {
-		if !fn(k, v) {
-			return
-		}
-	}
-}
-
-func (t *memTable) OnChange(fn func(string, []byte, bool)) {
-	t.mu.Lock()
-	t.fn = append(t.fn, fn)
-	t.mu.Unlock()
-}
+// newMem is a one-node table with the replicated table's contract; the
+// cluster-wide behaviour is tested with real nodes in internal/node.
+func newMem() *testutil.MemTable { return testutil.NewMemTable() }
 
 func newDB() *DB {
 	db := Open(newMem(), newMem())
