@@ -52,15 +52,7 @@ func startBroker(t *testing.T, lines ...string) (addr string, l *List, logs *obs
 // connect tries an MQTT 5 client: the CONNACK reason code (0: accepted,
 // then disconnected again; 0xff: no CONNACK).
 func connect(addr, id string) byte {
-	v, err := testutil.TryConnectV5(addr, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
-	if err != nil {
-		if v != nil && v.Connack != nil {
-			return v.Connack.ReasonCode
-		}
-		return 0xff
-	}
-	_ = v.Disconnect(&paho.Disconnect{})
-	return 0
+	return testutil.ConnackCode(addr, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30})
 }
 
 // connect3 sends an MQTT 3.1.1 CONNECT: the CONNACK return code (0xff: no CONNACK).

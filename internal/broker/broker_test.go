@@ -35,7 +35,14 @@ func testConfig(lines ...string) *config.Config {
 
 func startBroker(t *testing.T, cfg *config.Config) *Broker {
 	t.Helper()
-	b, err := New(cfg, zap.NewNop())
+	return startBrokerWith(t, cfg, zap.NewNop())
+}
+
+// startBrokerWith starts a broker logging to log, stopped when the test
+// ends.
+func startBrokerWith(t *testing.T, cfg *config.Config, log *zap.Logger) *Broker {
+	t.Helper()
+	b, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

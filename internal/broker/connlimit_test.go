@@ -24,21 +24,7 @@ import (
 func startBrokerLogged(t *testing.T, cfg *config.Config) (*Broker, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
-	b, err := New(cfg, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return b, logs
+	return startBrokerWith(t, cfg, zap.New(core)), logs
 }
 
 // dialFrom opens a TCP connection to addr from the local address from

@@ -30,15 +30,7 @@ func ctl(t *testing.T, n *testnode.Node, words string) string {
 // login tries user/password on n: the CONNACK reason code (0: accepted).
 func login(n *testnode.Node, id, user, pass string) byte {
 	cp := &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30, Username: user, UsernameFlag: true, Password: []byte(pass), PasswordFlag: true}
-	v, err := testutil.TryConnectV5(n.Addr, cp)
-	if err != nil {
-		if v != nil && v.Connack != nil {
-			return v.Connack.ReasonCode
-		}
-		return 0xff
-	}
-	_ = v.Disconnect(&paho.Disconnect{})
-	return 0
+	return testutil.ConnackCode(n.Addr, cp)
 }
 
 // TestBuiltinDatabaseAcrossCluster: with emqx_auth_mnesia loaded and

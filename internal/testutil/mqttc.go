@@ -46,6 +46,21 @@ func TryDialV5(addr, clientID string, clean bool) (*V5, error) {
 	return TryConnectV5(addr, cp)
 }
 
+// ConnackCode connects an MQTT 5 client to addr with cp and returns the
+// CONNACK reason code (0: accepted, then disconnected again; 0xff: no
+// CONNACK came).
+func ConnackCode(addr string, cp *paho.Connect) byte {
+	v, err := TryConnectV5(addr, cp)
+	if err != nil {
+		if v != nil && v.Connack != nil {
+			return v.Connack.ReasonCode
+		}
+		return 0xff
+	}
+	_ = v.Disconnect(&paho.Disconnect{})
+	return 0
+}
+
 // TryConnectV5 connects an MQTT 5 client to addr with the CONNECT cp (its
 // client id, will and properties as given); the caller disconnects. On a
 // refused CONNECT the client is returned with the error (Connack set).
