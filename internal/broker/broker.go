@@ -113,7 +113,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	b.shutdowns.init(b)
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
 	close(b.gate)
-	if err := srv.AddHook(&nodeHook{b: b}, nil); err != nil {
+	mounts := false
+	for _, z := range inUse {
+		mounts = mounts || z.Mountpoint != ""
+	}
+	if err := srv.AddHook(&nodeHook{b: b, mounts: mounts}, nil); err != nil {
 		return nil, err
 	}
 	for _, lc := range cfg.Listeners.List {
@@ -290,16 +294,21 @@ func (b *Broker) Stop(ctx context.Context) error {
 // internal/access/guard).
 type nodeHook struct {
 	mqtt.HookBase
-	b *Broker
+	b      *Broker
+	mounts bool // a zone in use has a mountpoint (OnPublish)
 }
 
 func (h *nodeHook) ID() string { return "emqx-node" }
 
 var nodeHookEvents = []byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketEncode, mqtt.OnUnsubscribe,
-	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage, mqtt.OnPacketRead, mqtt.OnPublish, mqtt.OnSubscribed}
+	mqtt.OnSubscribe, mqtt.OnWill, mqtt.OnRetainMessage, mqtt.OnPacketRead, mqtt.OnSubscribed}
 
 // Provides is asked for every hook on every event: keep it a byte scan.
-func (h *nodeHook) Provides(b byte) bool { return bytes.IndexByte(nodeHookEvents, b) >= 0 }
+// OnPublish (mount.go) only when a zone in use has a mountpoint: it is on
+// every PUBLISH's path.
+func (h *nodeHook) Provides(b byte) bool {
+	return bytes.IndexByte(nodeHookEvents, b) >= 0 || b == mqtt.OnPublish && h.mounts
+}
 
 // OnPacketEncode advertises mqtt.max_packet_size and mqtt.max_topic_alias
 // in CONNACK (MQTT 5), which mochi does not do by itself, so well-behaved
