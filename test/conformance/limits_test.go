@@ -68,7 +68,11 @@ func TestMaximumPacketSize(t *testing.T) {
 			t.Fatalf("subscriber %d: first message %q of %d bytes, want %q", i, m.Payload, size(m), "fits")
 		}
 		s.ack(m)
-		_ = s.c.Close()
+		// DISCONNECT, then wait for the node to close: it has handled the
+		// PUBACK before the session resumes (a bare close raced the
+		// resume, and mochi rightly resent the unacknowledged message).
+		s.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+		s.closed()
 		cp := connectPk(ids[i], false)
 		cp.Properties = props
 		cp.Properties.MaximumPacketSize = max
