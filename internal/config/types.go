@@ -26,9 +26,10 @@ type Config struct {
 	MQTT      MQTT
 	// Zones by name: external and internal always, and every zone a
 	// zone.<name>.* key names.
-	Zones    map[string]*Zone
-	Broker   Broker
-	Retainer Retainer
+	Zones      map[string]*Zone
+	Broker     Broker
+	Retainer   Retainer
+	Management Management // management.* (the HTTP API)
 	// Flapping is flapping_detect_policy, for zones with
 	// enable_flapping_detect on.
 	Flapping FlappingPolicy

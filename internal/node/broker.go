@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -54,22 +55,8 @@ func (n *Node) setupObservability() {
 	st.SetSource("retained", f.RetainedCount)
 
 	// $SYS/brokers/<node>/stats/... and /metrics/... at broker.sys_interval.
-	n.sys.SetStats(func() map[string]int64 {
-		all := st.All()
-		out := make(map[string]int64, len(all))
-		for _, v := range all {
-			out[v.Name] = int64(v.Value)
-		}
-		return out
-	})
-	n.sys.SetMetrics(func() map[string]uint64 {
-		all := b.Metrics().All()
-		out := make(map[string]uint64, len(all))
-		for _, v := range all {
-			out[v.Name] = v.Value
-		}
-		return out
-	})
+	n.sys.SetStats(n.statsMap)
+	n.sys.SetMetrics(n.metricsMap)
 
 	if g := n.access.guard; g != nil {
 		m := b.Metrics()
@@ -92,28 +79,78 @@ func (n *Node) setupObservability() {
 
 // brokerCmd is emqx_mgmt_cli's broker command: the node's description,
 // version, uptime and local time; its stats; its metrics.
-func (n *Node) brokerCmd(args []string) string {
+func (n *Node) brokerCmd(c *call) string {
+	args := c.args
 	var b strings.Builder
 	switch {
 	case len(args) == 0:
-		for _, kv := range [][2]string{{"sysdescr", sys.Sysdescr()}, {"version", version.Version},
-			{"uptime", sys.Uptime(time.Since(n.started))}, {"datetime", time.Now().Format("2006-01-02 15:04:05")}} {
-			fmt.Fprintf(&b, "%s: %s\n", pad(kv[0], 10), kv[1])
-		}
+		info := n.brokerInfo()
+		return c.out(info, func() string {
+			for _, kv := range [][2]string{{"sysdescr", info.Sysdescr}, {"version", info.Version},
+				{"uptime", info.Uptime}, {"datetime", info.Datetime}} {
+				fmt.Fprintf(&b, "%s: %s\n", pad(kv[0], 10), kv[1])
+			}
+			return b.String()
+		})
 	case len(args) == 1 && args[0] == "stats":
-		for _, v := range n.stats.All() {
-			fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
-		}
+		all := n.stats.All()
+		return c.out(n.statsMap(), func() string {
+			for _, v := range all {
+				fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
+			}
+			return b.String()
+		})
 	case len(args) == 1 && args[0] == "metrics":
-		for _, v := range n.broker.Metrics().All() {
-			fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
-		}
-	default:
-		return usage(usageLine{"broker", "Show broker version, uptime and description"},
-			usageLine{"broker stats", "Show broker statistics of clients, topics, subscribers"},
-			usageLine{"broker metrics", "Show broker metrics"})
+		all := n.broker.Metrics().All()
+		return c.out(n.metricsMap(), func() string {
+			for _, v := range all {
+				fmt.Fprintf(&b, "%s: %d\n", pad(v.Name, 30), v.Value)
+			}
+			return b.String()
+		})
 	}
-	return b.String()
+	return usage(brokerUsage...)
+}
+
+var brokerUsage = []usageLine{{"broker", "Show broker version, uptime and description"},
+	{"broker stats", "Show broker statistics of clients, topics, subscribers"},
+	{"broker metrics", "Show broker metrics"}}
+
+// BrokerInfo is emqx_sys:info() with the node (emqx_ctl broker, GET
+// /api/v4/brokers).
+type BrokerInfo struct {
+	Node       string `json:"node"`
+	NodeStatus string `json:"node_status"`
+	Sysdescr   string `json:"sysdescr"`
+	Version    string `json:"version"`
+	Uptime     string `json:"uptime"`
+	Datetime   string `json:"datetime"`
+	OTPRelease string `json:"otp_release"`
+}
+
+func (n *Node) brokerInfo() BrokerInfo {
+	return BrokerInfo{Node: n.name.String(), NodeStatus: "Running", Sysdescr: sys.Sysdescr(), Version: version.Version,
+		Uptime: sys.Uptime(time.Since(n.started)), Datetime: time.Now().Format("2006-01-02 15:04:05"), OTPRelease: runtime.Version()}
+}
+
+// statsMap is the stats by name (JSON of emqx_ctl broker stats, the API).
+func (n *Node) statsMap() map[string]int64 {
+	all := n.stats.All()
+	out := make(map[string]int64, len(all))
+	for _, v := range all {
+		out[v.Name] = int64(v.Value)
+	}
+	return out
+}
+
+// metricsMap is the metrics by name.
+func (n *Node) metricsMap() map[string]uint64 {
+	all := n.broker.Metrics().All()
+	out := make(map[string]uint64, len(all))
+	for _, v := range all {
+		out[v.Name] = v.Value
+	}
+	return out
 }
 
 // pad is Erlang's "~-Ns": s left-aligned in n columns, cut to n if longer

@@ -31,40 +31,6 @@ func usage(lines ...usageLine) string {
 	return b.String()
 }
 
-// command runs one text command; ok false: no such command.
-func (n *Node) command(args []string) (out string, ok bool) {
-	if len(args) == 0 {
-		return "", false
-	}
-	rest := args[1:]
-	switch args[0] {
-	case "broker":
-		return n.brokerCmd(rest), true
-	case "listeners":
-		return n.listenersCmd(rest), true
-	case "plugins":
-		return n.pluginsCmd(rest), true
-	case "modules":
-		return n.modulesCmd(rest), true
-	case "acl":
-		if n.access.plugins.Active(authmnesia.Name) {
-			return n.mnesiaACLCmd(rest), true
-		}
-		return n.aclCacheCmd(rest), true
-	case "user":
-		if n.access.plugins.Active(authmnesia.Name) {
-			return n.userCmd(authmnesia.Username, "user", "username", rest), true
-		}
-	case "clientid":
-		if n.access.plugins.Active(authmnesia.Name) {
-			return n.userCmd(authmnesia.ClientID, "clientid", "clientid", rest), true
-		}
-	case "$cluster":
-		return n.peerCommand(rest), true
-	}
-	return "", false
-}
-
 // textCommand answers ctlrpc.OpCommand.
 func (n *Node) textCommand(req ctlrpc.Request, resp *ctlrpc.Response) {
 	out, ok := n.command(req.Args)
@@ -75,15 +41,22 @@ func (n *Node) textCommand(req ctlrpc.Request, resp *ctlrpc.Response) {
 	resp.Output = out
 }
 
-func (n *Node) pluginsCmd(args []string) string {
+var pluginsUsage = []usageLine{{"plugins list", "Show loaded plugins"}, {"plugins load <Plugin>", "Load plugin"},
+	{"plugins unload <Plugin>", "Unload plugin"}, {"plugins reload <Plugin>", "Reload plugin"}}
+
+func (n *Node) pluginsCmd(c *call) string {
 	pm := n.access.plugins
+	args := c.args
 	switch {
 	case len(args) == 1 && args[0] == "list":
-		var b strings.Builder
-		for _, p := range pm.List() {
-			fmt.Fprintf(&b, "Plugin(%s, description=%s, active=%t)\n", p.Name, p.Description, p.Active)
-		}
-		return b.String()
+		list := pm.List()
+		return c.out(list, func() string {
+			var b strings.Builder
+			for _, p := range list {
+				fmt.Fprintf(&b, "Plugin(%s, description=%s, active=%t)\n", p.Name, p.Description, p.Active)
+			}
+			return b.String()
+		})
 	case len(args) == 2 && args[0] == "load":
 		if err := pm.Load(args[1]); err != nil {
 			return fmt.Sprintf("Load plugin %s error: %s.\n", args[1], errTerm(err))
@@ -106,8 +79,7 @@ func (n *Node) pluginsCmd(args []string) string {
 		}
 		return fmt.Sprintf("Plugin %s reloaded successfully.\n", args[1])
 	}
-	return usage(usageLine{"plugins list", "Show loaded plugins"}, usageLine{"plugins load <Plugin>", "Load plugin"},
-		usageLine{"plugins unload <Plugin>", "Unload plugin"}, usageLine{"plugins reload <Plugin>", "Reload plugin"})
+	return usage(pluginsUsage...)
 }
 
 // errTerm writes an error as EMQX prints a reason: an atom as it is,
@@ -121,6 +93,9 @@ func errTerm(err error) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+var modulesUsage = []usageLine{{"modules list", "Show loaded modules"}, {"modules load <Module>", "Load module"},
+	{"modules unload <Module>", "Unload module"}, {"modules reload <Module>", "Reload module"}}
 
 func (n *Node) modulesCmd(args []string) string {
 	switch {
@@ -141,8 +116,7 @@ func (n *Node) modulesCmd(args []string) string {
 		}
 		return fmt.Sprintf("Unload module %s error: not_found.\n", args[1])
 	}
-	return usage(usageLine{"modules list", "Show loaded modules"}, usageLine{"modules load <Module>", "Load module"},
-		usageLine{"modules unload <Module>", "Unload module"}, usageLine{"modules reload <Module>", "Reload module"})
+	return usage(modulesUsage...)
 }
 
 // reloadACL reads acl_file again: a bad file keeps the rules in force.
@@ -154,6 +128,11 @@ func (n *Node) reloadACL() string {
 	n.access.guard.CleanCache("")
 	return fmt.Sprintf("Module %s reloaded successfully.\n", acl.Name)
 }
+
+var aclCacheUsage = []usageLine{{"acl cache-clean all", "Clears acl cache on all nodes"},
+	{"acl cache-clean node <Node>", "Clears acl cache on given node"},
+	{"acl cache-clean <ClientId>", "Clears acl cache for given client"},
+	{"acl reload", "Reload acl_file (as modules reload emqx_mod_acl_internal)"}}
 
 // aclCacheCmd is emqx_mgmt's acl command (ACL caches), with reload.
 func (n *Node) aclCacheCmd(args []string) string {
@@ -176,10 +155,7 @@ func (n *Node) aclCacheCmd(args []string) string {
 		n.access.guard.CleanCache(args[1])
 		return ""
 	}
-	return usage(usageLine{"acl cache-clean all", "Clears acl cache on all nodes"},
-		usageLine{"acl cache-clean node <Node>", "Clears acl cache on given node"},
-		usageLine{"acl cache-clean <ClientId>", "Clears acl cache for given client"},
-		usageLine{"acl reload", "Reload acl_file (as modules reload emqx_mod_acl_internal)"})
+	return usage(aclCacheUsage...)
 }
 
 func withLog(msg string, err error) string {
@@ -215,12 +191,23 @@ func (n *Node) onNode(node string, args []string) error {
 	return err
 }
 
-// peerCommand runs what a peer asked (only the ACL cache commands).
+// peerCommand runs what a peer asked: a management operation (rpc.go) or
+// an ACL cache command.
 func (n *Node) peerCommand(args []string) string {
+	if len(args) == 3 && args[0] == "$mgmt" {
+		return n.runOp(args[1], args[2])
+	}
 	if len(args) >= 1 && args[0] == "acl" {
 		return n.aclCacheCmd(args[1:])
 	}
 	return ""
+}
+
+func userUsage(noun, what string) []usageLine {
+	return []usageLine{{noun + " list", "List " + what + " auth rules"},
+		{noun + " add <Username> <Password>", "Add " + what + " auth rule"},
+		{noun + " update <Username> <NewPassword>", "Update " + what + " auth rule"},
+		{noun + " delete <Username>", "Delete " + what + " auth rule"}}
 }
 
 func (n *Node) userCmd(kind authmnesia.Kind, noun, what string, args []string) string {
@@ -250,11 +237,23 @@ func (n *Node) userCmd(kind authmnesia.Kind, noun, what string, args []string) s
 		db.DeleteUser(kind, args[1])
 		return "ok\n"
 	}
-	return usage(usageLine{noun + " list", "List " + what + " auth rules"},
-		usageLine{noun + " add <Username> <Password>", "Add " + what + " auth rule"},
-		usageLine{noun + " update <Username> <NewPassword>", "Update " + what + " auth rule"},
-		usageLine{noun + " delete <Username>", "Delete " + what + " auth rule"})
+	return usage(userUsage(noun, what)...)
 }
+
+var mnesiaACLUsage = []usageLine{
+	{"acl list clientid", "List clientid acls"},
+	{"acl list username", "List username acls"},
+	{"acl list _all", "List $all acls"},
+	{"acl list ", "List all acls"},
+	{"acl show clientid <Clientid>", "Lookup clientid acl detail"},
+	{"acl show username <Username>", "Lookup username acl detail"},
+	{"acl add clientid <Clientid> <Topic> <Action> <Access>", "Add clientid acl"},
+	{"acl add username <Username> <Topic> <Action> <Access>", "Add username acl"},
+	{"acl add _all <Topic> <Action> <Access>", "Add $all acl"},
+	{"acl delete clientid <Clientid> <Topic>", "Delete clientid acl"},
+	{"acl delete username <Username> <Topic>", "Delete username acl"},
+	{"acl delete _all <Topic>", "Delete $all acl"},
+	{"acl reload", "Reload acl_file (as modules reload emqx_mod_acl_internal)"}}
 
 func (n *Node) mnesiaACLCmd(args []string) string {
 	db := n.access.db
@@ -298,18 +297,5 @@ func (n *Node) mnesiaACLCmd(args []string) string {
 		db.DeleteACL(authmnesia.All, "", args[2])
 		return "ok\n"
 	}
-	return usage(
-		usageLine{"acl list clientid", "List clientid acls"},
-		usageLine{"acl list username", "List username acls"},
-		usageLine{"acl list _all", "List $all acls"},
-		usageLine{"acl list ", "List all acls"},
-		usageLine{"acl show clientid <Clientid>", "Lookup clientid acl detail"},
-		usageLine{"acl show username <Username>", "Lookup username acl detail"},
-		usageLine{"acl add clientid <Clientid> <Topic> <Action> <Access>", "Add clientid acl"},
-		usageLine{"acl add username <Username> <Topic> <Action> <Access>", "Add username acl"},
-		usageLine{"acl add _all <Topic> <Action> <Access>", "Add $all acl"},
-		usageLine{"acl delete clientid <Clientid> <Topic>", "Delete clientid acl"},
-		usageLine{"acl delete username <Username> <Topic>", "Delete username acl"},
-		usageLine{"acl delete _all <Topic>", "Delete $all acl"},
-		usageLine{"acl reload", "Reload acl_file (as modules reload emqx_mod_acl_internal)"})
+	return usage(mnesiaACLUsage...)
 }

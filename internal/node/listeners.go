@@ -11,15 +11,21 @@ import (
 // acceptors is the node's accept loops (one per listener); shutdown_count
 // lists the connections the listener closed at accept, by reason.
 // Stopping and restarting a listener are not implemented yet.
-func (n *Node) listenersCmd(args []string) string {
-	if len(args) != 0 {
-		return usage(usageLine{"listeners", "List listeners"},
-			usageLine{"listeners stop    <Identifier>", "Stop a listener"},
-			usageLine{"listeners stop    <Proto> <Port>", "Stop a listener"},
-			usageLine{"listeners restart <Identifier>", "Restart a listener"})
+var listenersUsage = []usageLine{{"listeners", "List listeners"},
+	{"listeners stop    <Identifier>", "Stop a listener"},
+	{"listeners stop    <Proto> <Port>", "Stop a listener"},
+	{"listeners restart <Identifier>", "Restart a listener"}}
+
+func (n *Node) listenersCmd(c *call) string {
+	if len(c.args) != 0 {
+		return usage(listenersUsage...)
+	}
+	ls := n.broker.Listeners()
+	if c.json {
+		return jsonText(ls)
 	}
 	var b strings.Builder
-	for _, l := range n.broker.Listeners() {
+	for _, l := range ls {
 		maxConns := "infinity"
 		if l.MaxConns > 0 {
 			maxConns = fmt.Sprint(l.MaxConns)

@@ -22,6 +22,7 @@ import (
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/fabric"
 	"emqxgo/internal/metrics"
+	"emqxgo/internal/mgmt"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/sys"
 	"emqxgo/internal/version"
@@ -51,6 +52,11 @@ type Node struct {
 	// reloadConfig reads the configuration again (plugins reload); nil:
 	// the node keeps the one it was given.
 	reloadConfig func() (*config.Config, error)
+
+	// api is the management HTTP API (api.go); apps, when set, checks an
+	// application's credentials (else the default application's).
+	api  *mgmt.Server
+	apps func(id, secret string) bool
 
 	// stats: EMQX's stats (broker.go); started: when Start ran (uptime).
 	stats   metrics.Stats
@@ -99,6 +105,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	b.SetMover(fb)
 	n.cluster, n.fabric = cl, fb
 	if n.sys, err = n.newSys(); err != nil {
+		return nil, err
+	}
+	if err := n.newAPI(); err != nil {
 		return nil, err
 	}
 	n.openBanned(fb)
@@ -197,6 +206,7 @@ func (n *Node) Start() (err error) {
 			n.auto = nil
 		}
 	}
+	n.startAPI()
 	n.ctl = ctlrpc.NewServer(ln, n, n.log)
 	n.ctl.Start()
 	n.log.Info("node started", zap.String("node", n.name.String()), zap.String("version", version.Version),
@@ -309,6 +319,7 @@ func (n *Node) stop(ctx context.Context) error {
 	n.cluster.Stop() // not a leave: peers list this node as stopped
 	n.stats.Stop()
 	n.fabric.Stop()
+	n.api.Close()
 	if n.ctl != nil {
 		n.ctl.Close()
 	}
@@ -360,7 +371,14 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 	return resp
 }
 
-func (n *Node) listeners(_ ctlrpc.Request, resp *ctlrpc.Response) { resp.Listeners = n.broker.Addrs() }
+// listeners answers ping and status with the bound listeners: MQTT's by
+// protocol, the HTTP API's as "http:management", "https:management".
+func (n *Node) listeners(_ ctlrpc.Request, resp *ctlrpc.Response) {
+	resp.Listeners = n.broker.Addrs()
+	for k, v := range n.api.Addrs() {
+		resp.Listeners[k+":management"] = v
+	}
+}
 
 func (n *Node) enableDiscovery(_ ctlrpc.Request, resp *ctlrpc.Response) {
 	if n.auto == nil {

@@ -68,7 +68,7 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 		}
 	}
 	// The original on a free loopback port, the copy on its shifted port.
-	a := &node{t: t, home: rel, env: []string{"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:0"}}
+	a := &node{t: t, home: rel, env: []string{"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:0", "EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:0"}}
 	b := &node{t: t, home: second}
 	a.env = append(a.env, "EMQX_HOME="+rel)
 	b.env = append(b.env, "EMQX_HOME="+second)

@@ -29,6 +29,7 @@ type Node struct {
 	N    *node.Node
 	Name string
 	Addr string // MQTT TCP listener
+	API  string // the management HTTP API (host:port)
 	Home string
 	Logs *observer.ObservedLogs
 	env  []string
@@ -71,7 +72,8 @@ func Prepare(t *testing.T, name string, env ...string) *Node {
 		}
 	}
 	host := name[strings.IndexByte(name, '@')+1:]
-	env = append([]string{"EMQX_NODE_NAME=" + name, "EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_NODE_COOKIE=testnode-cookie"}, env...)
+	env = append([]string{"EMQX_NODE_NAME=" + name, "EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_NODE_COOKIE=testnode-cookie",
+		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0"}, env...)
 	return &Node{T: t, Name: name, Home: home, env: env}
 }
 
@@ -99,6 +101,7 @@ func (n *Node) RunErr() error {
 	}
 	n.N, n.Logs, n.stop = nd, logs, false
 	n.Addr = nd.Broker().Addrs()["tcp"]
+	n.API = nd.APIAddrs()["http"]
 	n.T.Cleanup(func() {
 		n.Halt()
 		if n.T.Failed() {

@@ -1,0 +1,79 @@
+package config
+
+import (
+	"math"
+	"strconv"
+)
+
+// Management holds management.* (emqx_management.conf): the HTTP API.
+type Management struct {
+	// HTTP and HTTPS are the listeners' addresses (host:port), "" off.
+	HTTP, HTTPS string
+	// HTTPSCertFile, HTTPSKeyFile, HTTPSCACertFile, HTTPSVerify and
+	// HTTPSFailIfNoPeerCert are the https listener's TLS settings.
+	HTTPSCertFile, HTTPSKeyFile, HTTPSCACertFile string
+	HTTPSVerify, HTTPSFailIfNoPeerCert           bool
+	// MaxClients bounds the open connections of each listener.
+	MaxClients int
+	// DefaultAppID and DefaultAppSecret are the application created at
+	// first boot (admin / public).
+	DefaultAppID, DefaultAppSecret string
+	// MaxRowLimit caps a page (_limit) of the list endpoints.
+	MaxRowLimit int
+}
+
+// DefaultAppID and DefaultAppSecret are EMQX's stock application.
+const (
+	DefaultAppID     = "admin"
+	DefaultAppSecret = "public"
+)
+
+func managementFields() []field {
+	m := func(c *Config) *Management { return &c.Management }
+	listener := func(key, def string, p func(*Config) *string) field {
+		return field{key: key, def: def,
+			set: func(c *Config, raw, _ string) error {
+				a, err := parseListener(raw)
+				*p(c) = a
+				return err
+			},
+			get: func(c *Config) string {
+				if *p(c) == "" {
+					return "off"
+				}
+				return *p(c)
+			},
+		}
+	}
+	return []field{
+		listener("management.listener.http", "8081", func(c *Config) *string { return &m(c).HTTP }),
+		listener("management.listener.https", "off", func(c *Config) *string { return &m(c).HTTPS }),
+		pathField("management.listener.https.certfile", "", false, func(c *Config) *string { return &m(c).HTTPSCertFile }),
+		pathField("management.listener.https.keyfile", "", false, func(c *Config) *string { return &m(c).HTTPSKeyFile }),
+		pathField("management.listener.https.cacertfile", "", false, func(c *Config) *string { return &m(c).HTTPSCACertFile }),
+		field{key: "management.listener.https.verify", def: "verify_none",
+			set: func(c *Config, raw, _ string) error {
+				v, err := parseEnum(raw, []string{"verify_peer", "verify_none"})
+				m(c).HTTPSVerify = v == "verify_peer"
+				return err
+			},
+			get: func(c *Config) string {
+				if m(c).HTTPSVerify {
+					return "verify_peer"
+				}
+				return "verify_none"
+			},
+		},
+		boolField("management.listener.https.fail_if_no_peer_cert", "false", func(c *Config) *bool { return &m(c).HTTPSFailIfNoPeerCert }),
+		intField("management.listener.http.max_clients", "512", 1, math.MaxInt32, func(c *Config) *int { return &m(c).MaxClients }),
+		strField("management.default_application.id", DefaultAppID, func(c *Config) *string { return &m(c).DefaultAppID }, nonEmpty),
+		field{key: "management.default_application.secret", def: DefaultAppSecret, secret: true,
+			set: func(c *Config, raw, _ string) error {
+				m(c).DefaultAppSecret = raw
+				return nonEmpty(raw)
+			},
+			get: func(c *Config) string { return m(c).DefaultAppSecret },
+		},
+		intField("management.max_row_limit", strconv.Itoa(10000), 1, math.MaxInt32, func(c *Config) *int { return &m(c).MaxRowLimit }),
+	}
+}

@@ -1,0 +1,87 @@
+package node_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"emqxgo/internal/node"
+	"emqxgo/internal/testutil"
+	"emqxgo/internal/testutil/testnode"
+)
+
+// TestAPINodes: on a 3-node cluster, GET /api/v4/nodes on any node lists
+// the three Running with their versions and connections; one stopped shows
+// as Stopped; /status answers without credentials; the API refuses a
+// request without the application's secret; brokers, stats and metrics
+// answer per node.
+func TestAPINodes(t *testing.T) {
+	sn := testutil.Subnet(t)
+	var ns []*testnode.Node
+	for i := 1; i <= 3; i++ {
+		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, sn, i)))
+	}
+	testnode.Join(t, ns[1], ns[0])
+	testnode.Join(t, ns[2], ns[0])
+	testnode.WaitRunning(t, 30*time.Second, ns...)
+	c := testutil.DialV5(t, ns[2].Addr, "on-three")
+	_ = c
+
+	st, body := ns[0].CallAs("", "", "GET", "/status", nil)
+	if st != http.StatusOK || string(body) != "Node "+ns[0].Name+" is started\nemqx is running" {
+		t.Fatalf("/status: %d %q", st, body)
+	}
+	if st, _ := ns[0].CallAs("admin", "wrong", "GET", "/nodes", nil); st != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: HTTP %d, want 401", st)
+	}
+	if st, _ := ns[0].CallAs("", "", "GET", "/nodes", nil); st != http.StatusUnauthorized {
+		t.Fatalf("no credentials: HTTP %d, want 401", st)
+	}
+
+	var nodes []node.NodeInfo
+	ns[1].Data("GET", "/nodes", nil, &nodes)
+	if len(nodes) != 3 {
+		t.Fatalf("nodes: %+v", nodes)
+	}
+	for i, ni := range nodes {
+		if ni.Node != ns[i].Name || ni.NodeStatus != "Running" || ni.Version == "" || ni.MemoryTotal == "" {
+			t.Errorf("node %d: %+v", i, ni)
+		}
+	}
+	if nodes[2].Connections != 1 {
+		t.Errorf("%s connections %d, want 1", nodes[2].Node, nodes[2].Connections)
+	}
+	var one node.NodeInfo
+	ns[0].Data("GET", "/nodes/"+ns[2].Name, nil, &one)
+	if one.Node != ns[2].Name || one.Connections != 1 {
+		t.Errorf("nodes/%s: %+v", ns[2].Name, one)
+	}
+	var brokers []node.BrokerInfo
+	ns[0].Data("GET", "/brokers", nil, &brokers)
+	if len(brokers) != 3 || brokers[1].Node != ns[1].Name || !strings.HasPrefix(brokers[1].Sysdescr, "EMQX") {
+		t.Errorf("brokers: %+v", brokers)
+	}
+	var stats []struct {
+		Node  string           `json:"node"`
+		Stats map[string]int64 `json:"stats"`
+	}
+	ns[0].Data("GET", "/stats", nil, &stats)
+	if len(stats) != 3 || stats[2].Stats["connections.count"] != 1 {
+		t.Errorf("stats: %+v", stats)
+	}
+	var m map[string]uint64
+	ns[0].Data("GET", "/nodes/"+ns[2].Name+"/metrics", nil, &m)
+	if m["client.connected"] != 1 {
+		t.Errorf("metrics of %s: client.connected %d", ns[2].Name, m["client.connected"])
+	}
+
+	ns[2].Halt()
+	testutil.Eventually(t, 15*time.Second, "the stopped node listed as Stopped", func() bool {
+		ns[0].Data("GET", "/nodes", nil, &nodes)
+		i := slices.IndexFunc(nodes, func(ni node.NodeInfo) bool { return ni.Node == ns[2].Name })
+		return len(nodes) == 3 && i >= 0 && nodes[i].NodeStatus == "Stopped"
+	})
+}
