@@ -399,7 +399,40 @@ type row struct {
 	check                               func(ours, base float64) bool
 }
 
+// lastRun is the previous run's samples of the node's QoS 0 1->1
+// throughput in dir's results.jsonl, as the baseline "last run": the cost
+// of what changed since (the operator's counters, say) shows against it.
+// Runs on another day can differ by more than the noise of one run; the
+// row says which run it compares with.
+func lastRun(dir string) (samples []float64, when string) {
+	b, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return nil, ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var r struct {
+			Time, Scenario, Metric, Who string
+			Samples                     []float64
+		}
+		if json.Unmarshal([]byte(l), &r) != nil {
+			continue
+		}
+		if r.Scenario == "single" && r.Metric == "QoS0 1->1 throughput" && r.Who == "emqx-go" && len(r.Samples) > 0 {
+			samples, when = r.Samples, r.Time
+		}
+	}
+	return samples, when
+}
+
 func report(dir string, started time.Time, load string) {
+	lastLabel := "QoS0 1->1 throughput (counters on), vs the last run"
+	if k := (key{"single", "QoS0 1->1 throughput", "emqx-go"}); len(results[k]) > 0 {
+		if prev, when := lastRun(dir); len(prev) > 0 {
+			results[key{"single", "QoS0 1->1 throughput", "last run"}] = prev
+			units[key{"single", "QoS0 1->1 throughput", "last run"}] = units[k]
+			lastLabel += " (" + when + ")"
+		}
+	}
 	rows := []row{
 		{"QoS0 1->1 throughput", "single", "QoS0 1->1 throughput", "emqx-go", "mosquitto", true, ">= 1.0x mosquitto", func(o, b float64) bool { return o >= b }},
 		{"QoS1 1->1 throughput", "single", "QoS1 1->1 throughput", "emqx-go", "mosquitto", true, ">= 1.0x mosquitto", func(o, b float64) bool { return o >= b }},
@@ -411,6 +444,7 @@ func report(dir string, started time.Time, load string) {
 		{"latency p99 @5k msg/s", "single", "latency p99 @5k msg/s", "emqx-go", "mosquitto", false, "-", nil},
 		{"CPU per delivered message", "single", "CPU per delivered message", "emqx-go", "mosquitto", false, "<= 1.5x mosquitto", func(o, b float64) bool { return o <= 1.5*b }},
 		{"idle memory per connection (10k)", "single", "idle memory per connection", "emqx-go", "mosquitto", false, "<= 12 KB", func(o, _ float64) bool { return o <= 12 }},
+		{lastLabel, "single", "QoS0 1->1 throughput", "emqx-go", "last run", true, ">= 0.97x last run", func(o, b float64) bool { return b == 0 || o >= 0.97*b }},
 		{"QoS0 1->1 throughput, vs stock mochi", "single", "QoS0 1->1 throughput", "emqx-go", "mochi", true, "-", nil},
 		{"QoS1 1->1 throughput, vs stock mochi", "single", "QoS1 1->1 throughput", "emqx-go", "mochi", true, "-", nil},
 		{"CPU per delivered message, vs stock mochi", "single", "CPU per delivered message", "emqx-go", "mochi", false, "-", nil},
