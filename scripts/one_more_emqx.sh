@@ -45,8 +45,24 @@ awk -v off="$offset" -v node="$name@127.0.0.1" '
 ' "$conf" > "$conf.tmp" || { rm -rf "$dest"; die "ports shifted by $offset do not fit; set a smaller OFFSET"; }
 mv "$conf.tmp" "$conf"
 
+# The HTTP API's port moves by the same offset.
+mconf=$dest/etc/plugins/emqx_management.conf
+if [ -f "$mconf" ]; then
+  awk -v off="$offset" '
+    /^[[:space:]]*management\.listener\.https?[[:space:]]*=[[:space:]]*[0-9]+[[:space:]]*$/ {
+      split($0, kv, "="); port = kv[2]; gsub(/[^0-9]/, "", port)
+      np = port + off
+      if (np > 65535) { print "port " port " + " off " > 65535" > "/dev/stderr"; exit 2 }
+      print kv[1] "= " np; next
+    }
+    { print }
+  ' "$mconf" > "$mconf.tmp" || { rm -rf "$dest"; die "ports shifted by $offset do not fit; set a smaller OFFSET"; }
+  mv "$mconf.tmp" "$mconf"
+fi
+
 echo "Created $dest"
 echo "  node.name = $name@127.0.0.1"
 echo "  MQTT listener ports shifted by $offset (offset)"
 grep -E '^[[:space:]]*listener\.(tcp|ssl|ws|wss)\.external[[:space:]]*=' "$conf" | sed 's/^/  /'
+if [ -f "$mconf" ]; then grep -E '^[[:space:]]*management\.listener\.https?[[:space:]]*=' "$mconf" | sed 's/^/  /' || true; fi
 echo "Start it with: $dest/bin/emqx start"

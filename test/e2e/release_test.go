@@ -67,6 +67,10 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 			t.Fatalf("copied emqx.conf lacks %q", want)
 		}
 	}
+	mconf, _ := os.ReadFile(filepath.Join(second, "etc", "plugins", "emqx_management.conf"))
+	if want := fmt.Sprintf("\nmanagement.listener.http = %d\n", 8081+offset); !strings.Contains(string(mconf), want) {
+		t.Fatalf("copied emqx_management.conf lacks %q", want)
+	}
 	// The original on a free loopback port, the copy on its shifted port.
 	a := &node{t: t, home: rel, env: []string{"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:0", "EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:0"}}
 	b := &node{t: t, home: second}
@@ -80,6 +84,9 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 	b.must(0, "Node 'emqx2@127.0.0.1' "+testVersion+" is started\n", "emqx_ctl", "status")
 	if got := b.info().Listeners["tcp"]; got != fmt.Sprintf("0.0.0.0:%d", 1883+offset) && got != fmt.Sprintf("[::]:%d", 1883+offset) {
 		t.Fatalf("copy listens on %s", got)
+	}
+	if got := b.info().Listeners["http:management"]; !strings.HasSuffix(got, fmt.Sprintf(":%d", 8081+offset)) {
+		t.Fatalf("copy's HTTP API listens on %q", got)
 	}
 	a.must(0, "ok\n", "emqx", "stop")
 	b.must(0, "ok\n", "emqx", "stop")
