@@ -66,6 +66,8 @@ type Broker struct {
 	exclusive exclusives
 	// metrics: EMQX's metrics (Metrics; counted in conn.go and the hooks).
 	metrics metrics.Metrics
+	// clients: when each client connected and went, kicks (clientinfo.go).
+	clients book
 }
 
 // New builds the server and its listeners; it binds and starts nothing.
@@ -117,6 +119,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	for _, z := range inUse {
 		mounts = mounts || z.Mountpoint != ""
 	}
+	_ = srv.AddHook(&infoHook{b: b}, nil) // clientinfo.go; its Init cannot fail
 	if err := srv.AddHook(&nodeHook{b: b, mounts: mounts}, nil); err != nil {
 		return nil, err
 	}

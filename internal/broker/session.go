@@ -218,6 +218,8 @@ type session struct {
 	space    chan struct{} // closed when a queued message leaves (made by a waiting publisher)
 	dropped  int64         // dropped since the last log line
 	loggedAt time.Time
+	// droppedAll: dropped since the session began (clientinfo.go)
+	droppedAll int64
 
 	sentIDs   map[uint16]uint64   // packet id -> message id, for messages in flight with an id
 	movedTo   string              // the session moved to this node: forward to it
@@ -448,6 +450,7 @@ func (s *session) waitSpace(maxQueue int) {
 func (s *session) noteDrop() {
 	s.ss.droppedFull.Add(1)
 	s.dropped++
+	s.droppedAll++
 	if now := time.Now(); now.Sub(s.loggedAt) >= dropLogEvery {
 		s.ss.log.Warn("message queue full: dropped the oldest queued message",
 			zap.String("client", s.id), zap.Int64("dropped", s.dropped),
@@ -639,7 +642,7 @@ func (ss *sessions) establish(cl *mqtt.Client, pk packets.Packet, mount string) 
 
 // reset empties the queue; under mu.
 func (s *session) reset() {
-	s.q, s.head, s.dropped, s.sentIDs = nil, 0, 0, nil
+	s.q, s.head, s.dropped, s.droppedAll, s.sentIDs = nil, 0, 0, 0, nil
 	s.stopTimer()
 	if s.space != nil {
 		close(s.space)
