@@ -36,7 +36,8 @@ type Broker struct {
 	zones     map[string]*config.Zone // listener id -> its zone (read-only after New)
 	log       *zap.Logger
 	srv       *mqtt.Server
-	listeners []*listener
+	listeners []*listener   // in the order of the configuration; slots replaced by restarts (under ctl.mu)
+	ctl       listenerCtl   // listeners stopped and restarted (listenerctl.go)
 	gate      chan struct{} // closed: listeners accept (see HoldAccepts)
 	gateOnce  sync.Once
 	stopOnce  sync.Once
@@ -242,11 +243,11 @@ func (b *Broker) Start() error {
 	return nil
 }
 
-// Addrs returns the bound address of each listener by protocol (tcp, ssl, ws,
+// Addrs returns the bound address of each running listener by protocol (tcp, ssl, ws,
 // wss: the external one where there are several) and by id (tcp:internal).
 func (b *Broker) Addrs() map[string]string {
 	m := map[string]string{}
-	for _, l := range b.listeners {
+	for _, l := range b.running() {
 		if _, ok := m[l.proto]; !ok || strings.HasSuffix(l.id, ":external") {
 			m[l.proto] = l.Address()
 		}
@@ -261,9 +262,7 @@ func (b *Broker) Addrs() map[string]string {
 // call waits for the same drain (within its own ctx).
 func (b *Broker) Stop(ctx context.Context) error {
 	b.stopOnce.Do(func() {
-		for _, l := range b.listeners {
-			l.Close(nil)
-		}
+		all := b.closeAll()
 		for _, cl := range b.srv.Clients.GetAll() {
 			if cl.Net.Inline || cl.Closed() {
 				continue
@@ -276,7 +275,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 		}
 		b.drained = make(chan struct{})
 		go func() {
-			for _, l := range b.listeners {
+			for _, l := range all {
 				l.closeConns() // connections still before CONNECT
 				l.wg.Wait()
 			}

@@ -46,13 +46,13 @@ type ListenerStats struct {
 	RefusedProxy  int64 // PROXY header missing, late or malformed
 }
 
-// ListenerStats returns each listener's connection counts by listener id
+// ListenerStats returns each running listener's connection counts by listener id
 // ("tcp:external").
 func (b *Broker) ListenerStats() map[string]ListenerStats {
-	m := make(map[string]ListenerStats, len(b.listeners))
-	for _, l := range b.listeners {
-		m[l.id] = ListenerStats{Open: l.open.Load(), RefusedMax: l.refusedMax.Load(),
-			RefusedAccess: l.refusedAccess.Load(), RefusedProxy: l.refusedProxy.Load()}
+	ls := b.running()
+	m := make(map[string]ListenerStats, len(ls))
+	for _, l := range ls {
+		m[l.id] = l.stats()
 	}
 	return m
 }
@@ -280,12 +280,19 @@ type ListenerInfo struct {
 	ListenerStats
 }
 
-// Listeners returns every listener in the order of the configuration.
+// Listeners returns every running listener (not those stopped:
+// listenerctl.go) in the order of the configuration.
 func (b *Broker) Listeners() []ListenerInfo {
-	st := b.ListenerStats()
-	out := make([]ListenerInfo, 0, len(b.listeners))
-	for _, l := range b.listeners {
-		out = append(out, ListenerInfo{ID: l.id, Addr: l.Address(), MaxConns: l.conf.MaxConnections, ListenerStats: st[l.id]})
+	ls := b.running()
+	out := make([]ListenerInfo, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, ListenerInfo{ID: l.id, Addr: l.Address(), MaxConns: l.conf.MaxConnections, ListenerStats: l.stats()})
 	}
 	return out
+}
+
+// stats are l's counts now.
+func (l *listener) stats() ListenerStats {
+	return ListenerStats{Open: l.open.Load(), RefusedMax: l.refusedMax.Load(),
+		RefusedAccess: l.refusedAccess.Load(), RefusedProxy: l.refusedProxy.Load()}
 }

@@ -147,7 +147,7 @@ func (b *Broker) limitConn(cl *mqtt.Client, c *conn) {
 	}
 	l.fr = frame{skip: c.skip, inHeader: c.inHeader, length: c.length, shift: c.shift}
 	l.closed = make(chan struct{})
-	for _, ln := range b.listeners {
+	for _, ln := range b.current() {
 		if ln.id == cl.Net.Listener {
 			l.stop = ln.done
 		}
