@@ -252,9 +252,6 @@ func erlString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// erlBinary is s as Erlang prints a binary with ~p: <<"...">>.
-func erlBinary(s string) string { return "<<" + erlString(s) + ">>" }
-
 // erlAtom is s as Erlang prints an atom: quoted unless it is a plain
 // lowercase name ('emqx@127.0.0.1' is quoted, for its dots).
 func erlAtom(s string) string {

@@ -136,14 +136,6 @@ func arrayItems(v json.RawMessage) ([]json.RawMessage, bool) {
 	return items, true
 }
 
-func jsonString(v json.RawMessage) (string, bool) {
-	var s string
-	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
 // jsonInt is v if it is an integer literal.
 func jsonInt(v json.RawMessage) (int64, bool) {
 	s := string(v)

@@ -15,19 +15,6 @@ import (
 )
 
 // cluster3 starts three nodes on the test's subnet and joins them.
-func cluster3(t *testing.T, env ...string) []*testnode.Node {
-	t.Helper()
-	sn := testutil.Subnet(t)
-	var ns []*testnode.Node
-	for i := 1; i <= 3; i++ {
-		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, sn, i), env...))
-	}
-	testnode.Join(t, ns[1], ns[0])
-	testnode.Join(t, ns[2], ns[0])
-	testnode.WaitRunning(t, 30*time.Second, ns...)
-	return ns
-}
-
 // apiReply is an API answer's body.
 type apiReply struct {
 	Code    *int            `json:"code"`
