@@ -18,8 +18,8 @@ import (
 // meta without hasnext, as emqx_mgmt_api:paginate), POST /banned (who,
 // as, reason; by "user", at now and until 5 minutes on by default; times
 // in seconds; the answer echoes the fields) and DELETE /banned/{as}/{who}.
-// Where EMQX's handler crashes (no reason, a peerhost that is no IP
-// address) the answer is HTTP 500, as EMQX's.
+// Where EMQX's handler crashes with HTTP 500 (no reason, a peerhost that
+// is no IP address) the answer is code 107 or 108 saying what is wrong.
 
 // BannedRow is one ban as the API shows it.
 type BannedRow struct {
@@ -37,6 +37,7 @@ func bannedRow(e banned.Entry) BannedRow {
 
 var (
 	errMissingWhoAs = mgmt.Errorf(mgmt.CodeMissingParam, "missing mandatory params: ['who', 'as']")
+	errBadPeerHost  = mgmt.Errorf(mgmt.CodeParamType, "peerhost must be an IP address")
 	errBadAs        = mgmt.Errorf(mgmt.CodeParamType, "value of 'as' must be one of: ['clientid', 'username', 'peerhost']")
 )
 
@@ -79,7 +80,7 @@ func init() {
 		if body != nil {
 			fields, isObj := objectPairs(body)
 			if _, isArr := arrayItems(body); !isObj && !isArr {
-				return crashed, nil
+				return nil, errBadParamsAt
 			}
 			ps = append(ps, fields...)
 		}
@@ -97,11 +98,11 @@ func init() {
 		}
 		e, ok := readBan(ps, as)
 		if !ok {
-			return crashed, nil
+			return nil, mgmt.Errorf(mgmt.CodeMissingParam, "reason is required; by a string; at and until times in seconds")
 		}
 		switch _, err := n.banned.Add(e); {
 		case errors.Is(err, banned.ErrValue) && as == banned.PeerHost:
-			return crashed, nil // inet:parse_address failed
+			return nil, errBadPeerHost
 		case errors.Is(err, banned.ErrValue), errors.Is(err, banned.ErrUntil):
 			// EMQX keeps an entry no client matches (an empty name) or
 			// that has run out already: no ban either way.
@@ -117,7 +118,7 @@ func init() {
 		}
 		switch err := n.banned.Delete(as, r.Path("who")); {
 		case errors.Is(err, banned.ErrValue) && as == banned.PeerHost:
-			return crashed, nil
+			return nil, errBadPeerHost
 		case errors.Is(err, banned.ErrValue): // no such entry
 		case err != nil:
 			return nil, err

@@ -36,8 +36,8 @@ import (
 // not valid topic names are left out, and none left is code 115),
 // clientid (the message's publisher), payload (with encoding "base64",
 // decoded; anything but a string is sent as its JSON text), qos (0: a
-// value that is not 0, 1 or 2 fails the request with HTTP 500, as EMQX's
-// crash does), retain (true only), properties (payload_format_indicator,
+// value that is not 0, 1 or 2 is code 116 bad_qos: EMQX's handler crashes
+// there, with HTTP 500 and no word of why), retain (true only), properties (payload_format_indicator,
 // message_expiry_interval, response_topic, correlation_data,
 // user_properties, content_type, subscription_identifier (ignored)) and
 // user_properties (the older place). Anything else wrong is code 108
@@ -75,9 +75,12 @@ var errNotJSON = errors.New("not json")
 // badRequest is minirest's answer to a body it cannot read.
 var badRequest = mgmt.Raw{ContentType: "text/plain", Status: http.StatusBadRequest, Body: []byte("Bad Request")}
 
-// crashed is the answer of a request whose handler crashes in EMQX
-// (cowboy's 500 with no body).
-var crashed = mgmt.Raw{ContentType: "text/plain", Status: http.StatusInternalServerError}
+// Where EMQX's handler crashes (HTTP 500, no body), the node answers with
+// the error code that says what is wrong instead.
+var (
+	errBadQoS      = mgmt.Errorf(mgmt.CodeBadQoS, "bad_qos")
+	errBadParamsAt = mgmt.Errorf(mgmt.CodeParamType, "bad_params")
+)
 
 // queryParams are the request's query parameters, as JSON strings.
 func queryParams(r *mgmt.Request) params {
@@ -365,7 +368,7 @@ type publishResult struct {
 	code    int    // 0, 108 or 115
 	message string // with a code
 	ids     []string
-	crash   bool // EMQX crashes (HTTP 500)
+	badQoS  bool // EMQX crashes (HTTP 500); code 116 here
 }
 
 // publishFields publishes what ps asks (emqx_mgmt_api_pubsub do_publish).
@@ -381,7 +384,7 @@ func (n *Node) publishFields(ps params) publishResult {
 	}
 	qos, ok := apiQoS(m.qos)
 	if !ok {
-		return publishResult{crash: true}
+		return publishResult{badQoS: true}
 	}
 	return publishResult{ids: n.publishAPI(m, qos)}
 }
@@ -452,8 +455,8 @@ func init() {
 		}
 		res := n.publishFields(ps)
 		switch {
-		case res.crash:
-			return crashed, nil
+		case res.badQoS:
+			return nil, errBadQoS
 		case res.code != 0:
 			return nil, mgmt.Errorf(res.code, "%s", res.message)
 		}
@@ -471,14 +474,14 @@ func init() {
 			return badRequest, nil
 		}
 		// The body's items; an object's fields are items too (each bad),
-		// anything else crashes EMQX.
+		// anything else crashes EMQX (bad_params here).
 		var items []json.RawMessage
 		if body != nil {
 			var ok bool
 			if items, ok = arrayItems(body); !ok {
 				fields, isObj := objectPairs(body)
 				if !isObj {
-					return crashed, nil
+					return nil, errBadParamsAt
 				}
 				items = make([]json.RawMessage, len(fields))
 			}
@@ -491,8 +494,9 @@ func init() {
 				continue
 			}
 			res := n.publishFields(ps)
-			if res.crash {
-				return crashed, nil
+			if res.badQoS {
+				out = append(out, map[string]any{"code": mgmt.CodeBadQoS, "message": "bad_qos"})
+				continue
 			}
 			if res.code == mgmt.CodeParamType && res.message == "bad_params" {
 				out = append(out, map[string]any{"code": res.code, "message": res.message})
