@@ -20,9 +20,9 @@ import (
 // stop and restart are EMQX's (emqx_listeners over esockd and cowboy): a
 // listener stops with the connections it accepted, and is no longer
 // listed; restart closes it (and its connections) and binds it again on
-// its address. As in EMQX 4.4, a tcp or ssl listener once stopped cannot
-// be restarted (esockd forgot it: not_found) until the node restarts; a
-// ws or wss listener can.
+// its address. A stopped listener of any kind restarts (in EMQX 4.4 a
+// stopped tcp or ssl listener cannot: esockd forgot it, not_found, until
+// the node restarts).
 var listenersUsage = []usageLine{{"listeners", "List listeners"},
 	{"listeners stop    <Identifier>", "Stop a listener"},
 	{"listeners stop    <Proto> <Port>", "Stop a listener"},
@@ -178,9 +178,6 @@ func (n *Node) restartListener(id string) error {
 	lc, ok := n.listenerByID(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", errNoSuchListener, id)
-	}
-	if _, running, _ := n.broker.ListenerState(lc.ID()); !running && (lc.Proto == "tcp" || lc.Proto == "ssl") {
-		return broker.ErrListenerNotFound // esockd:reopen of a listener it closed
 	}
 	return n.broker.RestartListener(lc.ID())
 }
