@@ -62,6 +62,7 @@ type Node struct {
 	stats   metrics.Stats
 	started time.Time
 	alarms  *alarmParts // alarms.go
+	prom    *promParts  // prometheus.go
 
 	reqOnce  sync.Once // closes stopReq
 	stopReq  chan struct{}
@@ -109,6 +110,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.newAlarms()
+	n.prom = n.newPrometheus()
 	if err := n.newAPI(); err != nil {
 		return nil, err
 	}
