@@ -68,6 +68,10 @@ type outbox struct {
 	epoch     int64  // the peer's start time, from its link handshake
 	synced    uint64 // the link generation linkUp last prepared the resend for
 	dropped   uint64
+	// forwarded and resent count what went on a link (peerstats.go);
+	// resending tells run whether its batch is a resend.
+	forwarded, resent uint64
+	resending         bool
 }
 
 func (o *outbox) signal() {
@@ -130,6 +134,7 @@ func (o *outbox) sendNow(m *message) bool {
 		o.pending = append(o.pending, m)
 		o.resendIdx = len(o.pending)
 	}
+	o.forwarded++
 	return true
 }
 
@@ -181,7 +186,7 @@ func (o *outbox) next() []*message {
 		end := o.resendIdx + batchLen(o.pending[o.resendIdx:])
 		b := append([]*message(nil), o.pending[o.resendIdx:end]...)
 		o.resendIdx = end
-		o.busy = true
+		o.busy, o.resending = true, true
 		return b
 	}
 	if len(o.queue) == 0 {
@@ -190,7 +195,7 @@ func (o *outbox) next() []*message {
 	n := batchLen(o.queue)
 	b := o.queue[:n:n]
 	o.queue = append(o.queue[:0:0], o.queue[n:]...)
-	o.busy = true
+	o.busy, o.resending = true, false
 	for _, m := range b {
 		if reliable(m) {
 			o.seq++
@@ -222,6 +227,7 @@ func (o *outbox) run() {
 			cancel()
 			o.mu.Lock()
 			o.busy = false
+			o.countSent(len(b), err)
 			o.mu.Unlock()
 			if err != nil {
 				break // reliable ones are in pending: resent when the link is back

@@ -61,6 +61,8 @@ type Node struct {
 	// stats: EMQX's stats (broker.go); started: when Start ran (uptime).
 	stats   metrics.Stats
 	started time.Time
+	alarms  *alarmParts // alarms.go
+	prom    *promParts  // prometheus.go
 
 	reqOnce  sync.Once // closes stopReq
 	stopReq  chan struct{}
@@ -107,6 +109,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if n.sys, err = n.newSys(); err != nil {
 		return nil, err
 	}
+	n.newAlarms()
+	n.prom = n.newPrometheus()
 	if err := n.newAPI(); err != nil {
 		return nil, err
 	}
@@ -200,6 +204,7 @@ func (n *Node) Start() (err error) {
 	undo = append(undo, n.stats.Stop)
 	n.broker.OpenAccepts()
 	n.sys.Start()
+	n.startAlarms()
 	if n.auto != nil {
 		if err := n.auto.Start(); err != nil {
 			n.log.Error("autocluster strategy cannot start; the node runs without it", zap.String("discovery", n.cfg.Cluster.Discovery), zap.Error(err))
@@ -308,6 +313,7 @@ func (n *Node) stop(ctx context.Context) error {
 	if n.auto != nil {
 		n.auto.Stop()
 	}
+	n.stopAlarms()
 	err := n.broker.Stop(ctx) // clients first: no new publishes
 	n.sys.Stop()              // after the clients' disconnected events
 	n.access.plugins.Stop()

@@ -306,12 +306,25 @@ func (p *Publisher) publish(topic string, payload []byte, retain bool, qos byte)
 		p.log.Debug("$SYS topic not published: not a valid topic name", zap.String("topic", topic))
 		return
 	}
-	pk := packets.Packet{
+	p.inject(packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
 		TopicName:   topic,
 		Payload:     payload,
 		PacketID:    uint16(qos), // mochi's check wants one on QoS 1/2; the inline client acknowledges nothing
-	}
+	})
+}
+
+// PublishSys publishes payload on $SYS/brokers/<node>/<sub>, QoS 0, not
+// retained, with an MQTT 5 content type (emqx_alarm's alarms/activate
+// and alarms/deactivate: application/json).
+func (p *Publisher) PublishSys(sub string, payload []byte, contentType string) {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: p.prefix + sub, Payload: payload}
+	pk.Properties.ContentType = contentType
+	p.inject(pk)
+}
+
+func (p *Publisher) inject(pk packets.Packet) {
+	topic := pk.TopicName
 	p.mu.Lock()
 	err := p.srv.InjectPacket(p.cl, pk)
 	p.mu.Unlock()
