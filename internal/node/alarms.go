@@ -266,7 +266,8 @@ func deactivateAlarm(n *Node, r *mgmt.Request) (any, error) {
 	node, okNode := param("node")
 	name, okName := param("name")
 	if !okNode || !okName {
-		return mgmt.Raw{Status: 500}, nil // EMQX: binary_to_atom(undefined) crashes the handler
+		// EMQX: binary_to_atom(undefined) crashes the handler (500)
+		return nil, mgmt.Errorf(mgmt.CodeMissingParam, "node and name are required")
 	}
 	if !slices.Contains(n.runningNodes(), node) {
 		return minirestError("nodedown"), nil

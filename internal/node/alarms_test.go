@@ -103,8 +103,9 @@ func TestPeerLinkDownAlarm(t *testing.T) {
 	if st != http.StatusOK || string(body) != `{"message":"not_found"}` {
 		t.Fatalf("POST /alarms/deactivated unknown: HTTP %d %s", st, body)
 	}
-	if st, _ := ns[0].Call("POST", "/alarms/deactivated", map[string]string{"name": "nope"}); st != http.StatusInternalServerError {
-		t.Fatalf("POST /alarms/deactivated without node: HTTP %d, want 500 as EMQX", st)
+	if st, body := ns[0].Call("POST", "/alarms/deactivated", map[string]string{"name": "nope"}); st != http.StatusOK ||
+		string(body) != `{"code":107,"message":"node and name are required"}` {
+		t.Fatalf("POST /alarms/deactivated without node: HTTP %d %s, want code 107 (EMQX crashes: 500)", st, body)
 	}
 
 	ns[2].Run()

@@ -405,7 +405,7 @@ func init() {
 		case "prometheus":
 			return n.promText()
 		}
-		// EMQX: no clause for another type, the handler crashes
-		return mgmt.Raw{Status: 500}, nil
+		// EMQX has no clause for another type: its handler crashes (500)
+		return nil, mgmt.Errorf(mgmt.CodeParamType, "type must be prometheus or json")
 	}, mgmt.NoAuth)
 }

@@ -184,8 +184,9 @@ func TestPrometheus(t *testing.T) {
 	if len(js.Data) != 7 || js.Data["messages"]["emqx_messages_received"] < received+n {
 		t.Errorf("JSON form: %s", body)
 	}
-	if st, _ := ns[0].CallAs("", "", "GET", "/emqx_prometheus?type=other", nil); st != http.StatusInternalServerError {
-		t.Errorf("type=other: HTTP %d, want 500 as EMQX", st)
+	if st, body := ns[0].CallAs("", "", "GET", "/emqx_prometheus?type=other", nil); st != http.StatusOK ||
+		string(body) != `{"code":108,"message":"type must be prometheus or json"}` {
+		t.Errorf("type=other: HTTP %d %s, want code 108 (EMQX crashes: 500)", st, body)
 	}
 
 	// a stopped peer's link shows down
