@@ -201,6 +201,9 @@ type ClientInfo struct {
 	MqueueLen        int   `json:"mqueue_len"`
 	MaxMqueue        int   `json:"max_mqueue"`
 	MqueueDropped    int64 `json:"mqueue_dropped"`
+
+	// Traffic is the current connection's counts (traffic.go).
+	Traffic Traffic `json:"traffic"`
 }
 
 // Info is what the node has of cl now.
@@ -227,6 +230,7 @@ func (b *Broker) Info(cl *mqtt.Client) ClientInfo {
 	case !in.CleanStart:
 		in.ExpiryInterval = int64(z.SessionExpiryInterval / time.Second)
 	}
+	in.Traffic = TrafficOf(cl)
 	t := b.clients.times(cl)
 	in.CreatedAt, in.ConnectedAt = t.created, t.connected
 	if in.ConnectedAt == 0 {

@@ -108,6 +108,8 @@ type conn struct {
 	// m counts bytes and packets read and written (EMQX's bytes.*,
 	// packets.*, messages.qos<n>.*); nil: not counted.
 	m *metrics.Metrics
+	// traffic: this connection's own counts (traffic.go), kept with m's.
+	traffic traffic
 }
 
 func newConn(c net.Conn, idle time.Duration, maxPacket uint32) *conn {
@@ -150,6 +152,8 @@ func (c *conn) Read(p []byte) (int, error) {
 	if n > 0 {
 		if c.m != nil {
 			c.m.Add(metrics.BytesReceived, uint64(n))
+			c.traffic.recvCnt.Add(1)
+			c.traffic.recvOct.Add(uint64(n))
 		}
 		if !c.tripped {
 			if at, reason := c.track(p[:n]); reason != 0 {
@@ -430,7 +434,11 @@ func (c *conn) TLSState() (tls.ConnectionState, bool) {
 // countRead counts a packet read by its fixed header byte h (EMQX's
 // emqx_metrics:inc_recv): one add; the totals are derived when read.
 func (c *conn) countRead(h byte) {
+	c.traffic.recvPkt.Add(1)
 	if h>>4 == packets.Publish {
+		if q := h >> 1 & 3; q < 3 {
+			c.traffic.recvMsg[q].Add(1)
+		}
 		c.m.Inc(metrics.PublishReceived[h>>1&3])
 	} else if id := metrics.Received[h>>4]; id != 0 {
 		c.m.Inc(id)
@@ -443,6 +451,8 @@ func (c *conn) countRead(h byte) {
 // code count as errors too.
 func (c *conn) countWrite(p []byte) {
 	c.m.Add(metrics.BytesSent, uint64(len(p)))
+	c.traffic.sendCnt.Add(1)
+	c.traffic.sendOct.Add(uint64(len(p)))
 	for len(p) >= 2 {
 		h := p[0]
 		var length, shift uint
@@ -461,8 +471,12 @@ func (c *conn) countWrite(p []byte) {
 		end := min(uint(len(p)), uint(i)+length)
 		body := p[i:end]
 		p = p[end:]
+		c.traffic.sendPkt.Add(1)
 		switch h >> 4 {
 		case packets.Publish:
+			if q := h >> 1 & 3; q < 3 {
+				c.traffic.sendMsg[q].Add(1)
+			}
 			if len(body) >= 7 && string(body[2:7]) == "$SYS/" {
 				continue
 			}

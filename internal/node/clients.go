@@ -474,7 +474,7 @@ func clientLine(in *broker.ClientInfo, node string) string {
 		"subscriptions=%d, inflight=%d, awaiting_rel=%d, delivered_msgs=%d, enqueued_msgs=%d, dropped_msgs=%d, "+
 		"connected=%t, created_at=%d, connected_at=%d",
 		in.ClientID, user, in.PeerHost, in.PeerPort, in.CleanStart, in.Keepalive, in.ExpiryInterval,
-		in.Subscriptions, in.Inflight, in.AwaitingRel, 0, in.MqueueLen, in.MqueueDropped,
+		in.Subscriptions, in.Inflight, in.AwaitingRel, in.Traffic.SendMsgs(), in.MqueueLen, in.MqueueDropped,
 		in.Connected, in.CreatedAt, in.ConnectedAt)
 	if in.DisconnectedAt != 0 {
 		fmt.Fprintf(&b, ", disconnected_at=%d", in.DisconnectedAt)
@@ -488,7 +488,9 @@ func clientLine(in *broker.ClientInfo, node string) string {
 
 // APIClient is a client as the HTTP API shows it (emqx_mgmt_api_clients'
 // format_channel_info). The counters of packets, messages and bytes are
-// not kept per client here: 0 (so are the Erlang process' figures).
+// the current connection's; the Erlang process' figures (heap_size,
+// reductions, mailbox_len) are 0, and so are the drops by reason, which
+// are counted per node (delivery.dropped.* in the metrics).
 type APIClient struct {
 	Node           string `json:"node"`
 	ClientID       string `json:"clientid"`
@@ -557,6 +559,11 @@ func apiClient(node string, in broker.ClientInfo) APIClient {
 		SubscriptionsCnt: in.Subscriptions, MaxSubscriptions: in.MaxSubscriptions, Inflight: in.Inflight,
 		MaxInflight: in.MaxInflight, AwaitingRel: in.AwaitingRel, MaxAwaitingRel: in.MaxAwaitingRel,
 		MqueueLen: in.MqueueLen, MaxMqueue: in.MaxMqueue, MqueueDropped: in.MqueueDropped}
+	t := in.Traffic
+	a.RecvCnt, a.RecvOct, a.RecvPkt = int(t.RecvCnt), int(t.RecvOct), int(t.RecvPkt)
+	a.RecvMsg, a.RecvMsgQoS0, a.RecvMsgQoS1, a.RecvMsgQoS2 = int(t.RecvMsgs()), int(t.RecvMsg[0]), int(t.RecvMsg[1]), int(t.RecvMsg[2])
+	a.SendCnt, a.SendOct, a.SendPkt = int(t.SendCnt), int(t.SendOct), int(t.SendPkt)
+	a.SendMsg, a.SendMsgQoS0, a.SendMsgQoS1, a.SendMsgQoS2 = int(t.SendMsgs()), int(t.SendMsg[0]), int(t.SendMsg[1]), int(t.SendMsg[2])
 	if in.HasUsername {
 		a.Username = in.Username
 	}
