@@ -24,6 +24,9 @@ const (
 	version = "9.9.9-test"
 )
 
+// nodeUsage is the fake node's answer to "$usage".
+const nodeUsage = "Usage: emqx_ctl\n" + "----\n" + "status    # Show broker status\n"
+
 // Status lines as the node's answers render them.
 const (
 	aloneLine   = "Cluster status: [{running_nodes,['emqx@127.0.0.1']}]\n"
@@ -59,8 +62,12 @@ func (f *fakeNode) Handle(req ctlrpc.Request) ctlrpc.Response {
 	case ctlrpc.OpJoin, ctlrpc.OpLeave, ctlrpc.OpForceLeave:
 		resp.Error, resp.Ignored = f.reason, f.ignored
 	case ctlrpc.OpCommand:
-		if strings.Join(req.Args, " ") == "plugins list" {
+		switch strings.Join(req.Args, " ") {
+		case "plugins list":
 			resp.Output = "Plugin(emqx_auth_http, description=d, active=false)\n"
+			return resp
+		case "$usage":
+			resp.Output = nodeUsage
 			return resp
 		}
 		resp.Error = "unknown_command"
@@ -189,10 +196,11 @@ func TestCtlCommands(t *testing.T) {
 	joinFailed := func(reason string) string { return "Failed to join the cluster: " + reason + "\n" }
 
 	for _, c := range []ctlCase{
-		// Usage and help: stdout, exit 0, nothing asked of the node.
-		{args: nil, out: usage},
-		{args: args("--help"), out: usage},
-		{args: args("help"), out: usage},
+		// Usage and help: stdout, exit 0; the running node's usage (every
+		// command it answers), a subcommand's help the static usage.
+		{args: nil, out: nodeUsage, req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"$usage"}}},
+		{args: args("--help"), out: nodeUsage, req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"$usage"}}},
+		{args: args("help"), out: nodeUsage, req: &ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"$usage"}}},
 		{args: args("cluster --help"), out: usage},
 		// Usage errors: stderr, exit 1.
 		// Commands emqx_ctl does not know go to the node, which knows these not either.
@@ -359,4 +367,15 @@ func TestCtlBadAnswers(t *testing.T) {
 	_, data = release(t)
 	serve(t, data, handlerFunc(func(ctlrpc.Request) ctlrpc.Response { return ctlrpc.Response{Node: self} }))
 	ctlCase{args: args("cluster status"), err: "node answered without a cluster status\n", code: 1}.check(t, nil)
+}
+
+// A node that has no usage to give (an older node: unknown_command)
+// leaves emqx_ctl's static usage.
+func TestCtlUsageFromOlderNode(t *testing.T) {
+	_, data := release(t)
+	serve(t, data, handlerFunc(func(ctlrpc.Request) ctlrpc.Response {
+		return ctlrpc.Response{Node: self, Error: "unknown_command"}
+	}))
+	ctlCase{args: nil, out: usage}.check(t, nil)
+	ctlCase{args: args("help"), out: usage}.check(t, nil)
 }

@@ -27,12 +27,20 @@ cluster discovery enable     # Turn automatic discovery back on after a leave
 
 status                       # Show broker status
 
+broker [stats|metrics]                       # Broker version, uptime and description; statistics; metrics
 plugins list|load|unload|reload <Plugin>     # EMQX plugins (emqx_auth_http, emqx_auth_jwt, emqx_auth_mnesia)
-modules list|reload emqx_mod_acl_internal    # Reload acl_file
+listeners [stop|restart <Identifier>]        # MQTT and HTTP listeners
+vm [all|load|memory|process|io|ports]        # Runtime figures under the Erlang VM's names
+log set-level|primary-level|handlers ...     # Log levels and handlers, changed at once
+mgmt list|insert|update|lookup|delete ...    # Applications of the HTTP API
 acl reload|cache-clean ...                   # ACL (acl_file, caches; the built-in database's rules with emqx_auth_mnesia)
+modules list|reload emqx_mod_acl_internal    # Reload acl_file
+retainer info|topics|clean [<Topic>]         # Retained messages (cluster-wide)
+admins add|passwd|del ...                    # Dashboard users
 user|clientid list|add|update|delete ...     # The built-in database (with emqx_auth_mnesia loaded)
 
 join <Node>, leave and force-leave <Node> are accepted without the "cluster" word.
+With the node running, emqx_ctl without arguments prints every command's usage.
 `
 
 type exitError struct{ code int }
@@ -94,15 +102,40 @@ func newRoot() *cobra.Command {
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		Args:              cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprint(c.OutOrStdout(), usage)
+			fmt.Fprint(c.OutOrStdout(), help())
 			return nil
 		},
 	}
-	root.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), usage) })
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) {
+		if c == root {
+			fmt.Fprint(c.OutOrStdout(), help())
+			return
+		}
+		fmt.Fprint(c.OutOrStdout(), usage)
+	})
 	root.SetUsageTemplate(usage)
 	root.AddCommand(statusCmd(), clusterCmd())
 	root.AddCommand(memberCmds()...) // seed aliases: join, leave, force-leave
 	return root
+}
+
+// helpTimeout bounds the wait for the node's usage.
+const helpTimeout = 30 * time.Second
+
+// help is the usage emqx_ctl prints without arguments: the running node's
+// (every command it answers, as EMQX's emqx_ctl), else the static one
+// (the node is not running, or the configuration cannot be read).
+func help() string {
+	cfg, err := config.LoadFromHome()
+	if err != nil {
+		return usage
+	}
+	c := &ctlrpc.Client{Path: ctlrpc.SocketPath(cfg.Node.DataDir), Timeout: helpTimeout}
+	r, err := c.Call(ctlrpc.Request{Op: ctlrpc.OpCommand, Args: []string{"$usage"}})
+	if err != nil || r.Error != "" || r.Output == "" {
+		return usage
+	}
+	return r.Output
 }
 
 // builtin are the commands emqx_ctl itself knows; every other one is sent

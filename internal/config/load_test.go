@@ -54,6 +54,8 @@ var defaults = map[string]string{
 	"management.default_application.id":              "admin",
 	"management.default_application.secret":          "public",
 	"management.max_row_limit":                       "10000",
+	"dashboard.default_user.login":                   "admin",
+	"dashboard.default_user.password":                "public",
 	"broker.shared_subscription_strategy":            "random",
 	"log.to":                                         "file",
 	"log.level":                                      "warning",
@@ -256,6 +258,9 @@ var goodValues = []struct{ key, value, want string }{
 	{"management.default_application.id", "ops", "ops"},
 	{"management.default_application.secret", "s3cret", "s3cret"},
 	{"management.max_row_limit", "500", "500"},
+	{"dashboard.default_user.login", "ops-1", "ops-1"},
+	{"dashboard.default_user.login", "''", ""},
+	{"dashboard.default_user.password", "s3cret!pw", "s3cret!pw"},
 	{"zone.external.keepalive_backoff", "1.5", "1.5"},
 	{"zone.internal.max_inflight", "10", "10"},
 	{"zone.myzone.max_subscriptions", "10", "10"},
@@ -525,6 +530,8 @@ var badValues = []struct{ key, value, msg string }{
 	{"management.default_application.id", "''", "must not be empty"},
 	{"management.default_application.secret", "''", "must not be empty"},
 	{"management.max_row_limit", "0", "from 1 to"},
+	{"dashboard.default_user.login", "bad name", "must be letters, digits, - and _"},
+	{"dashboard.default_user.login", "-admin", "must be letters, digits, - and _"},
 	{"auth.mnesia.password_hash", "bcrypt", "must be one of plain, md5, sha, sha256, sha512"},
 }
 
@@ -558,6 +565,7 @@ func TestEveryKeyHasGoodAndBadCase(t *testing.T) {
 		"auth.http.ssl.cacertfile": true, "auth.http.ssl.certfile": true, "auth.http.ssl.keyfile": true,
 		"management.listener.https.certfile": true, "management.listener.https.keyfile": true, "management.listener.https.cacertfile": true,
 		"auth.http.ssl.server_name_indication": true, "mqtt.response_information": true, "auth.jwt.secret": true, "auth.jwt.pubkey": true,
+		"dashboard.default_user.password": true,
 	}
 	good, bad := map[string]bool{}, map[string]bool{}
 	for _, c := range goodValues {

@@ -180,7 +180,7 @@ func buildSchema() []field {
 		pathField("rpc.keyfile", "", false, func(c *Config) *string { return &c.RPC.KeyFile }),
 		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
 	}
-	return append(append(fields, pluginFields()...), managementFields()...)
+	return append(append(append(fields, pluginFields()...), managementFields()...), dashboardFields()...)
 }
 
 func indexSchema(fields []field) map[string]*field {

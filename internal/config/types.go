@@ -30,6 +30,7 @@ type Config struct {
 	Broker     Broker
 	Retainer   Retainer
 	Management Management // management.* (the HTTP API)
+	Dashboard  Dashboard  // dashboard.default_user.* (the dashboard's users)
 	// Flapping is flapping_detect_policy, for zones with
 	// enable_flapping_detect on.
 	Flapping FlappingPolicy

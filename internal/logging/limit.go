@@ -34,15 +34,18 @@ const (
 type limitCore struct {
 	zapcore.Core
 	rep *repeats
+	ctl *Control // the levels of the cores within (ControlOf)
 }
 
-func newLimitCore(c zapcore.Core) zapcore.Core {
-	return &limitCore{Core: c, rep: &repeats{window: repeatWindow, keys: map[string]*repeat{}}}
+func newLimitCore(c zapcore.Core, ctl *Control) zapcore.Core {
+	return &limitCore{Core: c, rep: &repeats{window: repeatWindow, keys: map[string]*repeat{}}, ctl: ctl}
 }
 
 func (c *limitCore) With(fields []zapcore.Field) zapcore.Core {
-	return &limitCore{Core: c.Core.With(limitFields(fields)), rep: c.rep}
+	return &limitCore{Core: c.Core.With(limitFields(fields)), rep: c.rep, ctl: c.ctl}
 }
+
+func (c *limitCore) logControl() *Control { return c.ctl }
 
 func (c *limitCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if c.Enabled(e.Level) {

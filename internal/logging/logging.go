@@ -41,23 +41,28 @@ type Logger struct {
 	file *lumberjack.Logger
 	// FilePath is the log file, "" when logging only to the console.
 	FilePath string
+	// Control changes the levels while the node runs (emqx_ctl log).
+	Control *Control
 }
 
 // New builds the logger. to is the effective log.to (file, console, both);
 // the caller decides it (foreground mode logs to the console unless log.to was set).
 func New(c config.Log, to string) (*Logger, error) {
-	lvl, err := Level(c.Level)
-	if err != nil {
+	if _, err := Level(c.Level); err != nil {
 		return nil, err
 	}
+	// The primary level and each handler's start at log.level, as EMQX's
+	// (kernel.logger_level is log.level).
+	ctl := NewControl(c.Level)
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.TimeKey = "time"
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
 	var cores []zapcore.Core
-	l := &Logger{}
+	l := &Logger{Control: ctl}
 	if to == "console" || to == "both" {
-		cores = append(cores, zapcore.NewCore(zapcore.NewConsoleEncoder(encCfg), zapcore.Lock(os.Stdout), lvl))
+		cores = append(cores, gatedCore{zapcore.NewCore(zapcore.NewConsoleEncoder(encCfg), zapcore.Lock(os.Stdout),
+			ctl.addHandler(HandlerConsole, "console", c.Level))})
 	}
 	if to == "file" || to == "both" {
 		if err := os.MkdirAll(c.Dir, 0o755); err != nil {
@@ -69,12 +74,13 @@ func New(c config.Log, to string) (*Logger, error) {
 			maxMB = 1 // lumberjack rotates in whole megabytes
 		}
 		l.file = &lumberjack.Logger{Filename: l.FilePath, MaxSize: maxMB, MaxBackups: c.RotationCount}
-		cores = append(cores, zapcore.NewCore(zapcore.NewConsoleEncoder(encCfg), zapcore.AddSync(l.file), lvl))
+		cores = append(cores, gatedCore{zapcore.NewCore(zapcore.NewConsoleEncoder(encCfg), zapcore.AddSync(l.file),
+			ctl.addHandler(HandlerFile, l.FilePath, c.Level))})
 	}
 	if len(cores) == 0 {
 		return nil, fmt.Errorf("log.to %q: nothing to log to", to)
 	}
-	l.Logger = zap.New(newLimitCore(zapcore.NewTee(cores...)), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
+	l.Logger = zap.New(newLimitCore(zapcore.NewTee(cores...), ctl), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
 	return l, nil
 }
 

@@ -74,7 +74,7 @@ func (n *Node) newAPI() error {
 // node runs without its API, as EMQX when emqx_management cannot start.
 func (n *Node) startAPI() {
 	m := n.cfg.Management
-	if m.DefaultAppID == config.DefaultAppID && m.DefaultAppSecret == config.DefaultAppSecret && (m.HTTP != "" || m.HTTPS != "") {
+	if n.appAuthorized(config.DefaultAppID, config.DefaultAppSecret) && (m.HTTP != "" || m.HTTPS != "") {
 		n.log.Warn("the HTTP API accepts the default application admin/public; set management.default_application.secret (or add an application with emqx_ctl mgmt insert and change this one)")
 	}
 	if err := n.api.Start(); err != nil {

@@ -48,7 +48,8 @@ type ctlCommand struct {
 	when func(n *Node) bool
 }
 
-// ctlCommands is every command in the order emqx_ctl's help lists them.
+// ctlCommands is every command, in the order registered (helpOrder
+// orders emqx_ctl's help).
 var ctlCommands []ctlCommand
 
 // registerCmd adds a command (from an init func of the file that has it).
@@ -99,17 +100,54 @@ func looksJSON(s string) bool {
 	return strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[")
 }
 
+// helpOrder is the order emqx_ctl's help lists the commands in: EMQX's
+// registration order (emqx_mgmt_cli's commands first, then those of the
+// plugins as they boot). A command of this node not listed here comes
+// after them, in the order it was registered.
+var helpOrder = []string{"status", "broker", "cluster", "clients", "routes", "subscriptions", "plugins", "listeners",
+	"vm", "mnesia", "trace", "traces", "log", "mgmt", "data", "acl", "pem_cache", "modules", "retainer", "admins",
+	"user", "clientid"}
+
+// clientUsage is the usage of the commands cmd/emqx_ctl answers itself
+// (it asks the node for status and cluster operations, not for text).
+var clientUsage = map[string][]usageLine{
+	"status": {{"status", "Show broker status"}},
+	"cluster": {{"cluster join <Node>", "Join the cluster"},
+		{"cluster leave", "Leave the cluster"},
+		{"cluster force-leave <Node>", "Force the node leave from cluster"},
+		{"cluster status", "Cluster status"},
+		{"cluster discovery enable", "Turn automatic discovery back on after a leave"}},
+}
+
 // help is emqx_ctl's usage with no arguments: "Usage: emqx_ctl", then
 // each command's usage after a line of 110 dashes.
 func (n *Node) help() string {
 	var b strings.Builder
 	b.WriteString("Usage: emqx_ctl\n")
-	for _, cmd := range ctlCommands {
-		if cmd.when != nil && !cmd.when(n) || len(cmd.usage) == 0 {
-			continue
+	section := func(lines []usageLine) {
+		if len(lines) == 0 {
+			return
 		}
 		b.WriteString(strings.Repeat("-", 110) + "\n")
-		b.WriteString(usage(cmd.usage...))
+		b.WriteString(usage(lines...))
+	}
+	active := func(cmd ctlCommand) bool { return cmd.when == nil || cmd.when(n) }
+	for _, name := range helpOrder {
+		if lines, ok := clientUsage[name]; ok {
+			section(lines)
+			continue
+		}
+		for _, cmd := range ctlCommands {
+			if cmd.name == name && active(cmd) {
+				section(cmd.usage)
+				break
+			}
+		}
+	}
+	for _, cmd := range ctlCommands {
+		if !slices.Contains(helpOrder, cmd.name) && active(cmd) {
+			section(cmd.usage)
+		}
 	}
 	return b.String()
 }

@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"go.uber.org/zap"
 
+	"emqxgo/internal/admins"
 	"emqxgo/internal/banned"
 	"emqxgo/internal/broker"
 	"emqxgo/internal/cluster"
@@ -21,8 +22,10 @@ import (
 	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/fabric"
+	"emqxgo/internal/logging"
 	"emqxgo/internal/metrics"
 	"emqxgo/internal/mgmt"
+	"emqxgo/internal/mgmtapps"
 	"emqxgo/internal/nodename"
 	"emqxgo/internal/sys"
 	"emqxgo/internal/version"
@@ -58,6 +61,13 @@ type Node struct {
 	api  *mgmt.Server
 	apps func(id, secret string) bool
 
+	// logc: the logger's levels and handlers (emqx_ctl log; logcmd.go).
+	logc *logging.Control
+	// mgmtApps: the HTTP API's applications; admins: the dashboard's
+	// users (apps.go, admins.go).
+	mgmtApps *mgmtapps.Store
+	admins   *admins.Store
+
 	// stats: EMQX's stats (broker.go); started: when Start ran (uptime).
 	stats   metrics.Stats
 	started time.Time
@@ -85,6 +95,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, name: name, broker: b, sock: sock, stopReq: make(chan struct{})}
+	var ok bool
+	if n.logc, ok = logging.ControlOf(log); !ok {
+		n.logc = logging.NewControl(cfg.Log.Level) // a logger not built by logging.New: no handlers to change
+	}
 	if err := n.newBanHook(); err != nil { // before the gate
 		return nil, err
 	}
@@ -115,6 +129,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.openBanned(fb)
+	n.openApps(fb)
+	n.openAdmins(fb)
 	n.newPlugins(fb)
 	fb.SetCommandHandler(n.peerCommand)
 	st, err := strategy(cfg, name, log)

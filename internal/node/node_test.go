@@ -19,7 +19,10 @@ import (
 	"emqxgo/internal/testutil/testnode"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testutil.IgnoreSerf()...) }
+func TestMain(m *testing.M) {
+	// lumberjack's mill goroutine (TestCtlLog's file logger) has no way to end.
+	goleak.VerifyTestMain(m, append(testutil.IgnoreSerf(), goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"))...)
+}
 
 // TestStopTwice: a second Stop returns the first one's result and panics
 // on nothing (the cluster, fabric, broker and ctl socket are each stopped once).
