@@ -36,7 +36,7 @@ var vmKeys = []string{
 // notImplementedKeys are features the node does not have (yet).
 var notImplementedKeys = []string{
 	"acl_cache_max_size", "acl_cache_ttl", "acl_deny_action", "acl_file", "acl_nomatch", "acl_order",
-	"alarm.actions", "alarm.size_limit", "alarm.validity_period", "alias_enrichment_module", "allow_anonymous",
+	"alias_enrichment_module", "allow_anonymous",
 	"auth_order", "broker.<name>.shared_subscription_strategy", "broker.client_disconnect_discarded",
 	"broker.client_disconnect_takeovered", "broker.shared_dispatch_ack_enabled",
 	"broker.shared_subscription_strategy", "broker.sys_heartbeat", "broker.sys_interval", "cluster.autoclean",

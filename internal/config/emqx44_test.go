@@ -78,7 +78,7 @@ func TestEMQX44Stock(t *testing.T) {
 	case c.Retainer.StorageType != "ram" || c.Retainer.MaxPayloadSize != 1<<20:
 		t.Errorf("retainer %+v", c.Retainer)
 	}
-	for _, k := range []string{"listener.tcp.external.acceptors", "alarm.actions", "modules.loaded_file", "management.listener.http.acceptors"} {
+	for _, k := range []string{"listener.tcp.external.acceptors", "modules.loaded_file", "management.listener.http.acceptors"} {
 		if !slices.Contains(c.NotImplemented, k) {
 			t.Errorf("%s not listed as not implemented: %v", k, c.NotImplemented)
 		}

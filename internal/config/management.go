@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Management holds management.* (emqx_management.conf): the HTTP API.
@@ -27,6 +30,41 @@ const (
 	DefaultAppID     = "admin"
 	DefaultAppSecret = "public"
 )
+
+func alarmFields() []field {
+	a := func(c *Config) *Alarm { return &c.Alarm }
+	return []field{
+		{key: "alarm.actions", def: "log,publish",
+			set: func(c *Config, raw, _ string) error {
+				a(c).Log, a(c).Publish = false, false
+				for _, w := range strings.Split(raw, ",") {
+					switch strings.TrimSpace(w) {
+					case "log":
+						a(c).Log = true
+					case "publish":
+						a(c).Publish = true
+					case "":
+					default:
+						return fmt.Errorf("must be log, publish or both, comma separated")
+					}
+				}
+				return nil
+			},
+			get: func(c *Config) string {
+				var ws []string
+				if a(c).Log {
+					ws = append(ws, "log")
+				}
+				if a(c).Publish {
+					ws = append(ws, "publish")
+				}
+				return strings.Join(ws, ",")
+			},
+		},
+		intField("alarm.size_limit", "1000", 1, math.MaxInt32, func(c *Config) *int { return &a(c).SizeLimit }),
+		durField("alarm.validity_period", "24h", time.Second, false, func(c *Config) *time.Duration { return &a(c).ValidityPeriod }),
+	}
+}
 
 func managementFields() []field {
 	m := func(c *Config) *Management { return &c.Management }

@@ -180,7 +180,7 @@ func buildSchema() []field {
 		pathField("rpc.keyfile", "", false, func(c *Config) *string { return &c.RPC.KeyFile }),
 		pathField("rpc.cacertfile", "", false, func(c *Config) *string { return &c.RPC.CACertFile }),
 	}
-	return append(append(append(fields, pluginFields()...), managementFields()...), dashboardFields()...)
+	return append(append(append(append(fields, pluginFields()...), managementFields()...), dashboardFields()...), alarmFields()...)
 }
 
 func indexSchema(fields []field) map[string]*field {

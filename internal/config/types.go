@@ -30,6 +30,7 @@ type Config struct {
 	Broker     Broker
 	Retainer   Retainer
 	Management Management // management.* (the HTTP API)
+	Alarm      Alarm      // alarm.*
 	Dashboard  Dashboard  // dashboard.default_user.* (the dashboard's users)
 	// Flapping is flapping_detect_policy, for zones with
 	// enable_flapping_detect on.
@@ -280,6 +281,14 @@ type FlappingPolicy struct {
 	MaxCount int
 	Window   time.Duration
 	BanTime  time.Duration
+}
+
+// Alarm holds alarm.*: what an alarm does (Log, Publish), how many
+// deactivated ones are kept and for how long.
+type Alarm struct {
+	Log, Publish   bool
+	SizeLimit      int
+	ValidityPeriod time.Duration
 }
 
 // Retainer holds retainer.* (emqx_retainer.conf).

@@ -56,18 +56,25 @@ type alarmParts struct {
 
 func (n *Node) newAlarms() {
 	n.alarms = &alarmParts{downSince: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
-	n.alarms.Alarms = alarm.New(alarm.Config{SizeLimit: alarm.DefaultSizeLimit, ValidityPeriod: alarm.DefaultValidityPeriod,
+	n.alarms.Alarms = alarm.New(alarm.Config{SizeLimit: n.cfg.Alarm.SizeLimit, ValidityPeriod: n.cfg.Alarm.ValidityPeriod,
 		File: filepath.Join(n.cfg.Node.DataDir, "alarms", n.name.String()+".json"), Changed: n.alarmChanged, Log: n.log})
 }
 
-// alarmChanged is emqx_alarm's actions: log and publish.
+// alarmChanged is emqx_alarm's actions (alarm.actions): log and publish.
 func (n *Node) alarmChanged(activated bool, a alarm.Alarm) {
 	topic := "alarms/deactivate"
 	if activated {
 		topic = "alarms/activate"
+	}
+	switch {
+	case !n.cfg.Alarm.Log:
+	case activated:
 		n.log.Warn(fmt.Sprintf("Alarm %s is activated, %s", a.Name, a.Message))
-	} else {
+	default:
 		n.log.Warn(fmt.Sprintf("Alarm %s is deactivated", a.Name))
+	}
+	if !n.cfg.Alarm.Publish {
+		return
 	}
 	b, err := json.Marshal(a)
 	if err != nil {
