@@ -63,7 +63,7 @@ func TestEMQX44StockConfig(t *testing.T) {
 		}
 	})
 	_, stderr, code := n.emqx("check_config")
-	if code != 0 || !strings.Contains(stderr, "accepted, not implemented: ") || !strings.Contains(stderr, "alarm.actions") ||
+	if code != 0 || !strings.Contains(stderr, "accepted, not implemented: ") || !strings.Contains(stderr, "modules.loaded_file") ||
 		!strings.Contains(stderr, "no effect here (Erlang VM settings): ") {
 		t.Fatalf("check_config: exit %d\n%s", code, stderr)
 	}
