@@ -21,18 +21,6 @@ func gone(t *testing.T, b *Broker, id string) {
 	})
 }
 
-func refused(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = c.Close()
-		t.Fatalf("%s still accepts connections", addr)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("dial %s: %v, want connection refused", addr, err)
-	}
-}
-
 // TestListenerStopRestart: a stopped listener closes its port and the
 // connections it accepted, is no longer listed, and a second stop finds
 // nothing; a restart binds the same address again (with fresh counts);
@@ -55,7 +43,7 @@ func TestListenerStopRestart(t *testing.T) {
 		t.Fatalf("stop of an unknown listener: %v", err)
 	}
 	gone(t, b, "c1")
-	refused(t, addr)
+	testutil.ConnRefused(t, addr)
 	if _, ok := b.Addrs()["tcp"]; ok || len(b.Listeners()) != 1 || b.Listeners()[0].ID != "ws:external" {
 		t.Fatalf("after stop: addrs %v, listeners %+v", b.Addrs(), b.Listeners())
 	}
@@ -134,5 +122,5 @@ func TestListenerStopRestart(t *testing.T) {
 	}
 	gone(t, b, "wsc")
 	_ = ws.Close()
-	refused(t, wsAddr)
+	testutil.ConnRefused(t, wsAddr)
 }

@@ -56,14 +56,7 @@ func findAlarm(l []apiAlarm, name string) (apiAlarm, bool) {
 // deleted; deactivating an alarm that is not active answers EMQX's
 // not_found.
 func TestPeerLinkDownAlarm(t *testing.T) {
-	sn := testutil.Subnet(t)
-	var ns []*testnode.Node
-	for i := 1; i <= 3; i++ {
-		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, sn, i)))
-	}
-	testnode.Join(t, ns[1], ns[0])
-	testnode.Join(t, ns[2], ns[0])
-	testnode.WaitRunning(t, 30*time.Second, ns...)
+	ns := cluster3(t)
 	name := "peer_link_down/" + ns[2].Name
 
 	sys := testutil.DialV5(t, ns[0].Addr, "alarm-watcher")

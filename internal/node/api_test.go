@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"emqxgo/internal/node"
 	"emqxgo/internal/testutil"
-	"emqxgo/internal/testutil/testnode"
 )
 
 // TestAPINodes: on a 3-node cluster, GET /api/v4/nodes on any node lists
@@ -19,14 +17,7 @@ import (
 // request without the application's secret; brokers, stats and metrics
 // answer per node.
 func TestAPINodes(t *testing.T) {
-	sn := testutil.Subnet(t)
-	var ns []*testnode.Node
-	for i := 1; i <= 3; i++ {
-		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, sn, i)))
-	}
-	testnode.Join(t, ns[1], ns[0])
-	testnode.Join(t, ns[2], ns[0])
-	testnode.WaitRunning(t, 30*time.Second, ns...)
+	ns := cluster3(t)
 	c := testutil.DialV5(t, ns[2].Addr, "on-three")
 	_ = c
 

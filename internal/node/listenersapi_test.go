@@ -1,12 +1,10 @@
 package node_test
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,18 +25,6 @@ func dropped(t *testing.T, c *testutil.V5, what string) {
 			return false
 		}
 	})
-}
-
-func connRefused(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = c.Close()
-		t.Fatalf("%s still accepts connections", addr)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("dial %s: %v, want connection refused", addr, err)
-	}
 }
 
 // TestListenersStopRestart: emqx_ctl listeners stop and restart with
@@ -90,7 +76,7 @@ func TestListenersStopRestart(t *testing.T) {
 		t.Fatalf("stop: %q, want %q", got, want)
 	}
 	dropped(t, onA, "the client of the stopped listener dropped")
-	connRefused(t, a.Addr)
+	testutil.ConnRefused(t, a.Addr)
 	if got := ctl(t, a, "listeners"); strings.Contains(got, "mqtt:tcp:external") || !strings.HasPrefix(got, "mqtt:ws:external\n") {
 		t.Fatalf("listeners after stop:\n%s", got)
 	}
@@ -99,10 +85,10 @@ func TestListenersStopRestart(t *testing.T) {
 		t.Fatalf("API list after stop: %+v", rows)
 	}
 	for words, want := range map[string]string{
-		"listeners stop mqtt:tcp:external":    "Failed to stop mqtt:tcp:external listener on " + a.Addr + ": not_found\n",
-		"listeners stop mqtt:tcp:nope":        "No such listener \"mqtt:tcp:nope\"\n",
-		"listeners stop tcp 1":                "No such listener 1\n",
-		"listeners stop tcp 127.0.0.9:1":      "No such listener {\"127.0.0.9\",1}\n",
+		"listeners stop mqtt:tcp:external": "Failed to stop mqtt:tcp:external listener on " + a.Addr + ": not_found\n",
+		"listeners stop mqtt:tcp:nope":     "No such listener \"mqtt:tcp:nope\"\n",
+		"listeners stop tcp 1":             "No such listener 1\n",
+		"listeners stop tcp 127.0.0.9:1":   "No such listener {\"127.0.0.9\",1}\n",
 		"listeners restart bad:listener:identifier": "Failed to restart bad:listener:identifier listener:" +
 			" {no_such_listener,\"bad:listener:identifier\"}\n",
 		"listeners stop http:dashboard":    "Failed to stop http:dashboard listener: not_found\n",
@@ -125,7 +111,7 @@ func TestListenersStopRestart(t *testing.T) {
 	if got, want := ctl(t, a, "listeners stop ws "+wsA), "Stop mqtt:ws:external listener on "+wsA+" successfully.\n"; got != want {
 		t.Fatalf("stop by address: %q, want %q", got, want)
 	}
-	connRefused(t, wsA)
+	testutil.ConnRefused(t, wsA)
 	if got := ctl(t, a, "listeners restart mqtt:ws:external"); got != "Restarted mqtt:ws:external listener successfully.\n" {
 		t.Fatalf("restart ws: %q", got)
 	}

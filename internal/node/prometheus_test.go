@@ -88,14 +88,7 @@ func mustValue(t *testing.T, mfs map[string]*dto.MetricFamily, name string, typ 
 // cluster's figures name each peer; Go's runtime and process collectors are
 // there; the JSON form has EMQX's lists.
 func TestPrometheus(t *testing.T) {
-	sn := testutil.Subnet(t)
-	var ns []*testnode.Node
-	for i := 1; i <= 3; i++ {
-		ns = append(ns, testnode.Start(t, fmt.Sprintf("emqx%d@127.0.%d.%d", i, sn, i)))
-	}
-	testnode.Join(t, ns[1], ns[0])
-	testnode.Join(t, ns[2], ns[0])
-	testnode.WaitRunning(t, 30*time.Second, ns...)
+	ns := cluster3(t)
 
 	if st, _ := ns[0].CallAs("", "", "GET", "/alarms", nil); st != http.StatusUnauthorized {
 		t.Fatalf("GET /alarms without credentials: HTTP %d, want 401", st)

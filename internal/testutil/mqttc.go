@@ -6,7 +6,9 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,4 +178,18 @@ func (v *V5) Each(t testing.TB, fn func(*paho.Publish)) {
 			}
 		}
 	}()
+}
+
+// ConnRefused fails unless a TCP connect to addr is refused (nothing
+// listens there).
+func ConnRefused(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		_ = c.Close()
+		t.Fatalf("%s still accepts connections", addr)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
 }
