@@ -1,6 +1,9 @@
 package node_test
 
 import (
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"emqxgo/internal/node"
 	"emqxgo/internal/testutil"
+	"emqxgo/internal/testutil/testnode"
 )
 
 // TestAPINodes: on a 3-node cluster, GET /api/v4/nodes on any node lists
@@ -75,4 +79,50 @@ func TestAPINodes(t *testing.T) {
 		i := slices.IndexFunc(nodes, func(ni node.NodeInfo) bool { return ni.Node == ns[2].Name })
 		return len(nodes) == 3 && i >= 0 && nodes[i].NodeStatus == "Stopped"
 	})
+}
+
+// TestAPIHTTPS: management.listener.https serves the same API over TLS
+// with the configured certificate; with verify_peer and
+// fail_if_no_peer_cert a client without a certificate signed by the CA
+// is refused in the handshake.
+func TestAPIHTTPS(t *testing.T) {
+	sn := testutil.Subnet(t)
+	host := fmt.Sprintf("127.0.%d.1", sn)
+	certs := testutil.WriteCerts(t, t.TempDir(), host)
+	n := testnode.Start(t, "emqx1@"+host, "EMQX_MANAGEMENT__LISTENER__HTTPS="+host+":0",
+		"EMQX_MANAGEMENT__LISTENER__HTTPS__CERTFILE="+certs.CertFile, "EMQX_MANAGEMENT__LISTENER__HTTPS__KEYFILE="+certs.KeyFile,
+		"EMQX_MANAGEMENT__LISTENER__HTTPS__CACERTFILE="+certs.CAFile, "EMQX_MANAGEMENT__LISTENER__HTTPS__VERIFY=verify_peer",
+		"EMQX_MANAGEMENT__LISTENER__HTTPS__FAIL_IF_NO_PEER_CERT=true")
+	addr := n.N.APIAddrs()["https"]
+	if addr == "" {
+		t.Fatalf("no https listener: %v", n.N.APIAddrs())
+	}
+	get := func(withCert bool) (*http.Response, error) {
+		tc := &tls.Config{RootCAs: certs.Pool, MinVersion: tls.VersionTLS12}
+		if withCert {
+			c, err := tls.LoadX509KeyPair(certs.CertFile, certs.KeyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.Certificates = []tls.Certificate{c}
+		}
+		cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		defer cl.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", "https://"+addr+"/api/v4/nodes/"+n.Name, nil)
+		req.SetBasicAuth("admin", "public")
+		return cl.Do(req)
+	}
+	resp, err := get(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"node_status":"Running"`) {
+		t.Fatalf("https: %d %s", resp.StatusCode, body)
+	}
+	if resp, err := get(false); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a client without a certificate got HTTP %d", resp.StatusCode)
+	}
 }
