@@ -292,20 +292,12 @@ func deactivateAlarm(n *Node, r *mgmt.Request) (any, error) {
 }
 
 func init() {
-	registerOp("alarm.list", func(n *Node, req []byte) (any, error) {
-		var q alarmReq
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	registerOp("alarm.list", opOf(func(n *Node, q alarmReq) (any, error) {
 		return n.alarmList(q.Which)
-	})
-	registerOp("alarm.deactivate", func(n *Node, req []byte) (any, error) {
-		var q alarmReq
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("alarm.deactivate", opOf(func(n *Node, q alarmReq) (any, error) {
 		return nil, n.alarms.Deactivate(q.Name)
-	})
+	}))
 	registerOp("alarm.delete_deactivated", func(n *Node, _ []byte) (any, error) {
 		n.alarms.DeleteDeactivated()
 		return nil, nil

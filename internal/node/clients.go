@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -676,27 +675,15 @@ func (n *Node) clientsPage(r *mgmt.Request, node string) (any, error) {
 }
 
 func init() {
-	registerOp("clients.query", func(n *Node, req []byte) (any, error) {
-		var q pageReq[clientFilter]
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	registerOp("clients.query", opOf(func(n *Node, q pageReq[clientFilter]) (any, error) {
 		return n.queryClients(q), nil
-	})
-	registerOp("clients.lookup", func(n *Node, req []byte) (any, error) {
-		var q clientLookup
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("clients.lookup", opOf(func(n *Node, q clientLookup) (any, error) {
 		return n.lookupClients(q), nil
-	})
-	registerOp("clients.kick", func(n *Node, req []byte) (any, error) {
-		var id string
-		if err := json.Unmarshal(req, &id); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("clients.kick", opOf(func(n *Node, id string) (any, error) {
 		return n.broker.Kick(id), nil
-	})
+	}))
 
 	registerCmd(ctlCommand{name: "clients", run: func(n *Node, c *call) string { return n.clientsCmd(c) }, usage: clientsUsage})
 

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -63,16 +62,12 @@ type restartReply struct {
 
 func init() {
 	registerOp("listeners.list", func(n *Node, _ []byte) (any, error) { return n.listenerRows(), nil })
-	registerOp("listeners.restart", func(n *Node, req []byte) (any, error) {
-		var id string
-		if err := json.Unmarshal(req, &id); err != nil {
-			return nil, err
-		}
+	registerOp("listeners.restart", opOf(func(n *Node, id string) (any, error) {
 		if err := n.restartListener(id); err != nil {
 			return restartReply{Reason: listenerErrTerm(err, erlBinary)}, nil
 		}
 		return restartReply{}, nil
-	})
+	}))
 
 	registerAPI("GET /listeners", func(n *Node, _ *mgmt.Request) (any, error) {
 		ctx, cancel := apiCtx()

@@ -143,3 +143,14 @@ func callAll[T any](ctx context.Context, n *Node, op string, req any) []nodeResu
 	wg.Wait()
 	return out
 }
+
+// opOf makes an operation of f, its request decoded from JSON.
+func opOf[Req any](f func(n *Node, req Req) (any, error)) mgmtOp {
+	return func(n *Node, b []byte) (any, error) {
+		var req Req
+		if err := json.Unmarshal(b, &req); err != nil {
+			return nil, err
+		}
+		return f(n, req)
+	}
+}

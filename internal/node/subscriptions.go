@@ -599,35 +599,19 @@ func (n *Node) pubsubBatch(r *mgmt.Request, do func(map[string]json.RawMessage) 
 }
 
 func init() {
-	registerOp("subs.query", func(n *Node, req []byte) (any, error) {
-		var q pageReq[subFilter]
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	registerOp("subs.query", opOf(func(n *Node, q pageReq[subFilter]) (any, error) {
 		return n.querySubs(q), nil
-	})
-	registerOp("subs.lookup", func(n *Node, req []byte) (any, error) {
-		var id string
-		if err := json.Unmarshal(req, &id); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("subs.lookup", opOf(func(n *Node, id string) (any, error) {
 		rows, _ := n.subsOf(id)
 		return rows, nil
-	})
-	registerOp("subs.add", func(n *Node, req []byte) (any, error) {
-		var q subChange
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("subs.add", opOf(func(n *Node, q subChange) (any, error) {
 		return n.subscribeHere(q), nil
-	})
-	registerOp("subs.del", func(n *Node, req []byte) (any, error) {
-		var q subChange
-		if err := json.Unmarshal(req, &q); err != nil {
-			return nil, err
-		}
+	}))
+	registerOp("subs.del", opOf(func(n *Node, q subChange) (any, error) {
 		return n.unsubscribeHere(q), nil
-	})
+	}))
 
 	registerCmd(ctlCommand{name: "subscriptions", run: func(n *Node, c *call) string { return n.subscriptionsCmd(c) },
 		usage: subscriptionsUsage})
