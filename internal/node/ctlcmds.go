@@ -170,8 +170,3 @@ func init() {
 		return n.userCmd(authmnesia.ClientID, "clientid", "clientid", c.args)
 	}, usage: userUsage("clientid", "clientid"), when: mnesiaActive})
 }
-
-// hasCommand tells whether name is a command of this node now.
-func (n *Node) hasCommand(name string) bool {
-	return slices.ContainsFunc(ctlCommands, func(c ctlCommand) bool { return c.name == name && (c.when == nil || c.when(n)) })
-}
