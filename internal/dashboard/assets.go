@@ -31,6 +31,16 @@ type asset struct {
 // assets are the files by name (index.html, app.js, ...).
 type assets map[string]*asset
 
+// builtIn are the files built in (read once; they cannot fail to read
+// unless the build is broken).
+var builtIn = func() assets {
+	as, err := loadAssets()
+	if err != nil {
+		panic("dashboard assets: " + err.Error())
+	}
+	return as
+}()
+
 func loadAssets() (assets, error) {
 	out := assets{}
 	err := fs.WalkDir(assetFS, "assets", func(p string, d fs.DirEntry, err error) error {

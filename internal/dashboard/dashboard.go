@@ -71,14 +71,10 @@ type Dashboard struct {
 }
 
 // New makes the console of the users' store.
-func New(users *admins.Store, log *zap.Logger) (*Dashboard, error) {
-	files, err := loadAssets()
-	if err != nil {
-		return nil, err
-	}
+func New(users *admins.Store, log *zap.Logger) *Dashboard {
 	return &Dashboard{users: users, sessions: newSessions(SessionIdle, MaxSessions),
-		failures: newLimiter(LoginFailures, loginWindow, maxAddresses), files: files,
-		log: log, logged: ratelog.New(time.Minute)}, nil
+		failures: newLimiter(LoginFailures, loginWindow, maxAddresses), files: builtIn,
+		log: log, logged: ratelog.New(time.Minute)}
 }
 
 // Mount adds the login routes and the files to s (whose Authorize is

@@ -136,10 +136,7 @@ func TestClientKey(t *testing.T) {
 func server(t *testing.T) (string, *admins.Store) {
 	t.Helper()
 	users := admins.Open(testutil.NewMemTable(), "admin", "public")
-	d, err := New(users, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := New(users, zap.NewNop())
 	s := mgmt.New(mgmt.Config{Name: "dashboard", HTTP: "127.0.0.1:0", Authorize: d.Authorize}, zap.NewNop())
 	s.Handle("GET /ping", func(*mgmt.Request) (any, error) { return "pong", nil })
 	s.Handle("POST /ping", func(*mgmt.Request) (any, error) { return "posted", nil })

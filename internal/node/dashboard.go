@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"go.uber.org/zap"
 
@@ -20,7 +21,9 @@ import (
 // application (internal/dashboard); besides, the routes EMQX 4.4 serves
 // only there: its users (/users, /change_pwd) and POST /auth.
 
-// newDashboard builds the dashboard's listener (started by Start).
+// newDashboard builds the dashboard's listener (started by Start), before
+// anything that would have to be undone: its users come with
+// openDashboard.
 func (n *Node) newDashboard() error {
 	d := n.cfg.Dashboard
 	tc, err := httpsConfig("dashboard.listener.https", d.HTTPS, d.HTTPSCertFile, d.HTTPSKeyFile, d.HTTPSCACertFile,
@@ -28,18 +31,21 @@ func (n *Node) newDashboard() error {
 	if err != nil {
 		return err
 	}
-	if n.console, err = dashboard.New(n.admins, n.log); err != nil {
-		return err
-	}
 	n.dash = mgmt.New(mgmt.Config{Name: "dashboard", HTTP: d.HTTP, HTTPS: d.HTTPS, TLS: tc, MaxClients: d.MaxClients,
-		MaxRowLimit: n.cfg.Management.MaxRowLimit, Authorize: n.console.Authorize}, n.log)
+		MaxRowLimit: n.cfg.Management.MaxRowLimit,
+		Authorize:   func(w http.ResponseWriter, r *http.Request) bool { return n.console.Authorize(w, r) }}, n.log)
 	for _, r := range apiRoutes {
 		h := r.h
 		n.dash.Handle(r.pattern, func(req *mgmt.Request) (any, error) { return h(n, req) }, r.opts...)
 	}
+	return nil
+}
+
+// openDashboard adds the dashboard's users (after openAdmins).
+func (n *Node) openDashboard() {
+	n.console = dashboard.New(n.admins, n.log)
 	n.console.Mount(n.dash)
 	n.dashboardUsersAPI()
-	return nil
 }
 
 // httpsConfig is an https listener's TLS configuration (nil when the

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"emqxgo/internal/ctlrpc"
 	"emqxgo/internal/testutil"
 	"emqxgo/internal/testutil/testnode"
 )
@@ -399,5 +401,54 @@ func TestDashboardListener(t *testing.T) {
 	}
 	if err := busy.N.Stop(ctx); err != nil { // twice
 		t.Fatal(err)
+	}
+}
+
+// TestDashboardHTTPS: dashboard.listener.https with verify_peer and
+// fail_if_no_peer_cert serves a client with a certificate of the CA (its
+// session cookie Secure) and refuses one without; https without its
+// certfile and keyfile stops the node from starting.
+func TestDashboardHTTPS(t *testing.T) {
+	sn := testutil.Subnet(t)
+	host := fmt.Sprintf("127.0.%d.1", sn)
+	certs := testutil.WriteCerts(t, t.TempDir(), host)
+	n := testnode.Start(t, "emqx1@"+host, "EMQX_DASHBOARD__LISTENER__HTTPS="+host+":0",
+		"EMQX_DASHBOARD__LISTENER__HTTPS__CERTFILE="+certs.CertFile, "EMQX_DASHBOARD__LISTENER__HTTPS__KEYFILE="+certs.KeyFile,
+		"EMQX_DASHBOARD__LISTENER__HTTPS__CACERTFILE="+certs.CAFile, "EMQX_DASHBOARD__LISTENER__HTTPS__VERIFY=verify_peer",
+		"EMQX_DASHBOARD__LISTENER__HTTPS__FAIL_IF_NO_PEER_CERT=true")
+	addr := n.N.DashboardAddrs()["https"]
+	if addr == "" || n.N.DashboardAddrs()["http"] == "" {
+		t.Fatalf("listeners: %v", n.N.DashboardAddrs())
+	}
+	if got := n.N.Handle(ctlrpc.Request{Op: ctlrpc.OpStatus}).Listeners; got["https:dashboard"] != addr || got["http:dashboard"] != n.Dashboard {
+		t.Fatalf("status listeners: %v", got)
+	}
+	cert, err := tls.LoadX509KeyPair(certs.CertFile, certs.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(withCert bool) *http.Client {
+		tc := &tls.Config{RootCAs: certs.Pool}
+		if withCert {
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	body := strings.NewReader(`{"username":"admin","password":"public"}`)
+	resp, err := client(true).Post("https://"+addr+"/api/v4/auth/login", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("login over https: HTTP %d %v", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+	if _, err := client(false).Get("https://" + addr + "/"); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+
+	bad := testnode.Prepare(t, fmt.Sprintf("emqx2@127.0.%d.2", sn), fmt.Sprintf("EMQX_DASHBOARD__LISTENER__HTTPS=127.0.%d.2:0", sn))
+	if err := bad.RunErr(); err == nil || !strings.Contains(err.Error(), "dashboard.listener.https needs dashboard.listener.https.certfile and .keyfile") {
+		t.Fatalf("https without certfile: %v", err)
 	}
 }

@@ -134,13 +134,14 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err := n.newAPI(); err != nil {
 		return nil, err
 	}
-	n.openBanned(fb)
-	n.openApps(fb)
-	n.openAdmins(fb)
-	n.mon = newMonitor()
 	if err := n.newDashboard(); err != nil {
 		return nil, err
 	}
+	n.openBanned(fb)
+	n.openApps(fb)
+	n.openAdmins(fb)
+	n.openDashboard()
+	n.mon = newMonitor()
 	n.newPlugins(fb)
 	fb.SetCommandHandler(n.peerCommand)
 	st, err := strategy(cfg, name, log)
