@@ -99,23 +99,6 @@ func (d *Dashboard) Authorize(w http.ResponseWriter, r *http.Request) bool {
 	return ok
 }
 
-// User is the dashboard user r is authorized as ("" none), without
-// answering anything nor counting a failure.
-func (d *Dashboard) User(r *http.Request) string {
-	if u, p, has := r.BasicAuth(); has {
-		if d.failures.wait(clientKey(r)) == 0 && d.users.Check(u, p) {
-			return u
-		}
-		return ""
-	}
-	if c, err := r.Cookie(CookieName); err == nil {
-		if u, ok := d.sessions.get(c.Value); ok && d.exists(u) {
-			return u
-		}
-	}
-	return ""
-}
-
 // DropSessions ends user's sessions on this node (a password changed, a
 // user deleted), all but the one r is authorized by.
 func (d *Dashboard) DropSessions(user string, r *http.Request) {
