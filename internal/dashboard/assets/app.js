@@ -450,22 +450,29 @@
       stat('stat-out', 'messages out/s', fmtRate(rout)));
   }
 
-  // sumSeries adds the nodes' series up, sample by sample (the nodes
-  // sample at their own instants: to the nearest 5 s).
+  // sumSeries adds the nodes' series up, sample by sample: each node
+  // samples once every 5 s at its own instant, so one 5 s window holds
+  // one sample of each.
   function sumSeries(list) {
     const m = new Map();
     for (const pts of list) for (const [t, v] of pts) {
-      const k = Math.round(t / HISTORY_EVERY) * HISTORY_EVERY;
-      m.set(k, (m.get(k) || 0) + v);
+      const k = (Math.floor(t / HISTORY_EVERY) + 1) * HISTORY_EVERY;
+      const c = m.get(k) || { v: 0, n: 0 };
+      c.v += v;
+      c.n++;
+      m.set(k, c);
     }
-    return [...m.entries()].sort((a, b) => a[0] - b[0]);
+    const out = [...m.entries()].sort((a, b) => a[0] - b[0]);
+    // The newest window may not have every node's sample yet.
+    if (out.length > 1 && out[out.length - 1][1].n < out[out.length - 2][1].n) out.pop();
+    return out.map(([k, c]) => [k, c.v]);
   }
   function renderCharts(connBox, msgBox, history) {
     const hs = [...history].sort((a, b) => a.node.localeCompare(b.node));
     const conn = hs.map((n) => ({ name: n.node, color: colorOf(n.node), points: (n.samples || []).map((p) => [toMs(p.t), p.connections || 0]) }));
     const msgs = [
       { name: 'received', color: '#00a870', points: sumSeries(hs.map((n) => (n.samples || []).map((p) => [toMs(p.t), p.received || 0]))) },
-      { name: 'sent', color: '#3b7ddd', points: sumSeries(hs.map((n) => (n.samples || []).map((p) => [toMs(p.t), p.sent || 0]))) },
+      { name: 'sent', color: '#3b7ddd', dash: true, points: sumSeries(hs.map((n) => (n.samples || []).map((p) => [toMs(p.t), p.sent || 0]))) },
     ];
     connBox.replaceChildren(lineChart('connections', conn));
     msgBox.replaceChildren(lineChart('messages', msgs));
@@ -478,7 +485,7 @@
     for (const se of series) for (const [t, v] of se.points) {
       t0 = Math.min(t0, t); t1 = Math.max(t1, t); max = Math.max(max, v); n++;
     }
-    const svg = s('svg', { class: 'chart', id: 'chart-' + id, viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-points': n });
+    const svg = s('svg', { class: 'chart', id: 'chart-' + id, viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-points': n, 'data-span': n ? t1 - t0 : 0 });
     if (!n) {
       svg.append(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'Collecting samples…'));
       return h('div', null, svg);
@@ -501,7 +508,9 @@
     for (const se of series) {
       if (!se.points.length) continue;
       const pts = se.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-      svg.append(s('polyline', { class: 'line', points: pts, stroke: se.color, 'data-series': se.name }));
+      const attrs = { class: 'line', points: pts, stroke: se.color, 'data-series': se.name };
+      if (se.dash) attrs['stroke-dasharray'] = '6 4'; // a line that can lie on another stays visible
+      svg.append(s('polyline', attrs));
     }
     const legend = h('div', { class: 'legend' }, series.map((se) => h('span', null, h('i', { style: `background:${se.color}` }), se.name)));
     return h('div', null, svg, legend);
