@@ -251,6 +251,9 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		mgmt.Write(w, nil, mgmt.Errorf(mgmt.CodeLogin, "Username or password error"))
 		return
 	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		d.sessions.drop(c.Value) // the session this browser had: replaced
+	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: d.sessions.create(p.Username), Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	d.log.Info("[Dashboard] login", zap.String("username", p.Username), zap.String("address", key))

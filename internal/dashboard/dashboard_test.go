@@ -246,6 +246,13 @@ func TestLoginFlow(t *testing.T) {
 	if _, body := request(t, "POST", base+"/api/v4/ping", ck, ""); string(body) != `{"code":0,"data":"posted"}` {
 		t.Fatalf("POST with X-Requested-With: %s", body)
 	}
+	// a second login from the same browser replaces its session
+	resp, _ = request(t, "POST", base+"/api/v4/auth/login", map[string]string{"Cookie": ck["Cookie"]}, `{"username":"admin","password":"public"}`)
+	if resp, _ := request(t, "GET", base+"/api/v4/ping", ck, ""); resp.StatusCode != 401 {
+		t.Fatalf("the replaced session: HTTP %d", resp.StatusCode)
+	}
+	cookie = resp.Cookies()[0]
+	ck["Cookie"] = cookie.Name + "=" + cookie.Value
 	if _, body := request(t, "POST", base+"/api/v4/auth/login", nil, `{"username":`); string(body) != `{"code":109,"message":"Request parameter is not a json"}` {
 		t.Fatalf("not JSON: %s", body)
 	}
