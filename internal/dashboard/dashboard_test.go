@@ -47,7 +47,11 @@ func TestSessions(t *testing.T) {
 	if _, ok := s.get(t1); ok {
 		t.Fatal("expired session still good")
 	}
-	t2, t3, t4 := s.create("b"), s.create("b"), s.create("c")
+	t2 := s.create("b")
+	c.add(time.Second)
+	t3 := s.create("b")
+	c.add(time.Second)
+	t4 := s.create("c")
 	c.add(time.Minute)
 	s.get(t2) // t3 is now the least recently used
 	t5 := s.create("d")
