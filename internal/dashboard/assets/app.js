@@ -174,7 +174,8 @@
       const { data } = await api('POST', '/auth/login', { username: $('#login-username').value, password: $('#login-password').value }, { login: true });
       showApp(data);
     } catch (e) {
-      err.textContent = e.code === 103 || e.status === 401 ? 'Wrong username or password' : e.message;
+      // 429: too many failures from this address, the answer says how long to wait.
+      err.textContent = e.status !== 429 && (e.code === 103 || e.status === 401) ? 'Wrong username or password' : e.message;
       err.hidden = false;
     } finally {
       btn.disabled = false;
@@ -283,7 +284,7 @@
         tick();
       },
     };
-    for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.route === (r.name === 'client' ? 'clients' : r.name));
+    for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.route === r.name);
     const view = views[r.name] || views.overview;
     const root = $('#view');
     root.replaceChildren();
@@ -316,7 +317,7 @@
       h('button', { id: prefix + '-prev', type: 'button', disabled: page <= 1, onclick: () => onPage(page - 1) }, '‹ Prev'),
       h('span', { id: prefix + '-page', 'data-page': page }, `Page ${page}`, count && ` · ${count}`),
       h('button', { id: prefix + '-next', type: 'button', disabled: !hasnext, onclick: () => onPage(page + 1) }, 'Next ›'),
-      h('label', { style: 'flex-direction:row;align-items:center;gap:6px' }, 'Per page',
+      h('label', { class: 'inline' }, 'Per page',
         h('select', { id: prefix + '-limit', onchange: (e) => onLimit(parseInt(e.target.value, 10)) },
           LIMITS.map((l) => h('option', { value: l, selected: l === limit }, l)))));
   }
@@ -370,7 +371,8 @@
     for (const m of metrics || []) {
       const mm = m.metrics || {};
       const c = { t: now, in: mm['messages.received'] || 0, out: mm['messages.sent'] || 0 };
-      const p = prev[m.node];
+      let p = prev[m.node];
+      if (p && now - p.t > 10000) p = undefined; // stale: the page was elsewhere
       if (p && now - p.t < 200) { cur[m.node] = p; continue; } // too close to measure
       if (p) {
         const dt = (now - p.t) / 1000;
@@ -395,14 +397,26 @@
         h('div', { class: 'card' }, h('h3', null, 'Messages per second'), msgChart)));
 
     let charts = false;
+    let first = true;
+    const none = () => ({ data: [] });
     ctx.every(OVERVIEW_EVERY, async () => {
-      const [nodes, metrics, stats] = await Promise.all([
-        get('/nodes'), get('/metrics').catch(() => ({ data: [] })), get('/stats').catch(() => ({ data: [] }))]);
+      // The nodes show as soon as they come; the rates and totals follow.
+      // The first time, the rates are the monitor's last sample (two
+      // readings of the counters make the next ones).
+      const pn = get('/nodes');
+      const pm = get('/metrics').catch(none), ps = get('/stats').catch(none);
+      const pc = first ? get('/monitor/current').catch(none) : null;
+      first = false;
+      const nodes = (await pn).data || [];
       if (!ctx.live()) return;
-      updateRates(metrics.data);
-      renderNodes(nodesBox, nodes.data || []);
-      renderSummary(summary, nodes.data || [], stats.data || []);
+      renderNodes(nodesBox, nodes);
       markRendered('overview');
+      const [metrics, stats, cur] = await Promise.all([pm, ps, pc]);
+      if (!ctx.live()) return;
+      for (const c of cur ? cur.data || [] : []) state.rates[c.node] = { in: c.received || 0, out: c.sent || 0 };
+      updateRates(metrics.data);
+      renderNodes(nodesBox, nodes);
+      renderSummary(summary, nodes, stats.data || []);
       if (!charts) { // the charts load after the nodes show
         charts = true;
         ctx.every(HISTORY_EVERY, async () => {
