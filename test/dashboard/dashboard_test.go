@@ -731,7 +731,7 @@ func rawConnect(addr, id string) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	ack := make([]byte, 4)
-	if _, err := c.Write(buf.Bytes()); err == nil {
+	if _, err = c.Write(buf.Bytes()); err == nil {
 		_, err = io.ReadFull(c, ack)
 	}
 	if err == nil && (ack[0] != 0x20 || ack[3] != 0) {
