@@ -2,10 +2,11 @@
 # Make a second node beside this release folder, for a pseudo-distributed
 # cluster on one host:  ./scripts/one_more_emqx.sh emqx2
 # The new folder ../NEW_NAME gets bin/, etc/ and scripts/ from this release,
-# node.name = NEW_NAME@127.0.0.1, and its MQTT listener ports shifted by
-# OFFSET = 1000 * N, where N is the trailing number of NEW_NAME (override with
-# the OFFSET environment variable). The cluster ports follow from the name
-# (gossip 4370+N, RPC 5370+N), so N must be a number no other local node uses.
+# node.name = NEW_NAME@127.0.0.1, and its MQTT listener, HTTP API and
+# dashboard ports shifted by OFFSET = 1000 * N, where N is the trailing
+# number of NEW_NAME (override with the OFFSET environment variable). The
+# cluster ports follow from the name (gossip 4370+N, RPC 5370+N), so N must
+# be a number no other local node uses.
 set -euo pipefail
 
 die() { echo "one_more_emqx.sh: $*" >&2; exit 1; }
@@ -45,24 +46,30 @@ awk -v off="$offset" -v node="$name@127.0.0.1" '
 ' "$conf" > "$conf.tmp" || { rm -rf "$dest"; die "ports shifted by $offset do not fit; set a smaller OFFSET"; }
 mv "$conf.tmp" "$conf"
 
-# The HTTP API's port moves by the same offset.
-mconf=$dest/etc/plugins/emqx_management.conf
-if [ -f "$mconf" ]; then
-  awk -v off="$offset" '
-    /^[[:space:]]*management\.listener\.https?[[:space:]]*=[[:space:]]*[0-9]+[[:space:]]*$/ {
+# The HTTP API's and the dashboard's ports move by the same offset.
+shift_http() { # FILE KEY_PREFIX
+  local f=$1 key=$2
+  [ -f "$f" ] || return 0
+  awk -v off="$offset" -v key="$key" '
+    $0 ~ "^[[:space:]]*" key "\\.listener\\.https?[[:space:]]*=[[:space:]]*[0-9]+[[:space:]]*$" {
       split($0, kv, "="); port = kv[2]; gsub(/[^0-9]/, "", port)
       np = port + off
       if (np > 65535) { print "port " port " + " off " > 65535" > "/dev/stderr"; exit 2 }
       print kv[1] "= " np; next
     }
     { print }
-  ' "$mconf" > "$mconf.tmp" || { rm -rf "$dest"; die "ports shifted by $offset do not fit; set a smaller OFFSET"; }
-  mv "$mconf.tmp" "$mconf"
-fi
+  ' "$f" > "$f.tmp" || { rm -rf "$dest"; die "ports shifted by $offset do not fit; set a smaller OFFSET"; }
+  mv "$f.tmp" "$f"
+}
+mconf=$dest/etc/plugins/emqx_management.conf
+dconf=$dest/etc/plugins/emqx_dashboard.conf
+shift_http "$mconf" management
+shift_http "$dconf" dashboard
 
 echo "Created $dest"
 echo "  node.name = $name@127.0.0.1"
 echo "  MQTT listener ports shifted by $offset (offset)"
 grep -E '^[[:space:]]*listener\.(tcp|ssl|ws|wss)\.external[[:space:]]*=' "$conf" | sed 's/^/  /'
 if [ -f "$mconf" ]; then grep -E '^[[:space:]]*management\.listener\.https?[[:space:]]*=' "$mconf" | sed 's/^/  /' || true; fi
+if [ -f "$dconf" ]; then grep -E '^[[:space:]]*dashboard\.listener\.https?[[:space:]]*=' "$dconf" | sed 's/^/  /' || true; fi
 echo "Start it with: $dest/bin/emqx start"

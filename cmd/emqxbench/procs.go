@@ -68,7 +68,8 @@ func startEmqx(root, node string, env ...string) (*broker, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(root, "bin", "emqx"), "foreground")
 	cmd.Env = append(os.Environ(), "EMQX_HOME="+home, "EMQX_NODE_NAME="+node, "EMQX_NODE_COOKIE=bench-cookie",
-		"EMQX_LISTENER__TCP__EXTERNAL="+addr, "EMQX_MANAGEMENT__LISTENER__HTTP=off", "EMQX_LOG__TO=file") // shipped defaults otherwise
+		"EMQX_LISTENER__TCP__EXTERNAL="+addr, "EMQX_MANAGEMENT__LISTENER__HTTP=off", "EMQX_DASHBOARD__LISTENER__HTTP=off",
+		"EMQX_LOG__TO=file") // shipped defaults otherwise
 	cmd.Env = append(cmd.Env, env...)
 	if err := cmd.Start(); err != nil {
 		return nil, err

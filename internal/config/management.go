@@ -68,40 +68,13 @@ func alarmFields() []field {
 
 func managementFields() []field {
 	m := func(c *Config) *Management { return &c.Management }
-	listener := func(key, def string, p func(*Config) *string) field {
-		return field{key: key, def: def,
-			set: func(c *Config, raw, _ string) error {
-				a, err := parseListener(raw)
-				*p(c) = a
-				return err
-			},
-			get: func(c *Config) string {
-				if *p(c) == "" {
-					return "off"
-				}
-				return *p(c)
-			},
-		}
-	}
 	return []field{
-		listener("management.listener.http", "8081", func(c *Config) *string { return &m(c).HTTP }),
-		listener("management.listener.https", "off", func(c *Config) *string { return &m(c).HTTPS }),
+		listenerField("management.listener.http", "8081", func(c *Config) *string { return &m(c).HTTP }),
+		listenerField("management.listener.https", "off", func(c *Config) *string { return &m(c).HTTPS }),
 		pathField("management.listener.https.certfile", "", false, func(c *Config) *string { return &m(c).HTTPSCertFile }),
 		pathField("management.listener.https.keyfile", "", false, func(c *Config) *string { return &m(c).HTTPSKeyFile }),
 		pathField("management.listener.https.cacertfile", "", false, func(c *Config) *string { return &m(c).HTTPSCACertFile }),
-		field{key: "management.listener.https.verify", def: "verify_none",
-			set: func(c *Config, raw, _ string) error {
-				v, err := parseEnum(raw, []string{"verify_peer", "verify_none"})
-				m(c).HTTPSVerify = v == "verify_peer"
-				return err
-			},
-			get: func(c *Config) string {
-				if m(c).HTTPSVerify {
-					return "verify_peer"
-				}
-				return "verify_none"
-			},
-		},
+		verifyField("management.listener.https.verify", func(c *Config) *bool { return &m(c).HTTPSVerify }),
 		boolField("management.listener.https.fail_if_no_peer_cert", "false", func(c *Config) *bool { return &m(c).HTTPSFailIfNoPeerCert }),
 		intField("management.listener.http.max_clients", "512", 1, math.MaxInt32, func(c *Config) *int { return &m(c).MaxClients }),
 		strField("management.default_application.id", DefaultAppID, func(c *Config) *string { return &m(c).DefaultAppID }, nonEmpty),
@@ -113,5 +86,39 @@ func managementFields() []field {
 			get: func(c *Config) string { return m(c).DefaultAppSecret },
 		},
 		intField("management.max_row_limit", strconv.Itoa(10000), 1, math.MaxInt32, func(c *Config) *int { return &m(c).MaxRowLimit }),
+	}
+}
+
+// listenerField is an HTTP listener's address: Port | IP:Port | off ("").
+func listenerField(key, def string, p func(*Config) *string) field {
+	return field{key: key, def: def,
+		set: func(c *Config, raw, _ string) error {
+			a, err := parseListener(raw)
+			*p(c) = a
+			return err
+		},
+		get: func(c *Config) string {
+			if *p(c) == "" {
+				return "off"
+			}
+			return *p(c)
+		},
+	}
+}
+
+// verifyField is an https listener's verify_peer | verify_none (default).
+func verifyField(key string, p func(*Config) *bool) field {
+	return field{key: key, def: "verify_none",
+		set: func(c *Config, raw, _ string) error {
+			v, err := parseEnum(raw, []string{"verify_peer", "verify_none"})
+			*p(c) = v == "verify_peer"
+			return err
+		},
+		get: func(c *Config) string {
+			if *p(c) {
+				return "verify_peer"
+			}
+			return "verify_none"
+		},
 	}
 }

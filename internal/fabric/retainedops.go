@@ -3,6 +3,9 @@ package fabric
 import (
 	"slices"
 	"strings"
+	"time"
+
+	"emqxgo/internal/wire"
 )
 
 // The operator's side of the retained messages (emqx_ctl retainer): what
@@ -60,4 +63,53 @@ func retainedMatch(topic, filter string) bool {
 		}
 	}
 	return len(tw) == len(fw)
+}
+
+// RetainedMessage is one retained message as the operator lists it.
+type RetainedMessage struct {
+	Topic   string
+	QoS     byte
+	Payload []byte
+	From    string // the publishing client's id
+	Created int64  // unix seconds, where it was published
+}
+
+// RetainedMessages is a page of the retained messages whose topics
+// filter matches ("" every one), by topic: skip the first skip, then at
+// most limit; total is how many match. Messages expired but not yet swept
+// are left out.
+func (f *Fabric) RetainedMessages(filter string, skip, limit int) (page []RetainedMessage, total int) {
+	r := f.retained
+	var topics []string
+	r.t.Range(func(topic string, _ []byte) bool {
+		if filter == "" || retainedMatch(topic, filter) {
+			topics = append(topics, topic)
+		}
+		return true
+	})
+	slices.Sort(topics)
+	now := time.Now()
+	for i, t := range topics {
+		if i < skip {
+			continue
+		}
+		if len(page) >= limit {
+			break
+		}
+		val, ok := r.t.Get(t)
+		if !ok || r.expiredValue(val, now) {
+			continue
+		}
+		rd := &wire.Reader{B: val}
+		created, _, err := retainedTimes(rd)
+		if err != nil {
+			continue
+		}
+		m := readMessage(rd)
+		if rd.Err != nil {
+			continue
+		}
+		page = append(page, RetainedMessage{Topic: t, QoS: m.QoS, Payload: m.Payload, From: m.From, Created: created})
+	}
+	return page, len(topics)
 }

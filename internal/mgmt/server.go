@@ -24,15 +24,24 @@ const maxBody = 64 << 20
 
 // Config is what the server needs.
 type Config struct {
+	// Name is the server's name in errors and logs ("management" when
+	// empty; "dashboard").
+	Name string
 	// HTTP and HTTPS are the addresses to listen on ("" off); TLS is the
 	// https listener's configuration.
 	HTTP, HTTPS string
 	TLS         *tls.Config
 	MaxClients  int
 	MaxRowLimit int
-	// Authorized checks an application's id and secret.
+	// Authorized checks an application's id and secret (HTTP basic
+	// authentication).
 	Authorized func(id, secret string) bool
-	// Status is GET /status: the text and whether the node runs.
+	// Authorize, when set, decides instead of Authorized whether a
+	// request that needs credentials is served; when it refuses, it has
+	// written the answer (401, 403, 429).
+	Authorize func(w http.ResponseWriter, r *http.Request) bool
+	// Status is GET /status: the text and whether the node runs; nil: no
+	// /status.
 	Status func() (text string, running bool)
 }
 
@@ -54,8 +63,13 @@ func New(cfg Config, log *zap.Logger) *Server {
 	if cfg.MaxRowLimit <= 0 {
 		cfg.MaxRowLimit = 10000
 	}
+	if cfg.Name == "" {
+		cfg.Name = "management"
+	}
 	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), addrs: map[string]string{}}
-	s.mux.HandleFunc("/status", s.status)
+	if cfg.Status != nil {
+		s.mux.HandleFunc("/status", s.status)
+	}
 	return s
 }
 
@@ -76,9 +90,7 @@ func (s *Server) Handle(pattern string, h Handler, opts ...Option) {
 		}
 	}
 	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		if auth && !s.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="emqx"`)
-			http.Error(w, "UNAUTHORIZED", http.StatusUnauthorized)
+		if auth && !s.authorize(w, r) {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -101,18 +113,31 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler, opts ...Option) {
 		}
 	}
 	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		if auth && !s.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="emqx"`)
-			http.Error(w, "UNAUTHORIZED", http.StatusUnauthorized)
+		if auth && !s.authorize(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// Mount adds a handler outside Prefix, as it is ("GET /{$}", "GET
+// /static/"): no credentials asked.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+// authorize serves the request or answers it with the refusal.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	if s.cfg.Authorize != nil {
+		return s.cfg.Authorize(w, r)
+	}
 	id, secret, ok := r.BasicAuth()
-	return ok && s.cfg.Authorized != nil && s.cfg.Authorized(id, secret)
+	if ok && s.cfg.Authorized != nil && s.cfg.Authorized(id, secret) {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="emqx"`)
+	http.Error(w, "UNAUTHORIZED", http.StatusUnauthorized)
+	return false
 }
 
 // status is EMQX's GET /status: "Node <name> is started\nemqx is running",
@@ -134,6 +159,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = io.WriteString(w, text)
 }
+
+// Write answers as a route does: out or err in EMQX's body.
+func Write(w http.ResponseWriter, out any, err error) { write(w, out, err) }
 
 // write answers with EMQX's body.
 func write(w http.ResponseWriter, out any, err error) {
@@ -197,12 +225,12 @@ func (s *Server) Start() error {
 			ln = netutil.LimitListener(ln, s.cfg.MaxClients)
 		}
 		srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: zap.NewStdLog(s.log.Named("mgmt_http"))}
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: zap.NewStdLog(s.log.Named(s.logName()))}
 		if l.name == "https" {
 			if s.cfg.TLS == nil {
 				_ = ln.Close()
 				s.closeLocked()
-				return errors.New("management.listener.https needs certfile and keyfile")
+				return errors.New(s.cfg.Name + ".listener.https needs certfile and keyfile")
 			}
 			ln = tls.NewListener(ln, s.cfg.TLS)
 		}
@@ -215,6 +243,14 @@ func (s *Server) Start() error {
 		}()
 	}
 	return nil
+}
+
+// logName names the http.Server's error log: mgmt_http, dashboard_http.
+func (s *Server) logName() string {
+	if s.cfg.Name == "management" {
+		return "mgmt_http"
+	}
+	return s.cfg.Name + "_http"
 }
 
 // Addrs are the bound listeners: "http", "https" -> host:port.

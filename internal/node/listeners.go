@@ -10,6 +10,7 @@ import (
 
 	"emqxgo/internal/broker"
 	"emqxgo/internal/config"
+	"emqxgo/internal/mgmt"
 )
 
 // listenersCmd is emqx_mgmt_cli's listeners command: each MQTT listener
@@ -218,14 +219,27 @@ func isMgmtHTTP(id string) bool {
 	return false
 }
 
-// mgmtHTTPHere: the management API's listeners are not stopped or
-// restarted alone here; they stop with the node.
-const mgmtHTTPHere = `"not supported here: the management API's listeners stop and start with the node"`
+// mgmtHTTPHere: the HTTP listeners (management API, dashboard) are not
+// stopped or restarted alone here; they stop with the node.
+const mgmtHTTPHere = `"not supported here: the HTTP API's listeners stop and start with the node"`
+
+// httpServer is the node's HTTP server of app ("management",
+// "dashboard"; nil: none).
+func (n *Node) httpServer(app string) *mgmt.Server {
+	switch app {
+	case "management":
+		return n.api
+	case "dashboard":
+		return n.dash
+	}
+	return nil
+}
 
 // stopHTTPListener is `listeners stop http...` (minirest:stop_http): the
-// node has no dashboard, and its management API listeners are the node's.
+// management API's and the dashboard's listeners are the node's.
 func (n *Node) stopHTTPListener(name string) string {
-	if scheme, ok := strings.CutSuffix(name, ":management"); ok && n.api != nil && n.api.Addrs()[scheme] != "" {
+	scheme, app, _ := strings.Cut(name, ":")
+	if s := n.httpServer(app); s != nil && s.Addrs()[scheme] != "" {
 		return fmt.Sprintf("Failed to stop %s listener: %s\n", name, mgmtHTTPHere)
 	}
 	return fmt.Sprintf("Failed to stop %s listener: not_found\n", name)
@@ -234,11 +248,8 @@ func (n *Node) stopHTTPListener(name string) string {
 // restartHTTPListener is `listeners restart http:management` and the like.
 func (n *Node) restartHTTPListener(name string) string {
 	scheme, app, _ := strings.Cut(name, ":")
-	if app == "dashboard" {
-		return "Listener emqx_dashboard not exists!\n"
-	}
-	if n.api == nil || n.api.Addrs()[scheme] == "" {
-		return "Listener emqx_management not exists!\n"
+	if s := n.httpServer(app); s == nil || s.Addrs()[scheme] == "" {
+		return "Listener emqx_" + app + " not exists!\n"
 	}
 	return fmt.Sprintf("Failed to restart %s listener: %s\n", name, mgmtHTTPHere)
 }

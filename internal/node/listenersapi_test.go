@@ -91,9 +91,13 @@ func TestListenersStopRestart(t *testing.T) {
 		"listeners stop tcp 127.0.0.9:1":   "No such listener {\"127.0.0.9\",1}\n",
 		"listeners restart bad:listener:identifier": "Failed to restart bad:listener:identifier listener:" +
 			" {no_such_listener,\"bad:listener:identifier\"}\n",
-		"listeners stop http:dashboard":    "Failed to stop http:dashboard listener: not_found\n",
-		"listeners restart http:dashboard": "Listener emqx_dashboard not exists!\n",
-		"listeners stop":                   usageOf(t, a, "listeners"),
+		"listeners stop http:dashboard": "Failed to stop http:dashboard listener:" +
+			" \"not supported here: the HTTP API's listeners stop and start with the node\"\n",
+		"listeners restart http:dashboard": "Failed to restart http:dashboard listener:" +
+			" \"not supported here: the HTTP API's listeners stop and start with the node\"\n",
+		"listeners stop https:dashboard":    "Failed to stop https:dashboard listener: not_found\n",
+		"listeners restart https:dashboard": "Listener emqx_dashboard not exists!\n",
+		"listeners stop":                    usageOf(t, a, "listeners"),
 	} {
 		if got := ctl(t, a, words); got != want {
 			t.Errorf("%s: %q, want %q", words, got, want)

@@ -20,6 +20,7 @@ import (
 	"emqxgo/internal/cluster"
 	"emqxgo/internal/config"
 	"emqxgo/internal/ctlrpc"
+	"emqxgo/internal/dashboard"
 	"emqxgo/internal/discovery"
 	"emqxgo/internal/fabric"
 	"emqxgo/internal/logging"
@@ -60,6 +61,11 @@ type Node struct {
 	// application's credentials (else the default application's).
 	api  *mgmt.Server
 	apps func(id, secret string) bool
+	// dash is the dashboard's listener (the same routes, authorized by
+	// console's users; dashboard.go); mon its charts' samples (monitor.go).
+	dash    *mgmt.Server
+	console *dashboard.Dashboard
+	mon     *monitor
 
 	// logc: the logger's levels and handlers (emqx_ctl log; logcmd.go).
 	logc *logging.Control
@@ -128,9 +134,14 @@ func New(cfg *config.Config, log *zap.Logger) (*Node, error) {
 	if err := n.newAPI(); err != nil {
 		return nil, err
 	}
+	if err := n.newDashboard(); err != nil {
+		return nil, err
+	}
 	n.openBanned(fb)
 	n.openApps(fb)
 	n.openAdmins(fb)
+	n.openDashboard()
+	n.mon = newMonitor()
 	n.newPlugins(fb)
 	fb.SetCommandHandler(n.peerCommand)
 	st, err := strategy(cfg, name, log)
@@ -227,7 +238,9 @@ func (n *Node) Start() (err error) {
 			n.auto = nil
 		}
 	}
+	n.startMonitor()
 	n.startAPI()
+	n.startDashboard()
 	n.ctl = ctlrpc.NewServer(ln, n, n.log)
 	n.ctl.Start()
 	n.log.Info("node started", zap.String("node", n.name.String()), zap.String("version", version.Version),
@@ -342,6 +355,8 @@ func (n *Node) stop(ctx context.Context) error {
 	n.stats.Stop()
 	n.fabric.Stop()
 	n.api.Close()
+	n.dash.Close()
+	n.stopMonitor()
 	if n.ctl != nil {
 		n.ctl.Close()
 	}
@@ -394,11 +409,15 @@ func (n *Node) Handle(req ctlrpc.Request) ctlrpc.Response {
 }
 
 // listeners answers ping and status with the bound listeners: MQTT's by
-// protocol, the HTTP API's as "http:management", "https:management".
+// protocol, the HTTP API's as "http:management", "https:management", the
+// dashboard's as "http:dashboard", "https:dashboard".
 func (n *Node) listeners(_ ctlrpc.Request, resp *ctlrpc.Response) {
 	resp.Listeners = n.broker.Addrs()
 	for k, v := range n.api.Addrs() {
 		resp.Listeners[k+":management"] = v
+	}
+	for k, v := range n.dash.Addrs() {
+		resp.Listeners[k+":dashboard"] = v
 	}
 }
 

@@ -55,7 +55,8 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 	prep := testnode.Prepare(t, "emqx@"+host)
 	mqttAddr := net.JoinHostPort(host, fmt.Sprint(freePort(t, host)))
 	cfg, err := config.Load(config.Options{Home: prep.Home, Env: []string{"EMQX_NODE_NAME=emqx@" + host,
-		"EMQX_LISTENER__TCP__EXTERNAL=" + mqttAddr, "EMQX_NODE_COOKIE=c"}})
+		"EMQX_LISTENER__TCP__EXTERNAL=" + mqttAddr, "EMQX_NODE_COOKIE=c",
+		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0", "EMQX_DASHBOARD__LISTENER__HTTP=" + host + ":0"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,8 @@ func TestCtlLog(t *testing.T) {
 	tn := testnode.Prepare(t, name)
 	cfg, err := config.Load(config.Options{Home: tn.Home, Env: []string{"EMQX_NODE_NAME=" + name,
 		"EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_NODE_COOKIE=testnode-cookie",
-		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0", "EMQX_LOG__LEVEL=warning"}})
+		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0", "EMQX_DASHBOARD__LISTENER__HTTP=" + host + ":0",
+		"EMQX_LOG__LEVEL=warning"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 // MemTable is a one-node key/value table with the contract of the
 // cluster's replicated tables (fabric.Table: OnChange for every change),
 // for unit tests of the packages that keep their data in one (banned,
-// authmnesia); their cluster-wide behaviour is tested with real nodes.
+// authmnesia, admins); their cluster-wide behaviour is tested with real nodes.
 type MemTable struct {
 	mu sync.Mutex
 	m  map[string][]byte
@@ -67,4 +67,21 @@ func (t *MemTable) OnChange(fn func(string, []byte, bool)) {
 	t.mu.Lock()
 	t.fn = append(t.fn, fn)
 	t.mu.Unlock()
+}
+
+// Seed sets k to v when the table holds nothing for it (fabric.Table's
+// Seed, without versions: any later write replaces it); true: it was set.
+func (t *MemTable) Seed(k string, v []byte) (bool, error) {
+	t.mu.Lock()
+	if _, ok := t.m[k]; ok {
+		t.mu.Unlock()
+		return false, nil
+	}
+	t.m[k] = slices.Clone(v)
+	fns := t.fn
+	t.mu.Unlock()
+	for _, f := range fns {
+		f(k, v, false)
+	}
+	return true, nil
 }

@@ -121,6 +121,7 @@ func startCluster(net int) (stop func(), err error) {
 		env := []string{
 			"EMQX_NODE_NAME=" + name,
 			fmt.Sprintf("EMQX_LISTENER__TCP__EXTERNAL=127.0.%d.%d:0", net, i), fmt.Sprintf("EMQX_MANAGEMENT__LISTENER__HTTP=127.0.%d.%d:0", net, i),
+			fmt.Sprintf("EMQX_DASHBOARD__LISTENER__HTTP=127.0.%d.%d:0", net, i),
 			fmt.Sprintf("EMQX_LISTENER__WS__EXTERNAL=127.0.%d.%d:0", net, i),
 			"EMQX_NODE_COOKIE=conformance-cookie",
 			fmt.Sprintf("EMQX_MQTT__MAX_PACKET_SIZE=%dKB", maxPacketSize/1024),

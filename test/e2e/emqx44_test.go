@@ -52,6 +52,7 @@ func TestEMQX44StockConfig(t *testing.T) {
 	n := &node{t: t, home: home, name: "emqx@" + host, env: []string{
 		"EMQX_HOME=" + home, "EMQX_WAIT_FOR_START=60", "EMQX_NODE_NAME=emqx@" + host,
 		"EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_LISTENER__TCP__INTERNAL=" + host + ":0", "EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0",
+		"EMQX_DASHBOARD__LISTENER__HTTP=" + host + ":0",
 		"EMQX_LISTENER__SSL__EXTERNAL=" + host + ":0", "EMQX_LISTENER__WS__EXTERNAL=" + host + ":0",
 		"EMQX_LISTENER__WSS__EXTERNAL=" + host + ":0",
 		// EMQX's release tests run with these.

@@ -72,7 +72,8 @@ func newNode(t *testing.T, extra ...string) *node {
 		name = fmt.Sprintf("emqx@127.0.%d.1", testutil.Subnet(t))
 	}
 	host := name[strings.IndexByte(name, '@')+1:]
-	extra = append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0", "management.listener.http = " + host + ":0"}, extra...)
+	extra = append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0", "management.listener.http = " + host + ":0",
+		"dashboard.listener.http = " + host + ":0"}, extra...)
 	home := t.TempDir()
 	etc := filepath.Join(home, "etc")
 	if err := os.MkdirAll(etc, 0o755); err != nil {

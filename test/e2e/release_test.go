@@ -49,8 +49,8 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	offset := port - 1883
-	if offset <= 0 || port+7001 > 65535 {
-		offset = 20000 // sample ports must fit too; 21883 is unlikely to be taken
+	if offset <= 0 || port+7001 > 65535 || 18083+offset > 65535 {
+		offset = 20000 // sample ports and the dashboard's must fit too; 21883 is unlikely to be taken
 	}
 	out, code := run([]string{fmt.Sprintf("OFFSET=%d", offset)}, "emqx2")
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("shifted by %d", offset)) {
@@ -71,8 +71,13 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 	if want := fmt.Sprintf("\nmanagement.listener.http = %d\n", 8081+offset); !strings.Contains(string(mconf), want) {
 		t.Fatalf("copied emqx_management.conf lacks %q", want)
 	}
+	dconf, _ := os.ReadFile(filepath.Join(second, "etc", "plugins", "emqx_dashboard.conf"))
+	if want := fmt.Sprintf("\ndashboard.listener.http = %d\n", 18083+offset); !strings.Contains(string(dconf), want) {
+		t.Fatalf("copied emqx_dashboard.conf lacks %q", want)
+	}
 	// The original on a free loopback port, the copy on its shifted port.
-	a := &node{t: t, home: rel, env: []string{"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:0", "EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:0"}}
+	a := &node{t: t, home: rel, env: []string{"EMQX_LISTENER__TCP__EXTERNAL=127.0.0.1:0", "EMQX_MANAGEMENT__LISTENER__HTTP=127.0.0.1:0",
+		"EMQX_DASHBOARD__LISTENER__HTTP=127.0.0.1:0"}}
 	b := &node{t: t, home: second}
 	a.env = append(a.env, "EMQX_HOME="+rel)
 	b.env = append(b.env, "EMQX_HOME="+second)
@@ -87,6 +92,9 @@ func TestReleaseAndOneMoreNode(t *testing.T) {
 	}
 	if got := b.info().Listeners["http:management"]; !strings.HasSuffix(got, fmt.Sprintf(":%d", 8081+offset)) {
 		t.Fatalf("copy's HTTP API listens on %q", got)
+	}
+	if got := b.info().Listeners["http:dashboard"]; !strings.HasSuffix(got, fmt.Sprintf(":%d", 18083+offset)) {
+		t.Fatalf("copy's dashboard listens on %q", got)
 	}
 	a.must(0, "ok\n", "emqx", "stop")
 	b.must(0, "ok\n", "emqx", "stop")

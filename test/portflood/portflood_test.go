@@ -71,7 +71,8 @@ type node struct {
 func newNode(t *testing.T, bin, name string, extra ...string) *node {
 	t.Helper()
 	host := name[strings.IndexByte(name, '@')+1:]
-	lines := append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0", "management.listener.http = " + host + ":0"}, extra...)
+	lines := append([]string{"node.name = " + name, "listener.tcp.external = " + host + ":0", "management.listener.http = " + host + ":0",
+		"dashboard.listener.http = " + host + ":0"}, extra...)
 	home := t.TempDir()
 	etc := filepath.Join(home, "etc")
 	if err := os.MkdirAll(etc, 0o755); err != nil {

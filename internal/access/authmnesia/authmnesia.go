@@ -1,6 +1,7 @@
 package authmnesia
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,33 +162,53 @@ func (db *DB) putUser(k Kind, id string, password []byte, alg passwd.Alg, create
 // DeleteUser removes a login (no error if there was none, as EMQX).
 func (db *DB) DeleteUser(k Kind, id string) { db.users.Delete(userKey(k, id)) }
 
+// User is a login of the database: its id and when it was added (unix
+// ms).
+type User struct {
+	ID        string
+	CreatedAt int64
+}
+
 // Users lists the logins of kind k, newest first (as EMQX lists them).
 func (db *DB) Users(k Kind) []string {
-	type u struct {
-		id string
-		at int64
+	us := db.List(k)
+	out := make([]string, len(us))
+	for i, x := range us {
+		out[i] = x.ID
 	}
-	var us []u
+	return out
+}
+
+// List is the logins of kind k with their creation times, newest first.
+func (db *DB) List(k Kind) []User {
+	var us []User
 	prefix := string(k) + ":"
 	db.users.Range(func(key string, v []byte) bool {
 		if id, ok := strings.CutPrefix(key, prefix); ok {
 			var rec userRecord
 			_ = json.Unmarshal(v, &rec)
-			us = append(us, u{id, rec.CreatedAt})
+			us = append(us, User{id, rec.CreatedAt})
 		}
 		return true
 	})
-	slices.SortStableFunc(us, func(a, b u) int {
-		if a.at != b.at {
-			return int(b.at - a.at)
+	slices.SortStableFunc(us, func(a, b User) int {
+		if a.CreatedAt != b.CreatedAt {
+			return cmp.Compare(b.CreatedAt, a.CreatedAt)
 		}
-		return strings.Compare(a.id, b.id)
+		return strings.Compare(a.ID, b.ID)
 	})
-	out := make([]string, len(us))
-	for i, x := range us {
-		out[i] = x.id
+	return us
+}
+
+// Lookup is the login id of kind k (false: none).
+func (db *DB) Lookup(k Kind, id string) (User, bool) {
+	v, ok := db.users.Get(userKey(k, id))
+	if !ok {
+		return User{}, false
 	}
-	return out
+	var rec userRecord
+	_ = json.Unmarshal(v, &rec)
+	return User{id, rec.CreatedAt}, true
 }
 
 // checkPassword: ok is whether any record of the logins matches; found

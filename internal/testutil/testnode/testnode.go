@@ -30,10 +30,12 @@ type Node struct {
 	Name string
 	Addr string // MQTT TCP listener
 	API  string // the management HTTP API (host:port)
-	Home string
-	Logs *observer.ObservedLogs
-	env  []string
-	stop bool
+	// Dashboard is the dashboard's listener (host:port).
+	Dashboard string
+	Home      string
+	Logs      *observer.ObservedLogs
+	env       []string
+	stop      bool
 }
 
 // Start runs a node named name with env overrides.
@@ -72,8 +74,16 @@ func Prepare(t *testing.T, name string, env ...string) *Node {
 		}
 	}
 	host := name[strings.IndexByte(name, '@')+1:]
-	env = append([]string{"EMQX_NODE_NAME=" + name, "EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_NODE_COOKIE=testnode-cookie",
-		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0"}, env...)
+	// The defaults, unless env sets the same variable.
+	var all []string
+	for _, d := range []string{"EMQX_NODE_NAME=" + name, "EMQX_LISTENER__TCP__EXTERNAL=" + host + ":0", "EMQX_NODE_COOKIE=testnode-cookie",
+		"EMQX_MANAGEMENT__LISTENER__HTTP=" + host + ":0", "EMQX_DASHBOARD__LISTENER__HTTP=" + host + ":0"} {
+		k, _, _ := strings.Cut(d, "=")
+		if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
+			all = append(all, d)
+		}
+	}
+	env = append(all, env...)
 	return &Node{T: t, Name: name, Home: home, env: env}
 }
 
@@ -102,6 +112,7 @@ func (n *Node) RunErr() error {
 	n.N, n.Logs, n.stop = nd, logs, false
 	n.Addr = nd.Broker().Addrs()["tcp"]
 	n.API = nd.APIAddrs()["http"]
+	n.Dashboard = nd.DashboardAddrs()["http"]
 	n.T.Cleanup(func() {
 		n.Halt()
 		if n.T.Failed() {
