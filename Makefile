@@ -7,7 +7,7 @@ GO           ?= go
 REL          ?= _rel/emqx
 STATICCHECK  ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-unit lint help release clean vet fmt docker bench soak
+.PHONY: all build run test test-unit lint help release clean vet fmt docker bench soak screenshot
 
 all: build ## bin/emqx and bin/emqx_ctl (the default)
 
@@ -59,6 +59,9 @@ release: build ## a self-contained folder _rel/emqx (REL=...): bin/, etc/, scrip
 # Benchmark: Go micro-benchmarks of the hot paths, then the broker benchmark
 # (single node vs mosquitto, cluster paths vs same-node) as ratios of medians
 # over interleaved rounds. Bounded: about 5-10 minutes on a 2-core machine.
+screenshot: ## docs/dashboard.png, taken by the dashboard's browser test (needs chromium)
+	DASHBOARD_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run '^TestDashboard$$' ./test/dashboard/
+
 bench: build ## Go micro-benchmarks and the broker benchmark against mosquitto (5-10 minutes)
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { apt-get update -qq && apt-get install -y -qq mosquitto; }
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/fabric ./internal/peerlink
