@@ -7,7 +7,7 @@ GO           ?= go
 REL          ?= _rel/emqx
 STATICCHECK  ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-unit lint help release clean vet fmt docker bench soak screenshot
+.PHONY: all build run test test-unit lint help release clean vet fmt docker bench soak screenshot scale
 
 all: build ## bin/emqx and bin/emqx_ctl (the default)
 
@@ -73,6 +73,14 @@ bench: build ## Go micro-benchmarks and the broker benchmark against mosquitto (
 # Prints what was lost, duplicated, reordered; exits 1 on any loss.
 soak: build ## 3 nodes under load with node kills for SOAK (10m); exits 1 on loss
 	$(GO) run ./cmd/emqxsoak
+
+# Scale: one node holding as many idle connections as the open-files limit
+# allows, then 10 node processes on loopback with 100k routes and an 11th
+# joining; prints the table of docs/scale.md. A few minutes; SCALE=-quick
+# for smaller counts.
+SCALE ?=
+scale: build ## one node's connections, a 10-node cluster's routes: the table of docs/scale.md (SCALE=-quick)
+	$(GO) run ./cmd/emqxscale $(SCALE)
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
 IMAGE ?= emqx-go:latest
