@@ -94,6 +94,7 @@ func main() {
 	machine()
 	single(*root, *conns)
 	cluster(*root, *nnodes, *subs)
+	add("machine", "load average at the end", loadavg(), "1, 5, 15 min")
 	printTable(time.Since(started))
 }
 
@@ -122,6 +123,7 @@ func machine() {
 	add("machine", "memory", mem, "")
 	add("machine", "open files per process", fmt.Sprintf("%d soft / %d hard", soft, hard),
 		"fs.nr_open "+strings.TrimSpace(string(nrOpen))+"; raising the hard limit needs CAP_SYS_RESOURCE")
+	add("machine", "load average at the start", loadavg(), "1, 5, 15 min; the machine is shared")
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -305,6 +307,17 @@ func cluster(root string, nnodes, subs int) {
 	add(part, "RSS per route (each node)", fmt.Sprintf("%.0f B", float64(perNode)/float64(subs)),
 		fmt.Sprintf("mean RSS growth per node / %d routes; includes the node's 1/%d share of subscriptions", subs, len(ns)))
 
+	var cpu0 time.Duration
+	for _, n := range ns {
+		cpu0 -= cpuTime(n.pid())
+	}
+	t1 := time.Now()
+	time.Sleep(3 * time.Second)
+	for _, n := range ns {
+		cpu0 += cpuTime(n.pid())
+	}
+	add(part, "CPU of the nodes at rest with the routes", fmt.Sprintf("%.0f%% of a core, all %d together", 100*cpu0.Seconds()/time.Since(t1).Seconds(), len(ns)),
+		"over 3 s after convergence, no traffic")
 	st := medianOf(5, func() (time.Duration, error) { _, d, err := ns[0].ctl(root, "broker", "stats"); return d, err })
 	add(part, "emqx_ctl broker stats", ms(st), fmt.Sprintf("median of 5, %d routes", subs))
 	out, d, err := ns[len(ns)-1].ctl(root, "routes", "list")
