@@ -255,6 +255,7 @@ func cluster(root string, nnodes, subs int) {
 		sumBefore += before[i]
 	}
 	add(part, "RSS per node, no routes", mb(sumBefore/int64(len(ns))), "mean")
+	add(part, "CPU of the nodes at rest, no routes", restCPU(ns), "over 3 s, no traffic")
 
 	// One connection per node subscribes to its share of distinct filters.
 	conns := make([]net.Conn, len(ns))
@@ -307,17 +308,7 @@ func cluster(root string, nnodes, subs int) {
 	add(part, "RSS per route (each node)", fmt.Sprintf("%.0f B", float64(perNode)/float64(subs)),
 		fmt.Sprintf("mean RSS growth per node / %d routes; includes the node's 1/%d share of subscriptions", subs, len(ns)))
 
-	var cpu0 time.Duration
-	for _, n := range ns {
-		cpu0 -= cpuTime(n.pid())
-	}
-	t1 := time.Now()
-	time.Sleep(3 * time.Second)
-	for _, n := range ns {
-		cpu0 += cpuTime(n.pid())
-	}
-	add(part, "CPU of the nodes at rest with the routes", fmt.Sprintf("%.0f%% of a core, all %d together", 100*cpu0.Seconds()/time.Since(t1).Seconds(), len(ns)),
-		"over 3 s after convergence, no traffic")
+	add(part, "CPU of the nodes at rest with the routes", restCPU(ns), "over 3 s after convergence, no traffic")
 	st := medianOf(5, func() (time.Duration, error) { _, d, err := ns[0].ctl(root, "broker", "stats"); return d, err })
 	add(part, "emqx_ctl broker stats", ms(st), fmt.Sprintf("median of 5, %d routes", subs))
 	out, d, err := ns[len(ns)-1].ctl(root, "routes", "list")
@@ -350,6 +341,20 @@ func cluster(root string, nnodes, subs int) {
 		othersAfter += settledRSS(n.pid())
 	}
 	add(part, "RSS of the other nodes, one node more", fmt.Sprintf("%+.1f MiB per node", float64(othersAfter-othersBefore)/float64(len(ns))/(1<<20)), "mean")
+}
+
+// restCPU is the CPU the nodes use together over 3 s, as a share of one core.
+func restCPU(ns []*node) string {
+	var cpu time.Duration
+	for _, n := range ns {
+		cpu -= cpuTime(n.pid())
+	}
+	t0 := time.Now()
+	time.Sleep(3 * time.Second)
+	for _, n := range ns {
+		cpu += cpuTime(n.pid())
+	}
+	return fmt.Sprintf("%.0f%% of a core, all %d together", 100*cpu.Seconds()/time.Since(t0).Seconds(), len(ns))
 }
 
 // waitMembers waits (30 s at most) until the first node's cluster status
