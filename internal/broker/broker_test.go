@@ -33,14 +33,14 @@ func testConfig(lines ...string) *config.Config {
 	return config.MustFromLines(os.TempDir(), append([]string{"listener.tcp.external = 127.0.0.1:0"}, lines...)...)
 }
 
-func startBroker(t *testing.T, cfg *config.Config) *Broker {
+func startBroker(t testing.TB, cfg *config.Config) *Broker {
 	t.Helper()
 	return startBrokerWith(t, cfg, zap.NewNop())
 }
 
 // startBrokerWith starts a broker logging to log, stopped when the test
 // ends.
-func startBrokerWith(t *testing.T, cfg *config.Config, log *zap.Logger) *Broker {
+func startBrokerWith(t testing.TB, cfg *config.Config, log *zap.Logger) *Broker {
 	t.Helper()
 	b, err := New(cfg, log)
 	if err != nil {
