@@ -66,14 +66,9 @@ func NewCache(maxSize int, ttl time.Duration) *Cache {
 	if maxSize < 1 {
 		return nil
 	}
-	c := &Cache{
-		max:  maxSize,
-		ttl:  ttl,
-		now:  time.Now,
-		gen:  Generation(),
-		idx:  make(map[cacheKey]int32, maxSize),
-		ents: make([]cacheEntry, maxSize),
-	}
+	// The entries are allocated as they are first needed (grow): most
+	// connections stay idle, and their caches cost only this struct.
+	c := &Cache{max: maxSize, ttl: ttl, now: time.Now, gen: Generation()}
 	c.reset()
 	return c
 }
@@ -133,6 +128,9 @@ func (c *Cache) Put(a access.Action, topic string, r access.Result, gen uint64) 
 		c.link(i)
 		return
 	}
+	if c.free < 0 {
+		c.grow()
+	}
 	i := c.free
 	c.free = c.ents[i].next
 	c.ents[i] = cacheEntry{key: k, res: r, at: now}
@@ -175,12 +173,23 @@ func (c *Cache) sync(gen uint64) {
 }
 
 func (c *Cache) reset() {
-	c.head, c.tail, c.n = -1, -1, 0
-	for i := range c.ents {
-		c.ents[i].next = int32(i + 1)
+	c.head, c.tail, c.n, c.free = -1, -1, 0, -1
+	for i := len(c.ents) - 1; i >= 0; i-- {
+		c.ents[i].next, c.free = c.free, int32(i)
 	}
-	c.ents[len(c.ents)-1].next = -1
-	c.free = 0
+}
+
+// grow adds free entries (every one is in use, and there are fewer than
+// max): 4 at first, then twice as many, up to max.
+func (c *Cache) grow() {
+	if c.idx == nil {
+		c.idx = make(map[cacheKey]int32)
+	}
+	old := len(c.ents)
+	c.ents = append(c.ents, make([]cacheEntry, min(c.max, max(4, 2*old))-old)...)
+	for i := len(c.ents) - 1; i >= old; i-- {
+		c.ents[i].next, c.free = c.free, int32(i)
+	}
 }
 
 // expired: an entry put at t is good while t + ttl is after now.

@@ -212,3 +212,36 @@ func BenchmarkCacheHit(b *testing.B) {
 		c.Get(pub, "a/b/c/d/e/f/g/h", g)
 	}
 }
+
+// TestCacheGrowsToMax: the entries are allocated as they are needed; a
+// cache of the default size filled past it keeps the newest 32, in order,
+// after growing through its steps, and a new cache holds no entries.
+func TestCacheGrowsToMax(t *testing.T) {
+	c, clk := newTestCache(DefaultCacheMaxSize, time.Minute)
+	if len(c.ents) != 0 || c.idx != nil {
+		t.Fatalf("a new cache allocated %d entries", len(c.ents))
+	}
+	gen := Generation()
+	for i := range 40 {
+		clk.t = clk.t.Add(time.Millisecond)
+		c.Put(access.Publish, fmt.Sprint("t/", i), access.Allow, gen)
+		if want := min(i+1, DefaultCacheMaxSize); c.Len() != want {
+			t.Fatalf("after %d puts: %d entries, want %d", i+1, c.Len(), want)
+		}
+	}
+	if len(c.ents) != DefaultCacheMaxSize {
+		t.Fatalf("%d entries allocated, want %d", len(c.ents), DefaultCacheMaxSize)
+	}
+	for i := range 8 {
+		mustMiss(t, c, access.Publish, fmt.Sprint("t/", i), gen)
+	}
+	es := c.Entries(gen)
+	for i, e := range es {
+		if e.Topic != fmt.Sprint("t/", i+8) {
+			t.Fatalf("entry %d is %s, want t/%d", i, e.Topic, i+8)
+		}
+	}
+	c.Clear()
+	c.Put(access.Subscribe, "again", access.Deny, gen)
+	mustGet(t, c, access.Subscribe, "again", gen, access.Deny)
+}
