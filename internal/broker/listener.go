@@ -100,14 +100,33 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		return
 	}
 	g := guardLn{Listener: l.ln, l: l}
+	var (
+		wait     time.Duration // after a failed accept
+		failures int64
+	)
 	for {
 		c, err := g.Accept()
 		if err != nil {
-			if !l.isClosed() {
-				l.log.Error("accept failed; listener stopped", zap.String("listener", l.id), zap.Error(err))
+			if l.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// Out of file descriptors (EMFILE, ENFILE), or an aborted
+			// connection: the listener keeps accepting, waiting a little
+			// longer each time (5 ms up to 1 s), as EMQX's esockd does;
+			// the waiting connections stay in the backlog.
+			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
+			if failures++; l.rlog.First("accept_failed") {
+				l.log.Error("accept failed; retrying (logged once per 10s)", zap.String("listener", l.id),
+					zap.Int64("failures", failures), zap.Duration("in", wait), zap.Error(err))
+			}
+			select {
+			case <-time.After(wait):
+			case <-l.done:
+				return
+			}
+			continue
 		}
+		wait = 0
 		lc := c.(*lconn)
 		l.wg.Add(1)
 		go func() {
