@@ -99,6 +99,15 @@ func (r *Request) Page() (int, error) {
 	return r.intParam("_page", 1)
 }
 
+// Paging is Page and Limit.
+func (r *Request) Paging() (page, limit int, err error) {
+	if page, err = r.Page(); err != nil {
+		return 0, 0, err
+	}
+	limit, err = r.Limit()
+	return page, limit, err
+}
+
 // Limit is _limit (management.max_row_limit when absent), at most
 // management.max_row_limit.
 func (r *Request) Limit() (int, error) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,17 +83,7 @@ const NoAuth Option = 1
 
 // Handle adds a route under Prefix: pattern is "METHOD /path/{name}".
 func (s *Server) Handle(pattern string, h Handler, opts ...Option) {
-	method, path, _ := strings.Cut(pattern, " ")
-	auth := true
-	for _, o := range opts {
-		if o == NoAuth {
-			auth = false
-		}
-	}
-	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
-		if auth && !s.authorize(w, r) {
-			return
-		}
+	s.HandleHTTP(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
@@ -100,18 +91,13 @@ func (s *Server) Handle(pattern string, h Handler, opts ...Option) {
 		}
 		out, err := h(&Request{R: r, Body: body, MaxRowLimit: s.cfg.MaxRowLimit})
 		write(w, out, err)
-	})
+	}), opts...)
 }
 
 // HandleHTTP adds a plain http.Handler under Prefix (streams, files).
 func (s *Server) HandleHTTP(pattern string, h http.Handler, opts ...Option) {
 	method, path, _ := strings.Cut(pattern, " ")
-	auth := true
-	for _, o := range opts {
-		if o == NoAuth {
-			auth = false
-		}
-	}
+	auth := !slices.Contains(opts, NoAuth)
 	s.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		if auth && !s.authorize(w, r) {
 			return

@@ -111,11 +111,7 @@ func (k mnesiaKind) row(u authmnesia.User) map[string]any {
 // list is emqx_mgmt_api:node_query over the logins: filters key (exact)
 // and _like_<key> (a part); count is -1 with a filter, as EMQX's.
 func (k mnesiaKind) list(db *authmnesia.DB, r *mgmt.Request) (any, error) {
-	page, err := r.Page()
-	if err != nil {
-		return nil, err
-	}
-	limit, err := r.Limit()
+	page, limit, err := r.Paging()
 	if err != nil {
 		return nil, err
 	}

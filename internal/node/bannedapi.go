@@ -53,11 +53,7 @@ func bannedAs(s string) (banned.Who, bool) {
 
 func init() {
 	registerAPI("GET /banned", func(n *Node, r *mgmt.Request) (any, error) {
-		page, err := r.Page()
-		if err != nil {
-			return nil, err
-		}
-		limit, err := r.Limit()
+		page, limit, err := r.Paging()
 		if err != nil {
 			return nil, err
 		}

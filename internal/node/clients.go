@@ -130,10 +130,7 @@ func allRows[F, R any](n *Node, node, op string, f F) ([]noded[R], error) {
 
 // pageParams are _page and _limit, and the rows to skip.
 func pageParams(r *mgmt.Request) (page, limit, skip int, err error) {
-	if page, err = r.Page(); err != nil {
-		return
-	}
-	if limit, err = r.Limit(); err != nil {
+	if page, limit, err = r.Paging(); err != nil {
 		return
 	}
 	return page, limit, (page - 1) * limit, nil

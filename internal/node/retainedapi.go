@@ -72,11 +72,7 @@ func retainedRows(ms []fabric.RetainedMessage) []RetainedRow {
 
 func init() {
 	registerAPI("GET /retainer/messages", func(n *Node, r *mgmt.Request) (any, error) {
-		page, err := r.Page()
-		if err != nil {
-			return nil, err
-		}
-		limit, err := r.Limit()
+		page, limit, err := r.Paging()
 		if err != nil {
 			return nil, err
 		}
