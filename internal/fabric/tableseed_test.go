@@ -36,7 +36,12 @@ func TestTableSeed(t *testing.T) {
 	}
 	ta.Put("deleted", []byte("x"))
 	ta.Delete("deleted")
+	// A write after the delete: once b has it, it has the tombstone too
+	// (a table's changes reach a peer in order); "no value" alone would
+	// also hold before anything arrived.
+	ta.Put("after-delete", []byte("x"))
 	waitValue(t, "changed", []byte("by-operator"), both)
+	waitValue(t, "after-delete", []byte("x"), both)
 	waitValue(t, "deleted", nil, both)
 	if ok, _ := tb.Seed("deleted", []byte("default")); ok {
 		t.Fatal("seed over a tombstone: set")

@@ -40,6 +40,12 @@ func TestDelayedWillCancelledByReconnectElsewhere(t *testing.T) {
 	waitRoute(t, b, "dwill/x", a)
 	dropWithDelayedWill(t, a.Addr, "comes-back", "dwill/back")
 	dropWithDelayedWill(t, a.Addr, "stays-away", "dwill/away")
+	// a has seen the connection drop (its will's delay runs) before the
+	// client comes back on b.
+	testutil.Eventually(t, 5*time.Second, "a sees comes-back's connection closed", func() bool {
+		cl, ok := a.N.Broker().Server().Clients.Get("comes-back")
+		return ok && cl.Closed()
+	})
 	back, err := testutil.TryDialV5(b.Addr, "comes-back", false)
 	if err != nil {
 		t.Fatal(err)
