@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"emqxgo/internal/procstat"
 )
 
 type key struct{ scenario, metric, who string }
@@ -72,7 +74,7 @@ func main() {
 		scale = 5
 	}
 	started := time.Now()
-	load := loadavg()
+	load := procstat.LoadAvg()
 
 	if want("1") {
 		fmt.Fprintln(os.Stderr, "scenario 1: single node vs mosquitto")
@@ -180,10 +182,10 @@ func single(b *broker, scale int) {
 	v, _, err = throughput(b.addr, b.addr, 50, 0, 4000/scale, 64)
 	must(err)
 	add("single", "QoS0 fan-out 1->50 deliveries", b.name, "msg/s", v)
-	cpu0 := cpuTime(b.pid())
+	cpu0 := procstat.CPUTime(b.pid())
 	res, err := paced(b.addr, b.addr, 5000, 5*time.Second)
 	must(err)
-	cpu := cpuTime(b.pid()) - cpu0
+	cpu := procstat.CPUTime(b.pid()) - cpu0
 	add("single", "latency p50 @5k msg/s", b.name, "ms", float64(res.p50.Microseconds())/1000)
 	add("single", "latency p99 @5k msg/s", b.name, "ms", float64(res.p99.Microseconds())/1000)
 	add("single", "CPU per delivered message", b.name, "µs", float64(cpu.Microseconds())/float64(max(res.received, 1)))
@@ -209,10 +211,10 @@ func moderate(root string, rounds int) {
 			}
 			must(err)
 			for _, qos := range []byte{0, 1} {
-				cpu0 := cpuTime(b.pid())
+				cpu0 := procstat.CPUTime(b.pid())
 				res, err := pacedQoS(b.addr, b.addr, 5000, 5*time.Second, qos)
 				must(err)
-				cpu := cpuTime(b.pid()) - cpu0
+				cpu := procstat.CPUTime(b.pid()) - cpu0
 				m := fmt.Sprintf("QoS%d @5k msg/s", qos)
 				add("moderate", m+" CPU seconds", who, "s", cpu.Seconds())
 				add("moderate", m+" p50", who, "ms", float64(res.p50.Microseconds())/1000)
@@ -263,11 +265,11 @@ func accessCost(root string, rounds, scale int) {
 // idleMemory: RSS per idle connection, 10k connections.
 func idleMemory(b *broker, scale int) {
 	const conns = 10000
-	before := rss(b.pid())
+	before := procstat.RSS(b.pid())
 	cs, err := idleConns(b.addr, conns/scale)
 	must(err)
 	time.Sleep(2 * time.Second) // let the broker settle its buffers before reading RSS
-	after := rss(b.pid())
+	after := procstat.RSS(b.pid())
 	add("single", "idle memory per connection", b.name, "KB", float64(after-before)/1024/float64(len(cs)))
 	for _, c := range cs {
 		c.close()

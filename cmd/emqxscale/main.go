@@ -29,6 +29,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"emqxgo/internal/procstat"
 )
 
 // row is one line of the table.
@@ -94,7 +96,7 @@ func main() {
 	machine()
 	single(*root, *conns)
 	cluster(*root, *nnodes, *subs)
-	add("machine", "load average at the end", loadavg(), "1, 5, 15 min")
+	add("machine", "load average at the end", procstat.LoadAvg(), "1, 5, 15 min")
 	printTable(time.Since(started))
 }
 
@@ -123,7 +125,7 @@ func machine() {
 	add("machine", "memory", mem, "")
 	add("machine", "open files per process", fmt.Sprintf("%d soft / %d hard", soft, hard),
 		"fs.nr_open "+strings.TrimSpace(string(nrOpen))+"; raising the hard limit needs CAP_SYS_RESOURCE")
-	add("machine", "load average at the start", loadavg(), "1, 5, 15 min; the machine is shared")
+	add("machine", "load average at the start", procstat.LoadAvg(), "1, 5, 15 min; the machine is shared")
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -145,10 +147,10 @@ func medianOf(n int, f func() (time.Duration, error)) time.Duration {
 // settledRSS is pid's RSS once it has stopped moving by more than 1% over
 // 500 ms (bounded by 5 s).
 func settledRSS(pid int) int64 {
-	last := rss(pid)
+	last := procstat.RSS(pid)
 	for i := 0; i < 10; i++ {
 		time.Sleep(500 * time.Millisecond)
-		r := rss(pid)
+		r := procstat.RSS(pid)
 		if d := r - last; d < last/100 && -d < last/100 {
 			return r
 		}
@@ -347,12 +349,12 @@ func cluster(root string, nnodes, subs int) {
 func restCPU(ns []*node) string {
 	var cpu time.Duration
 	for _, n := range ns {
-		cpu -= cpuTime(n.pid())
+		cpu -= procstat.CPUTime(n.pid())
 	}
 	t0 := time.Now()
 	time.Sleep(3 * time.Second)
 	for _, n := range ns {
-		cpu += cpuTime(n.pid())
+		cpu += procstat.CPUTime(n.pid())
 	}
 	return fmt.Sprintf("%.0f%% of a core, all %d together", 100*cpu.Seconds()/time.Since(t0).Seconds(), len(ns))
 }
