@@ -3,8 +3,10 @@ package broker
 import (
 	"crypto/tls"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -26,6 +28,11 @@ import (
 // when the connection closes, or after flushDelay at the latest, should the
 // reader be held up elsewhere. A write while the reader waits for the
 // network goes out at once, so latency is unchanged for an idle reader.
+//
+// Another client's goroutine may write to a plain TCP connection without
+// ever waiting for it (holdNoWait): the session's pump runs on the
+// publisher's goroutine, its writes are buffered, and what the socket does
+// not take at once is sent by a goroutine of its own (tryFlushLocked).
 type conn struct {
 	net.Conn
 	maxPacket uint32 // 0: no limit tracking
@@ -81,6 +88,23 @@ type conn struct {
 	flushT   *time.Timer // flushes wbuf after flushDelay (created on first use)
 	timed    bool        // flushT is armed for what wbuf holds
 	werr     error       // a failed deferred write: later writes fail with it
+	nowait   bool        // holdNoWait's holder writes: nothing waits for the socket (under writeMu)
+	flusher  bool        // a goroutine sends what tryFlushLocked could not (under writeMu)
+	// dirty: the connections this one's reading goroutine holds (holdFor)
+	// until it reads again; dirtyDone: closed, it holds no more (under
+	// writeMu).
+	dirty     []*conn
+	dirtyAt   int64 // when the first of dirty was held (Unix ns)
+	dirtyDone bool
+
+	// raw: the socket of a plain TCP connection, for writes that do not
+	// wait (nil: TLS, WebSocket); rawFn, rawBuf, rawN, rawErr: the write
+	// and its result (under writeMu).
+	raw    syscall.RawConn
+	rawFn  func(fd uintptr) bool
+	rawBuf []byte
+	rawN   int
+	rawErr error
 
 	// framing state, touched only by the reading goroutine
 	skip        uint64 // bytes of the current packet body still to pass
@@ -130,7 +154,13 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 func (c *conn) Read(p []byte) (int, error) {
 	c.writeMu.Lock()
 	c.batching = false
-	err := c.flushLocked()
+	if len(c.dirty) > 0 {
+		c.releaseDirtyLocked()
+	}
+	var err error
+	if !c.nowait { // else its holder sends it, without waiting
+		err = c.flushLocked()
+	}
 	c.writeMu.Unlock()
 	if err != nil {
 		return 0, err
@@ -202,7 +232,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.m != nil {
 		c.countWrite(p)
 	}
-	if !c.batching && c.holds == 0 || len(p) >= flushAt { // a large packet is not copied
+	if (!c.batching && c.holds == 0 || len(p) >= flushAt) && !c.nowait { // a large packet is not copied
 		if c.wbuf != nil { // keep order behind what is pending
 			if err := c.flushLocked(); err != nil {
 				return 0, err
@@ -224,7 +254,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 	}
 	*c.wbuf = append(*c.wbuf, p...)
-	if len(*c.wbuf) >= flushAt {
+	if len(*c.wbuf) >= flushAt && !c.nowait {
 		if err := c.flushLocked(); err != nil {
 			return 0, err
 		}
@@ -281,7 +311,193 @@ func (c *conn) keepaliveWindow(k uint32) time.Duration {
 func (c *conn) timedFlush() {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if c.nowait {
+		// Its holder is held up: what the socket takes now goes, the
+		// rest at the next tick (nothing may wait while it holds).
+		c.timed = false
+		c.tryFlushLocked()
+		if c.wbuf != nil && !c.timed {
+			c.timed = true
+			c.flushT.Reset(flushDelay)
+		}
+		return
+	}
 	_ = c.flushLocked()
+}
+
+// holdFor holds o (holdNoWait) for writes from c's reading goroutine while
+// it handles the bytes of its last read; they are sent as c reads again
+// (Read), or before it does anything that may take long (ReleaseHolds: an
+// ACL backend over the network, a publisher waiting for queue space), or
+// once the holds are flushDelay old. It reports whether o is held so (now,
+// or already); it runs on c's reading goroutine.
+func (c *conn) holdFor(o *conn) bool {
+	if !c.batching { // set and cleared on this goroutine
+		return false
+	}
+	now := time.Now().UnixNano()
+	c.writeMu.Lock()
+	if len(c.dirty) > 0 && now-c.dirtyAt > int64(flushDelay) {
+		c.releaseDirtyLocked() // a long run of work: what is held goes now
+	}
+	done, held := c.dirtyDone, slices.Contains(c.dirty, o)
+	c.writeMu.Unlock()
+	if done || held {
+		return held && !done
+	}
+	if !o.holdNoWait() {
+		return false
+	}
+	c.writeMu.Lock()
+	if c.dirtyDone {
+		c.writeMu.Unlock()
+		o.releaseNoWait()
+		return false
+	}
+	if len(c.dirty) == 0 {
+		c.dirtyAt = now
+	}
+	c.dirty = append(c.dirty, o)
+	c.writeMu.Unlock()
+	return true
+}
+
+// ReleaseHolds sends what holdFor holds, without waiting: the reading
+// goroutine is about to do something that may take long.
+func (c *conn) ReleaseHolds() {
+	c.writeMu.Lock()
+	if len(c.dirty) > 0 {
+		c.releaseDirtyLocked()
+	}
+	c.writeMu.Unlock()
+}
+
+// releaseDirtyLocked ends the holds of holdFor; under writeMu, which it
+// leaves for the while (another connection's lock is taken).
+func (c *conn) releaseDirtyLocked() {
+	dirty := c.dirty
+	c.dirty = nil
+	c.writeMu.Unlock()
+	for i, o := range dirty {
+		o.releaseNoWait()
+		dirty[i] = nil
+	}
+	c.writeMu.Lock()
+	if c.dirty == nil && cap(dirty) <= 64 {
+		c.dirty = dirty[:0]
+	}
+}
+
+// holdNoWait starts a run of writes from another client's goroutine that
+// must not wait for this connection: they are buffered, whatever their
+// size, until releaseNoWait, which sends what the socket takes at once.
+// It reports false (nothing held) where that cannot be promised: not plain
+// TCP, or a write that may wait is under way (the caller then writes from
+// a goroutine of its own).
+func (c *conn) holdNoWait() bool {
+	if c.raw == nil || !c.writeMu.TryLock() {
+		return false
+	}
+	ok := !c.flusher && !c.nowait && c.werr == nil
+	if ok {
+		c.holds++
+		c.nowait = true
+	}
+	c.writeMu.Unlock()
+	return ok
+}
+
+// releaseNoWait ends holdNoWait's run.
+func (c *conn) releaseNoWait() {
+	c.writeMu.Lock()
+	c.holds--
+	c.nowait = false
+	if c.holds == 0 && !c.batching {
+		c.tryFlushLocked()
+	}
+	c.writeMu.Unlock()
+}
+
+// pending is how many bytes wait to be written.
+func (c *conn) pending() int {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.wbuf == nil {
+		return 0
+	}
+	return len(*c.wbuf)
+}
+
+// tryFlushLocked writes what is pending as far as the socket takes it now;
+// a goroutine sends the rest (flushLocked, which may wait).
+func (c *conn) tryFlushLocked() {
+	if c.wbuf == nil || c.werr != nil || c.flusher {
+		return
+	}
+	if c.rawFn == nil {
+		c.rawFn = c.rawWrite
+	}
+	b := *c.wbuf
+	c.rawBuf, c.rawN, c.rawErr = b, 0, nil
+	err := c.raw.Write(c.rawFn)
+	n, werr := c.rawN, c.rawErr
+	c.rawBuf = nil
+	if err == nil && werr != nil && werr != syscall.EAGAIN {
+		err = werr
+	}
+	if err != nil {
+		c.wbuf = nil
+		if c.timed {
+			c.flushT.Stop()
+			c.timed = false
+		}
+		if c.werr == nil {
+			c.werr = err
+			_ = c.Conn.Close()
+		}
+		return
+	}
+	if n == len(b) {
+		bp := c.wbuf
+		c.wbuf = nil
+		if c.timed {
+			c.flushT.Stop()
+			c.timed = false
+		}
+		if cap(b) <= wbufKeepLimit {
+			*bp = b[:0]
+			wbufPool.Put(bp)
+		}
+		return
+	}
+	*c.wbuf = b[:copy(b, b[n:])]
+	if c.nowait { // timedFlush while held: the next tick tries again
+		return
+	}
+	c.flusher = true
+	go c.flushRest()
+}
+
+// rawWrite is one write that does not wait (the socket is non-blocking):
+// it ends RawConn.Write at once, whatever the socket took.
+func (c *conn) rawWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.rawBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		c.rawN, c.rawErr = max(n, 0), err
+		return true
+	}
+}
+
+// flushRest sends what tryFlushLocked could not (no holder can come
+// meanwhile: holdNoWait refuses while flusher is set).
+func (c *conn) flushRest() {
+	c.writeMu.Lock()
+	c.flusher = false
+	_ = c.flushLocked()
+	c.writeMu.Unlock()
 }
 
 // flushLocked writes what is pending. A failure is kept for later writes
@@ -315,6 +531,10 @@ func (c *conn) Close() error {
 		l.close() // a paused Read ends
 	}
 	c.writeMu.Lock()
+	c.dirtyDone = true
+	if len(c.dirty) > 0 {
+		c.releaseDirtyLocked()
+	}
 	if c.wbuf != nil {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = c.flushLocked()

@@ -55,7 +55,8 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 			return pk, packets.CodeSuccessIgnore // it clears the retained message, no more (as EMQX)
 		}
 	}
-	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true)
+	via, _ := cl.Net.Conn.(*conn)
+	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true, via)
 	// $SYS messages count neither as published nor as dropped (EMQX's
 	// emqx_message:is_sys).
 	if !strings.HasPrefix(pk.TopicName, "$SYS/") {
@@ -85,14 +86,15 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 		clear(subs.InlineSubscriptions)
 		return subs
 	}
-	h.route(subs, pk, false)
+	h.route(subs, pk, false, nil)
 	return subs
 }
 
 // route delivers pk to subs (select: the shared groups' members are still
 // to be chosen) and empties subs; it returns how many subscribers of this
-// node it was delivered to.
-func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool) int {
+// node it was delivered to. via: the publisher's connection, on whose
+// reading goroutine this runs (nil: none).
+func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool, via *conn) int {
 	delete(subs.Shared, sentinelFilter)
 	delete(subs.Shared, sysSentinel)
 	if selectShared && len(subs.Shared) > 0 {
@@ -129,7 +131,7 @@ func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectSha
 	if n > 0 {
 		base := shared(&pk) // one copy for every subscriber
 		for id, sub := range subs.Subscriptions {
-			h.b.sessions.deliver(id, sub, base, mid)
+			h.b.sessions.deliverVia(id, sub, base, mid, via)
 		}
 	}
 	clear(subs.Subscriptions)

@@ -292,6 +292,11 @@ func (c *wsConn) Close() error { return c.ws.Close() }
 // newConn wraps a client's connection with the listener's settings.
 func (l *listener) newConn(nc net.Conn) *conn {
 	c := newConn(nc, l.idle, l.maxPacket)
+	if lc, ok := nc.(*lconn); ok {
+		if tc, ok := lc.Conn.(*net.TCPConn); ok {
+			c.raw, _ = tc.SyscallConn()
+		}
+	}
 	c.m = l.metrics
 	if l.zone != nil {
 		c.backoff = l.zone.KeepaliveBackoff

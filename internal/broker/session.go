@@ -317,6 +317,14 @@ func (s *session) sendable(cl *mqtt.Client) bool {
 // would prepare it, minus packet id and topic alias, which the pump gives
 // as it sends.
 func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64) {
+	ss.deliverVia(clientID, sub, pk, mid, nil)
+}
+
+// deliverVia is deliver on the reading goroutine of via, a client's
+// connection handling the bytes of its last read: the subscriber's
+// connection may be written on it, and flushed as via reads again
+// (pumpHere).
+func (ss *sessions) deliverVia(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64, via *conn) {
 	s := ss.get(clientID)
 	if s == nil {
 		return // no session (a clean session that has just ended)
@@ -347,13 +355,16 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packe
 		}
 		s.mu.Unlock()
 	}
-	s.enqueue(m)
+	s.enqueueVia(m, via)
 }
 
 // enqueue appends m to the queue and starts the pump if it can send. A
 // session that moved to another node forwards it there; one that moved
 // here lately drops a message it already has (by id).
-func (s *session) enqueue(m qmsg) {
+func (s *session) enqueue(m qmsg) { s.enqueueVia(m, nil) }
+
+// enqueueVia is enqueue on via's reading goroutine (deliverVia); nil: any.
+func (s *session) enqueueVia(m qmsg, via *conn) {
 	s.mu.Lock()
 	if s.movedTo != "" {
 		node := s.movedTo
@@ -386,6 +397,9 @@ func (s *session) enqueue(m qmsg) {
 		m.prio = priority(z, m.pk.TopicName)
 	}
 	if s.len() >= z.MaxMqueueLen {
+		if via != nil {
+			via.ReleaseHolds() // what this publisher wrote goes before it waits
+		}
 		s.waitSpace(z.MaxMqueueLen)
 		if s.len() >= z.MaxMqueueLen {
 			switch {
@@ -407,14 +421,37 @@ func (s *session) enqueue(m qmsg) {
 	if f := s.ss.overQueue; f != nil && s.cl != nil {
 		f(s.cl, s.len())
 	}
-	start := !s.pumping && s.sendable(s.cl)
+	cl := s.cl
+	start := !s.pumping && s.sendable(cl)
 	if start {
 		s.pumping = true
 	}
 	s.mu.Unlock()
 	if start {
-		go s.pump()
+		s.pumpHere(cl, via)
 	}
+}
+
+// inlineMax is how many messages a pump on a publisher's goroutine sends
+// before it hands the rest to a goroutine of the session's own.
+const inlineMax = 32
+
+// pumpHere runs the pump, which the caller started. From via's reading
+// goroutine (a publisher's, handling the bytes of its last read), where the
+// subscriber's connection lets it write without waiting (conn.holdNoWait),
+// it runs right here and its writes stay buffered until via reads again
+// (conn.Read sends them, without waiting): no goroutine is started and
+// woken per message, and a burst of messages goes out in one write.
+// Elsewhere, and for more than inlineMax messages or a buffer of flushAt
+// bytes, a goroutine pumps.
+func (s *session) pumpHere(cl *mqtt.Client, via *conn) {
+	if via != nil {
+		if c, ok := cl.Net.Conn.(*conn); ok && via.holdFor(c) {
+			s.pumpOn(c)
+			return
+		}
+	}
+	go s.pump()
 }
 
 // waitSpace waits, under mu, while the queue is full and its client keeps
@@ -461,14 +498,20 @@ func (s *session) noteDrop() {
 
 // pump sends from the head of the queue while the window has room; the
 // caller has set pumping.
-func (s *session) pump() {
+func (s *session) pump() { s.pumpOn(nil) }
+
+// pumpOn is pump; nw, if not nil, is the connection held (holdFor) for a
+// pump on another client's reading goroutine, which hands over to pump once
+// it has sent enough or the session's connection is another.
+func (s *session) pumpOn(nw *conn) {
 	wrote := false
-	var held *conn // buffering the run of writes, sent together at the end
+	held := nw // buffering the run of writes, sent together at the end
 	defer func() {
-		if held != nil {
+		if held != nil && held != nw { // nw: released as its holder reads again
 			held.release()
 		}
 	}()
+	sent := 0
 	for {
 		s.mu.Lock()
 		if wrote {
@@ -481,6 +524,11 @@ func (s *session) pump() {
 		if !s.sendable(cl) {
 			s.pumping = false
 			s.mu.Unlock()
+			return
+		}
+		if nw != nil && (sent >= inlineMax || cl.Net.Conn != nw) {
+			s.mu.Unlock()
+			go s.pump() // pumping passes to it
 			return
 		}
 		if exp := s.q[s.head].pk.Expiry; exp > 0 && exp < time.Now().Unix() {
@@ -550,6 +598,9 @@ func (s *session) pump() {
 		switch {
 		case err == nil:
 			wrote = true
+			if sent++; nw != nil && nw.pending() >= flushAt {
+				sent = inlineMax // enough buffered: the rest from a goroutine
+			}
 		case err == packets.ErrPacketTooLarge:
 			// Larger than the client accepts: discarded for it as if
 			// sent [MQTT-3.1.2-25].

@@ -462,6 +462,10 @@ func (g *Guard) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, e
 	return pk, packets.CodeSuccessIgnore // 3.1.1: acknowledged as usual, dropped
 }
 
+// holder is a client connection whose reading goroutine may hold writes to
+// other clients' connections until it reads again (the broker's).
+type holder interface{ ReleaseHolds() }
+
 // check answers Allow or Deny for c doing a on topic; with its zone's
 // enable_acl off, Allow without asking (or counting), as EMQX.
 func (g *Guard) check(c *client, a access.Action, topic string) access.Result {
@@ -482,10 +486,15 @@ func (g *Guard) check(c *client, a access.Action, topic string) access.Result {
 		}
 	}
 	r := access.Ignore
+	released := false
 	for _, s := range p.acl {
 		if f, ok := s.(*acl.File); ok {
 			r = f.Check(&c.c, a, topic) // no context, no error: the hot path
 		} else {
+			if h, ok := c.cl.Net.Conn.(holder); ok && !released {
+				h.ReleaseHolds() // a backend may take long: what this client's goroutine wrote to others goes first
+				released = true
+			}
 			var err error
 			r, err = s.CheckACL(context.Background(), &c.c, a, topic)
 			if err != nil {
