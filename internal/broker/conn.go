@@ -96,6 +96,9 @@ type conn struct {
 	dirty     []*conn
 	dirtyAt   int64 // when the first of dirty was held (Unix ns)
 	dirtyDone bool
+	// busy: the last read filled half the buffer or more (set and read on
+	// the reading goroutine; holdFor).
+	busy bool
 
 	// raw: the socket of a plain TCP connection, for writes that do not
 	// wait (nil: TLS, WebSocket); rawFn, rawBuf, rawN, rawErr: the write
@@ -174,6 +177,10 @@ func (c *conn) Read(p []byte) (int, error) {
 	} else {
 		n, err = c.Conn.Read(p)
 	}
+	// A read that fills half the buffer or more: data comes faster than
+	// this goroutine handles it, and writes to others are better left to
+	// their own goroutines (holdFor), which run beside it.
+	c.busy = n >= len(p)/2
 	if n > 0 && !c.connectDone {
 		if cerr := c.checkConnect(p[:n]); cerr != nil {
 			return 0, cerr
@@ -326,13 +333,13 @@ func (c *conn) timedFlush() {
 }
 
 // holdFor holds o (holdNoWait) for writes from c's reading goroutine while
-// it handles the bytes of its last read; they are sent as c reads again
+// it handles the bytes of its last read (unless that read was a busy one); they are sent as c reads again
 // (Read), or before it does anything that may take long (ReleaseHolds: an
 // ACL backend over the network, a publisher waiting for queue space), or
 // once the holds are flushDelay old. It reports whether o is held so (now,
 // or already); it runs on c's reading goroutine.
 func (c *conn) holdFor(o *conn) bool {
-	if !c.batching { // set and cleared on this goroutine
+	if !c.batching || c.busy { // set and cleared on this goroutine
 		return false
 	}
 	now := time.Now().UnixNano()
