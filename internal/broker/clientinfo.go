@@ -192,6 +192,15 @@ type ClientInfo struct {
 	ConnectedAt    int64 `json:"connected_at"`
 	DisconnectedAt int64 `json:"disconnected_at,omitempty"`
 
+	SessionCounts
+
+	// Traffic is the current connection's counts (traffic.go).
+	Traffic Traffic `json:"traffic"`
+}
+
+// SessionCounts are a session's figures and their limits, with EMQX's
+// names (the HTTP API's client objects carry them as they are).
+type SessionCounts struct {
 	Subscriptions    int   `json:"subscriptions_cnt"`
 	MaxSubscriptions int   `json:"max_subscriptions"`
 	Inflight         int   `json:"inflight"`
@@ -201,9 +210,6 @@ type ClientInfo struct {
 	MqueueLen        int   `json:"mqueue_len"`
 	MaxMqueue        int   `json:"max_mqueue"`
 	MqueueDropped    int64 `json:"mqueue_dropped"`
-
-	// Traffic is the current connection's counts (traffic.go).
-	Traffic Traffic `json:"traffic"`
 }
 
 // Info is what the node has of cl now.
@@ -213,9 +219,9 @@ func (b *Broker) Info(cl *mqtt.Client) ClientInfo {
 		ClientID: cl.ID, Zone: z.Name, Mountpoint: mountOf(cl),
 		ProtoName: "MQTT", ProtoVer: int(cl.Properties.ProtocolVersion),
 		CleanStart: cl.Properties.Clean, Keepalive: int(cl.State.Keepalive),
-		Connected:     !cl.Closed(),
-		Subscriptions: cl.State.Subscriptions.Len(), MaxSubscriptions: z.MaxSubscriptions,
-		MaxInflight: z.MaxInflight, MaxAwaitingRel: z.MaxAwaitingRel, MaxMqueue: z.MaxMqueueLen,
+		Connected: !cl.Closed(),
+		SessionCounts: SessionCounts{Subscriptions: cl.State.Subscriptions.Len(), MaxSubscriptions: z.MaxSubscriptions,
+			MaxInflight: z.MaxInflight, MaxAwaitingRel: z.MaxAwaitingRel, MaxMqueue: z.MaxMqueueLen},
 	}
 	if in.ProtoVer == 3 {
 		in.ProtoName = "MQIsdp"

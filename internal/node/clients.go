@@ -506,18 +506,10 @@ type APIClient struct {
 	DisconnectedAt string `json:"disconnected_at,omitempty"`
 	Mountpoint     string `json:"mountpoint"`
 
-	SubscriptionsCnt int   `json:"subscriptions_cnt"`
-	MaxSubscriptions int   `json:"max_subscriptions"`
-	Inflight         int   `json:"inflight"`
-	MaxInflight      int   `json:"max_inflight"`
-	AwaitingRel      int   `json:"awaiting_rel"`
-	MaxAwaitingRel   int   `json:"max_awaiting_rel"`
-	MqueueLen        int   `json:"mqueue_len"`
-	MaxMqueue        int   `json:"max_mqueue"`
-	MqueueDropped    int64 `json:"mqueue_dropped"`
-	HeapSize         int   `json:"heap_size"`
-	Reductions       int   `json:"reductions"`
-	MailboxLen       int   `json:"mailbox_len"`
+	broker.SessionCounts
+	HeapSize   int `json:"heap_size"`
+	Reductions int `json:"reductions"`
+	MailboxLen int `json:"mailbox_len"`
 
 	RecvCnt               int `json:"recv_cnt"`
 	RecvMsg               int `json:"recv_msg"`
@@ -552,9 +544,7 @@ func apiClient(node string, in broker.ClientInfo) APIClient {
 		IPAddress: in.PeerHost, Port: in.PeerPort, Zone: in.Zone, Connected: in.Connected, CleanStart: in.CleanStart,
 		Keepalive: in.Keepalive, ExpiryInterval: in.ExpiryInterval,
 		CreatedAt: strftime(in.CreatedAt), ConnectedAt: strftime(in.ConnectedAt), Mountpoint: "undefined",
-		SubscriptionsCnt: in.Subscriptions, MaxSubscriptions: in.MaxSubscriptions, Inflight: in.Inflight,
-		MaxInflight: in.MaxInflight, AwaitingRel: in.AwaitingRel, MaxAwaitingRel: in.MaxAwaitingRel,
-		MqueueLen: in.MqueueLen, MaxMqueue: in.MaxMqueue, MqueueDropped: in.MqueueDropped}
+		SessionCounts: in.SessionCounts}
 	t := in.Traffic
 	a.RecvCnt, a.RecvOct, a.RecvPkt = int(t.RecvCnt), int(t.RecvOct), int(t.RecvPkt)
 	a.RecvMsg, a.RecvMsgQoS0, a.RecvMsgQoS1, a.RecvMsgQoS2 = int(t.RecvMsgs()), int(t.RecvMsg[0]), int(t.RecvMsg[1]), int(t.RecvMsg[2])
