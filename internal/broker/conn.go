@@ -250,15 +250,10 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.wbuf == nil {
 		c.wbuf = wbufPool.Get().(*[]byte)
 	}
-	if c.batching && !c.timed {
+	if c.batching {
 		// The reader may be held up elsewhere; a pump's hold ends with
 		// its release, no timer needed (arming one can wake the poller).
-		c.timed = true
-		if c.flushT == nil {
-			c.flushT = time.AfterFunc(flushDelay, c.timedFlush)
-		} else {
-			c.flushT.Reset(flushDelay)
-		}
+		c.armLocked()
 	}
 	*c.wbuf = append(*c.wbuf, p...)
 	if len(*c.wbuf) >= flushAt && !c.nowait {
@@ -323,13 +318,55 @@ func (c *conn) timedFlush() {
 		// rest at the next tick (nothing may wait while it holds).
 		c.timed = false
 		c.tryFlushLocked()
-		if c.wbuf != nil && !c.timed {
-			c.timed = true
-			c.flushT.Reset(flushDelay)
+		if c.wbuf != nil {
+			c.armLocked()
 		}
 		return
 	}
 	_ = c.flushLocked()
+}
+
+// armLocked sees that flushT fires flushDelay from now unless it is armed
+// already; under writeMu.
+func (c *conn) armLocked() {
+	if c.timed {
+		return
+	}
+	c.timed = true
+	if c.flushT == nil {
+		c.flushT = time.AfterFunc(flushDelay, c.timedFlush)
+	} else {
+		c.flushT.Reset(flushDelay)
+	}
+}
+
+// takeLocked takes the pending buffer (not nil) and disarms flushT; under
+// writeMu.
+func (c *conn) takeLocked() *[]byte {
+	b := c.wbuf
+	c.wbuf = nil
+	if c.timed {
+		c.flushT.Stop()
+		c.timed = false
+	}
+	return b
+}
+
+// recycle returns a buffer takeLocked took to the pool.
+func recycle(b *[]byte) {
+	if cap(*b) <= wbufKeepLimit {
+		*b = (*b)[:0]
+		wbufPool.Put(b)
+	}
+}
+
+// failLocked keeps a failed write's error for later writes and closes the
+// connection, so the reader sees it too; under writeMu.
+func (c *conn) failLocked(err error) {
+	if c.werr == nil {
+		c.werr = err
+		_ = c.Conn.Close()
+	}
 }
 
 // holdFor holds o (holdNoWait) for writes from c's reading goroutine while
@@ -452,28 +489,10 @@ func (c *conn) tryFlushLocked() {
 	if err == nil && werr != nil && werr != syscall.EAGAIN {
 		err = werr
 	}
-	if err != nil {
-		c.wbuf = nil
-		if c.timed {
-			c.flushT.Stop()
-			c.timed = false
-		}
-		if c.werr == nil {
-			c.werr = err
-			_ = c.Conn.Close()
-		}
-		return
-	}
-	if n == len(b) {
-		bp := c.wbuf
-		c.wbuf = nil
-		if c.timed {
-			c.flushT.Stop()
-			c.timed = false
-		}
-		if cap(b) <= wbufKeepLimit {
-			*bp = b[:0]
-			wbufPool.Put(bp)
+	if err != nil || n == len(b) {
+		recycle(c.takeLocked())
+		if err != nil {
+			c.failLocked(err)
 		}
 		return
 	}
@@ -513,20 +532,11 @@ func (c *conn) flushLocked() error {
 	if c.wbuf == nil {
 		return c.werr
 	}
-	b := c.wbuf
-	c.wbuf = nil
-	if c.timed {
-		c.flushT.Stop()
-		c.timed = false
-	}
+	b := c.takeLocked()
 	_, err := c.Conn.Write(*b)
-	if cap(*b) <= wbufKeepLimit {
-		*b = (*b)[:0]
-		wbufPool.Put(b)
-	}
-	if err != nil && c.werr == nil {
-		c.werr = err
-		_ = c.Conn.Close()
+	recycle(b)
+	if err != nil {
+		c.failLocked(err)
 	}
 	return err
 }

@@ -511,7 +511,7 @@ func (s *session) pumpOn(nw *conn) {
 			held.release()
 		}
 	}()
-	sent := 0
+	sent, handOver := 0, false // nw: messages written; enough for this goroutine
 	for {
 		s.mu.Lock()
 		if wrote {
@@ -526,7 +526,7 @@ func (s *session) pumpOn(nw *conn) {
 			s.mu.Unlock()
 			return
 		}
-		if nw != nil && (sent >= inlineMax || cl.Net.Conn != nw) {
+		if nw != nil && (handOver || cl.Net.Conn != nw) {
 			s.mu.Unlock()
 			go s.pump() // pumping passes to it
 			return
@@ -598,8 +598,9 @@ func (s *session) pumpOn(nw *conn) {
 		switch {
 		case err == nil:
 			wrote = true
-			if sent++; nw != nil && nw.pending() >= flushAt {
-				sent = inlineMax // enough buffered: the rest from a goroutine
+			if nw != nil {
+				sent++
+				handOver = sent >= inlineMax || nw.pending() >= flushAt
 			}
 		case err == packets.ErrPacketTooLarge:
 			// Larger than the client accepts: discarded for it as if
