@@ -2,8 +2,6 @@ package banned
 
 import (
 	"context"
-	"io"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -58,20 +56,12 @@ func connect(addr, id string) byte {
 // connect3 sends an MQTT 3.1.1 CONNECT: the CONNACK return code (0xff: no CONNACK).
 func connect3(t *testing.T, addr, id string) byte {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, code, err := testutil.Dial311(addr, id)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write(testutil.ConnectPacket(id, 4)); err != nil {
-		t.Fatal(err)
-	}
-	var ack [4]byte
-	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != 0x20 || ack[1] != 2 {
 		return 0xff
 	}
-	return ack[3]
+	c.Close()
+	return code
 }
 
 // TestFlappingBansClient: with flapping detection on, the 4th rapid

@@ -3,14 +3,11 @@ package broker
 import (
 	"bytes"
 	"context"
-	"io"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/mochi-mqtt/server/v2/packets"
 
 	"emqxgo/internal/testutil"
 )
@@ -23,25 +20,7 @@ import (
 func TestStalledSubscriberDoesNotHoldPublisher(t *testing.T) {
 	b := startBroker(t, testConfig())
 	addr := b.Addrs()["tcp"]
-	slow, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	_ = slow.(*net.TCPConn).SetReadBuffer(4096)
-	_, _ = slow.Write(testutil.ConnectPacket("stalled", 4))
-	var sb bytes.Buffer
-	sp := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1, ProtocolVersion: 4,
-		Filters: packets.Subscriptions{{Filter: "load/#", Qos: 0}}}
-	if err := sp.SubscribeEncode(&sb); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = slow.Write(sb.Bytes())
-	ack := make([]byte, 9) // CONNACK, SUBACK; then it reads no more
-	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(slow, ack); err != nil || ack[0] != 0x20 || ack[4] != 0x90 || ack[8] != 0 {
-		t.Fatalf("stalled subscriber not subscribed: %x %v", ack, err)
-	}
+	testutil.StalledSubscriber(t, addr, "stalled", "load/#")
 	fast := testutil.DialV5(t, addr, "fast")
 	fast.Sub(t, "load/#", 0)
 	var got atomic.Int64

@@ -5,14 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/mochi-mqtt/server/v2/packets"
 
 	"emqxgo/internal/testutil"
 )
@@ -79,26 +76,7 @@ func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
-	// The slow one: subscribes, then never reads its socket.
-	slow, err := net.Dial("tcp", b.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	_, _ = slow.Write(testutil.ConnectPacket("slow", 4))
-	var sb bytes.Buffer
-	sp := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1, ProtocolVersion: 4,
-		Filters: packets.Subscriptions{{Filter: "load/#", Qos: 0}}}
-	if err := sp.SubscribeEncode(&sb); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = slow.Write(sb.Bytes())
-	// It really is subscribed: CONNACK (4 bytes) then SUBACK (5 bytes), then it stops reading.
-	ack := make([]byte, 9)
-	_ = slow.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(slow, ack); err != nil || ack[0] != 0x20 || ack[4] != 0x90 || ack[8] != 0 {
-		t.Fatalf("slow subscriber not subscribed: %x %v", ack, err)
-	}
+	testutil.StalledSubscriber(t, b.Addr, "slow", "load/#")
 	fastB := testutil.DialV5(t, b.Addr, "fastB")
 	fastC := testutil.DialV5(t, c.Addr, "fastC")
 	fastB.Sub(t, "load/#", 0)

@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
@@ -16,20 +15,12 @@ import (
 // return code.
 func connack311(t *testing.T, addr, id string) byte {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, code, err := testutil.Dial311(addr, id)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no CONNACK: %v", err)
 	}
-	defer c.Close()
-	if _, err := c.Write(testutil.ConnectPacket(id, 4)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b := make([]byte, 4)
-	if _, err := c.Read(b); err != nil || b[0] != 0x20 {
-		t.Fatalf("no CONNACK: % x %v", b, err)
-	}
-	return b[3]
+	c.Close()
+	return code
 }
 
 func connack5(addr, id string) byte {

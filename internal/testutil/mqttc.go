@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"testing"
@@ -163,6 +165,58 @@ func ConnectPacket(clientID string, version byte) []byte {
 		panic(err)
 	}
 	return b.Bytes()
+}
+
+// Dial311 connects to addr as the MQTT 3.1.1 client id (clean session)
+// and reads its CONNACK (within 10 s): the connection and the return code.
+func Dial311(addr, id string) (net.Conn, byte, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, 0, err
+	}
+	ack := make([]byte, 4)
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err = c.Write(ConnectPacket(id, 4)); err == nil {
+		_, err = io.ReadFull(c, ack)
+	}
+	if err == nil && (ack[0] != 0x20 || ack[1] != 2) {
+		err = fmt.Errorf("not a CONNACK: % x", ack)
+	}
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	_ = c.SetDeadline(time.Time{})
+	return c, ack[3], nil
+}
+
+// StalledSubscriber is an MQTT 3.1.1 client id subscribed to filter at
+// QoS 0 that reads nothing after its SUBACK, with a small receive buffer:
+// its socket soon fills with what is sent to it. Closed with the test.
+func StalledSubscriber(t testing.TB, addr, id, filter string) net.Conn {
+	t.Helper()
+	c, code, err := Dial311(addr, id)
+	if err != nil || code != 0 {
+		t.Fatalf("stalled subscriber %s: CONNACK %d %v", id, code, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	var sb bytes.Buffer
+	sp := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1, ProtocolVersion: 4,
+		Filters: packets.Subscriptions{{Filter: filter, Qos: 0}}}
+	if err := sp.SubscribeEncode(&sb); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 5)
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(sb.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x90 || ack[4] != 0 {
+		t.Fatalf("stalled subscriber %s not subscribed: % x %v", id, ack, err)
+	}
+	_ = c.SetDeadline(time.Time{})
+	return c
 }
 
 // Each calls fn for every message received, in a goroutine that ends with the test.

@@ -2,8 +2,6 @@ package guard
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,19 +55,11 @@ func TestSlowACLBackendDoesNotHoldEarlierDeliveries(t *testing.T) {
 		}
 	})
 
-	pub, err := net.Dial("tcp", n.addr)
-	if err != nil {
-		t.Fatal(err)
+	pub, code, err := testutil.Dial311(n.addr, "hold-pub")
+	if err != nil || code != 0 {
+		t.Fatalf("CONNACK %d %v", code, err)
 	}
 	defer pub.Close()
-	if _, err := pub.Write(testutil.ConnectPacket("hold-pub", 4)); err != nil {
-		t.Fatal(err)
-	}
-	connack := make([]byte, 4)
-	_ = pub.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(pub, connack); err != nil || connack[0] != 0x20 || connack[3] != 0 {
-		t.Fatalf("CONNACK %x %v", connack, err)
-	}
 	var both bytes.Buffer
 	for _, topic := range []string{"fast/1", "slow/1"} {
 		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish}, TopicName: topic, Payload: []byte("x"), ProtocolVersion: 4}
