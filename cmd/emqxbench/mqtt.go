@@ -55,17 +55,12 @@ func (cl *client) read() (byte, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n, mul := 0, 1
-	for i := 0; i < 4; i++ {
-		b, err := cl.r.ReadByte()
-		if err != nil {
-			return 0, nil, err
-		}
-		n += int(b&0x7f) * mul
-		mul *= 128
-		if b&0x80 == 0 {
-			break
-		}
+	n, err := binary.ReadUvarint(cl.r) // MQTT's remaining length is a uvarint
+	if err != nil {
+		return 0, nil, err
+	}
+	if n >= 1<<28 {
+		return 0, nil, errors.New("malformed remaining length")
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(cl.r, body); err != nil {
@@ -106,19 +101,9 @@ func (cl *client) publish(topic string, payload []byte, qos byte, id uint16) err
 	if qos > 0 {
 		n += 2
 	}
-	h := byte(packets.Publish<<4) | qos<<1
-	_ = cl.w.WriteByte(h)
-	for {
-		b := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			b |= 0x80
-		}
-		_ = cl.w.WriteByte(b)
-		if n == 0 {
-			break
-		}
-	}
+	var head [5]byte // first byte, remaining length (a uvarint)
+	head[0] = byte(packets.Publish<<4) | qos<<1
+	_, _ = cl.w.Write(binary.AppendUvarint(head[:1], uint64(n)))
 	_ = binary.Write(cl.w, binary.BigEndian, uint16(len(topic)))
 	_, _ = cl.w.WriteString(topic)
 	if qos > 0 {

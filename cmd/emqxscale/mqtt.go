@@ -26,20 +26,12 @@ func connectPacket(id string) []byte {
 	return append(fixedHeader(0x10, len(body)), body...)
 }
 
-func fixedHeader(h byte, n int) []byte {
-	b := []byte{h}
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		b = append(b, d)
-		if n == 0 {
-			return b
-		}
-	}
-}
+// fixedHeader is a packet's first byte h and its remaining length n (MQTT's
+// variable byte integer is a uvarint).
+func fixedHeader(h byte, n int) []byte { return binary.AppendUvarint([]byte{h}, uint64(n)) }
+
+// maxRemaining is the largest remaining length (four bytes of it).
+const maxRemaining = 1<<28 - 1
 
 // readPacket reads one packet: its first byte and its body.
 func readPacket(r io.ByteReader, rd io.Reader) (byte, []byte, error) {
@@ -47,20 +39,12 @@ func readPacket(r io.ByteReader, rd io.Reader) (byte, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n, mul := 0, 1
-	for i := 0; ; i++ {
-		b, err := r.ReadByte()
-		if err != nil {
-			return 0, nil, err
-		}
-		n += int(b&0x7f) * mul
-		mul *= 128
-		if b&0x80 == 0 {
-			break
-		}
-		if i == 3 {
-			return 0, nil, errors.New("malformed remaining length")
-		}
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if n > maxRemaining {
+		return 0, nil, errors.New("malformed remaining length")
 	}
 	body := make([]byte, n)
 	_, err = io.ReadFull(rd, body)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"testing"
 	"time"
@@ -28,20 +29,7 @@ func subscribeBody(props []byte, filters []string, opts []byte) []byte {
 	return b
 }
 
-func encodeVarint(n int) []byte {
-	var b []byte
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		b = append(b, d)
-		if n == 0 {
-			return b
-		}
-	}
-}
+func encodeVarint(n int) []byte { return binary.AppendUvarint(nil, uint64(n)) } // MQTT's variable byte integer
 
 func TestSubScan(t *testing.T) {
 	userProp := append([]byte{0x26, 0, 1, 'k', 0, 1, 'v'}, 0x0B, 0x81, 0x01) // user property, subscription id 129
