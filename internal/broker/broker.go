@@ -57,6 +57,9 @@ type Broker struct {
 	// sendingWill: client id -> the client whose immediate will mochi is
 	// publishing (will.go).
 	sendingWill sync.Map
+	// inlineBatches: inline client -> the Batch its injections write
+	// through (InlineBatch; one per peer link, kept while the node runs).
+	inlineBatches sync.Map
 	// refused*: what the zones' limits refused (Refusals).
 	refusedPublish, refusedSubscribe, refusedConnect atomic.Int64
 	// limits: the zones' shared rate buckets (ratelimit.go); shutdowns:

@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/tls"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -90,14 +89,11 @@ type conn struct {
 	werr     error       // a failed deferred write: later writes fail with it
 	nowait   bool        // holdNoWait's holder writes: nothing waits for the socket (under writeMu)
 	flusher  bool        // a goroutine sends what tryFlushLocked could not (under writeMu)
-	// dirty: the connections this one's reading goroutine holds (holdFor)
-	// until it reads again; dirtyDone: closed, it holds no more (under
-	// writeMu).
-	dirty     []*conn
-	dirtyAt   int64 // when the first of dirty was held (Unix ns)
-	dirtyDone bool
+	// out: the connections this one's reading goroutine writes to while
+	// it handles the bytes of its last read, released as it reads again.
+	out Batch
 	// busy: the last read filled half the buffer or more (set and read on
-	// the reading goroutine; holdFor).
+	// the reading goroutine; Broker.batchOf).
 	busy bool
 
 	// raw: the socket of a plain TCP connection, for writes that do not
@@ -155,11 +151,9 @@ const (
 var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (c *conn) Read(p []byte) (int, error) {
+	c.out.Release()
 	c.writeMu.Lock()
 	c.batching = false
-	if len(c.dirty) > 0 {
-		c.releaseDirtyLocked()
-	}
 	var err error
 	if !c.nowait { // else its holder sends it, without waiting
 		err = c.flushLocked()
@@ -179,7 +173,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	// A read that fills half the buffer or more: data comes faster than
 	// this goroutine handles it, and writes to others are better left to
-	// their own goroutines (holdFor), which run beside it.
+	// their own goroutines (Broker.batchOf), which run beside it.
 	c.busy = n >= len(p)/2
 	if n > 0 && !c.connectDone {
 		if cerr := c.checkConnect(p[:n]); cerr != nil {
@@ -369,68 +363,9 @@ func (c *conn) failLocked(err error) {
 	}
 }
 
-// holdFor holds o (holdNoWait) for writes from c's reading goroutine while
-// it handles the bytes of its last read (unless that read was a busy one); they are sent as c reads again
-// (Read), or before it does anything that may take long (ReleaseHolds: an
-// ACL backend over the network, a publisher waiting for queue space), or
-// once the holds are flushDelay old. It reports whether o is held so (now,
-// or already); it runs on c's reading goroutine.
-func (c *conn) holdFor(o *conn) bool {
-	if !c.batching || c.busy { // set and cleared on this goroutine
-		return false
-	}
-	now := time.Now().UnixNano()
-	c.writeMu.Lock()
-	if len(c.dirty) > 0 && now-c.dirtyAt > int64(flushDelay) {
-		c.releaseDirtyLocked() // a long run of work: what is held goes now
-	}
-	done, held := c.dirtyDone, slices.Contains(c.dirty, o)
-	c.writeMu.Unlock()
-	if done || held {
-		return held && !done
-	}
-	if !o.holdNoWait() {
-		return false
-	}
-	c.writeMu.Lock()
-	if c.dirtyDone {
-		c.writeMu.Unlock()
-		o.releaseNoWait()
-		return false
-	}
-	if len(c.dirty) == 0 {
-		c.dirtyAt = now
-	}
-	c.dirty = append(c.dirty, o)
-	c.writeMu.Unlock()
-	return true
-}
-
-// ReleaseHolds sends what holdFor holds, without waiting: the reading
-// goroutine is about to do something that may take long.
-func (c *conn) ReleaseHolds() {
-	c.writeMu.Lock()
-	if len(c.dirty) > 0 {
-		c.releaseDirtyLocked()
-	}
-	c.writeMu.Unlock()
-}
-
-// releaseDirtyLocked ends the holds of holdFor; under writeMu, which it
-// leaves for the while (another connection's lock is taken).
-func (c *conn) releaseDirtyLocked() {
-	dirty := c.dirty
-	c.dirty = nil
-	c.writeMu.Unlock()
-	for i, o := range dirty {
-		o.releaseNoWait()
-		dirty[i] = nil
-	}
-	c.writeMu.Lock()
-	if c.dirty == nil && cap(dirty) <= 64 {
-		c.dirty = dirty[:0]
-	}
-}
+// ReleaseHolds sends what this connection's reading goroutine holds
+// (out), without waiting: it is about to do something that may take long.
+func (c *conn) ReleaseHolds() { c.out.Release() }
 
 // holdNoWait starts a run of writes from another client's goroutine that
 // must not wait for this connection: they are buffered, whatever their
@@ -547,11 +482,8 @@ func (c *conn) Close() error {
 	if l := c.lim.Load(); l != nil {
 		l.close() // a paused Read ends
 	}
+	c.out.close()
 	c.writeMu.Lock()
-	c.dirtyDone = true
-	if len(c.dirty) > 0 {
-		c.releaseDirtyLocked()
-	}
 	if c.wbuf != nil {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = c.flushLocked()

@@ -55,8 +55,7 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 			return pk, packets.CodeSuccessIgnore // it clears the retained message, no more (as EMQX)
 		}
 	}
-	via, _ := cl.Net.Conn.(*conn)
-	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true, via)
+	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true, h.b.batchOf(cl))
 	// $SYS messages count neither as published nor as dropped (EMQX's
 	// emqx_message:is_sys).
 	if !strings.HasPrefix(pk.TopicName, "$SYS/") {
@@ -92,9 +91,9 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 
 // route delivers pk to subs (select: the shared groups' members are still
 // to be chosen) and empties subs; it returns how many subscribers of this
-// node it was delivered to. via: the publisher's connection, on whose
-// reading goroutine this runs (nil: none).
-func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool, via *conn) int {
+// node it was delivered to. via: the batch of the publisher's input, on
+// whose goroutine this runs (nil: none; Broker.batchOf).
+func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool, via *Batch) int {
 	delete(subs.Shared, sentinelFilter)
 	delete(subs.Shared, sysSentinel)
 	if selectShared && len(subs.Shared) > 0 {

@@ -320,11 +320,11 @@ func (ss *sessions) deliver(clientID string, sub packets.Subscription, pk *packe
 	ss.deliverVia(clientID, sub, pk, mid, nil)
 }
 
-// deliverVia is deliver on the reading goroutine of via, a client's
-// connection handling the bytes of its last read: the subscriber's
-// connection may be written on it, and flushed as via reads again
-// (pumpHere).
-func (ss *sessions) deliverVia(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64, via *conn) {
+// deliverVia is deliver on the goroutine of via, a batch of input being
+// handled (a publisher's last read, a peer's forwarded batch): the
+// subscriber's connection may be written on it, and flushed as via is
+// released (pumpHere).
+func (ss *sessions) deliverVia(clientID string, sub packets.Subscription, pk *packets.Packet, mid uint64, via *Batch) {
 	s := ss.get(clientID)
 	if s == nil {
 		return // no session (a clean session that has just ended)
@@ -363,8 +363,8 @@ func (ss *sessions) deliverVia(clientID string, sub packets.Subscription, pk *pa
 // here lately drops a message it already has (by id).
 func (s *session) enqueue(m qmsg) { s.enqueueVia(m, nil) }
 
-// enqueueVia is enqueue on via's reading goroutine (deliverVia); nil: any.
-func (s *session) enqueueVia(m qmsg, via *conn) {
+// enqueueVia is enqueue on via's goroutine (deliverVia); nil: any.
+func (s *session) enqueueVia(m qmsg, via *Batch) {
 	s.mu.Lock()
 	if s.movedTo != "" {
 		node := s.movedTo
@@ -398,7 +398,7 @@ func (s *session) enqueueVia(m qmsg, via *conn) {
 	}
 	if s.len() >= z.MaxMqueueLen {
 		if via != nil {
-			via.ReleaseHolds() // what this publisher wrote goes before it waits
+			via.Release() // what this publisher wrote goes before it waits
 		}
 		s.waitSpace(z.MaxMqueueLen)
 		if s.len() >= z.MaxMqueueLen {
@@ -436,17 +436,19 @@ func (s *session) enqueueVia(m qmsg, via *conn) {
 // before it hands the rest to a goroutine of the session's own.
 const inlineMax = 32
 
-// pumpHere runs the pump, which the caller started. From via's reading
-// goroutine (a publisher's, handling the bytes of its last read), where the
-// subscriber's connection lets it write without waiting (conn.holdNoWait),
-// it runs right here and its writes stay buffered until via reads again
-// (conn.Read sends them, without waiting): no goroutine is started and
-// woken per message, and a burst of messages goes out in one write.
+// pumpHere runs the pump, which the caller started. On via's goroutine
+// (a publisher's, handling the bytes of its last read, or a peer link's,
+// handling a forwarded batch), where the subscriber's connection lets it
+// write without waiting (conn.holdNoWait), it runs right here and its
+// writes stay buffered until via is released (when the publisher reads
+// again, after the peer's batch), which sends them without waiting: no
+// goroutine is started and woken per message, and a burst of messages goes
+// out in one write.
 // Elsewhere, and for more than inlineMax messages or a buffer of flushAt
 // bytes, a goroutine pumps.
-func (s *session) pumpHere(cl *mqtt.Client, via *conn) {
+func (s *session) pumpHere(cl *mqtt.Client, via *Batch) {
 	if via != nil {
-		if c, ok := cl.Net.Conn.(*conn); ok && via.holdFor(c) {
+		if c, ok := cl.Net.Conn.(*conn); ok && via.hold(c) {
 			s.pumpOn(c)
 			return
 		}
