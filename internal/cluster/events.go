@@ -128,9 +128,9 @@ func (h *handler) Request(peer, op string, body []byte) ([]byte, error) {
 	return h.next.Request(peer, op, body)
 }
 
-func (h *handler) Notify(peer, op string, body []byte) {
+func (h *handler) Notify(peer, op string, body []byte, behind bool) {
 	if h.next != nil {
-		h.next.Notify(peer, op, body)
+		h.next.Notify(peer, op, body, behind)
 	}
 }
 

@@ -81,7 +81,7 @@ func BenchmarkOutbox(b *testing.B) {
 	m := fromPacket(packets.Packet{TopicName: "a/b", Payload: make([]byte, 64), FixedHeader: packets.FixedHeader{Qos: 1}}, time.Now())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		o.put(m)
+		o.put(m, false)
 		for _, x := range o.next() {
 			o.ack(x.Seq)
 		}

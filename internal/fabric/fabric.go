@@ -42,6 +42,10 @@ type Queues interface {
 	// The broker asks the cluster whether a client's retained PUBLISH is
 	// stored (retainer.*: the table's count, the payload's size).
 	SetRetainGate(func(*mqtt.Client, packets.Packet) bool)
+	// InlineBatch: the deliveries of what a peer's inline client injects
+	// are written on the injecting goroutine and sent as the batch is
+	// released, after each forwarded batch.
+	InlineBatch(cl *mqtt.Client) *broker.Batch
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high
@@ -193,7 +197,7 @@ func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
 }
 
 // Notify implements peerlink.Handler; it runs on the link's read path.
-func (f *Fabric) Notify(peer, op string, body []byte) {
+func (f *Fabric) Notify(peer, op string, body []byte, behind bool) {
 	switch op {
 	case opRoutes:
 		var u routeUpdate
@@ -211,7 +215,7 @@ func (f *Fabric) Notify(peer, op string, body []byte) {
 			f.log.Warn("malformed forward batch from a peer; dropped", zap.String("peer", peer), zap.Error(err))
 			return
 		}
-		f.receive(peer, b)
+		f.receive(peer, b, behind)
 	case opClients:
 		var l clientList
 		if err := decode(body, &l); err == nil {

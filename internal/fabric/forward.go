@@ -83,8 +83,9 @@ func (o *outbox) signal() {
 
 func reliable(m *message) bool { return m.QoS > 0 || m.TS != 0 }
 
-// put enqueues a copy of m (each peer numbers its own) without blocking.
-func (o *outbox) put(m *message) {
+// put enqueues a copy of m (each peer numbers its own) without blocking;
+// now: it may be written on the caller's goroutine (peerlink.TryNotify).
+func (o *outbox) put(m *message, now bool) {
 	if len(m.Payload) > maxForward/2 && wireSize(m) > maxForward { // the size is summed for large payloads only
 		n := wireSize(m)
 		o.f.log.Error("message too large for a peer link; not forwarded", zap.String("peer", o.peer),
@@ -104,7 +105,7 @@ func (o *outbox) put(m *message) {
 		}
 		return
 	}
-	if o.sendNow(m) {
+	if o.sendNow(m, now) {
 		o.mu.Unlock()
 		return
 	}
@@ -117,7 +118,7 @@ func (o *outbox) put(m *message) {
 // queue, no resend, no batch of run's in flight) and the link is the one
 // linkUp prepared: the publisher's goroutine does what run would, one
 // goroutine switch sooner. False: m must take the queue. o.mu held.
-func (o *outbox) sendNow(m *message) bool {
+func (o *outbox) sendNow(m *message, now bool) bool {
 	if len(o.queue) > 0 || o.busy || o.resendIdx < len(o.pending) {
 		return false
 	}
@@ -125,7 +126,7 @@ func (o *outbox) sendNow(m *message) bool {
 	if rel {
 		m.Seq = o.seq + 1
 	}
-	if !o.f.links.TryNotify(o.peer, o.synced, opForward, encodeBatch(o.f.epoch, []*message{m})) {
+	if !o.f.links.TryNotify(o.peer, o.synced, opForward, encodeBatch(o.f.epoch, []*message{m}), now) {
 		m.Seq = 0
 		return false
 	}
@@ -243,6 +244,7 @@ type inbound struct {
 	lastSeq uint64              // every seq up to here was delivered
 	above   map[uint64]struct{} // delivered seqs past a gap (a resend fills it)
 	client  *mqtt.Client        // inline client that injects this peer's messages
+	batch   *broker.Batch       // its deliveries' writes, released after each batch
 	ackWake chan struct{}
 }
 
@@ -273,10 +275,12 @@ func (in *inbound) fresh(seq uint64) bool {
 }
 
 // receive injects a batch for local subscribers, skipping what a resend
-// repeats, and schedules the acknowledgement.
-func (f *Fabric) receive(peer string, b *fwdBatch) {
+// repeats, and schedules the acknowledgement. busy: the link's reader is
+// behind (more frames are waiting).
+func (f *Fabric) receive(peer string, b *fwdBatch, busy bool) {
 	in := f.inbound(peer)
 	in.mu.Lock()
+	in.batch.SetBusy(busy)
 	if b.Epoch != in.epoch {
 		in.epoch, in.lastSeq, in.above = b.Epoch, 0, nil
 	}
@@ -298,6 +302,7 @@ func (f *Fabric) receive(peer string, b *fwdBatch) {
 		}
 		f.inject(in.client, m)
 	}
+	in.batch.Release()
 	in.mu.Unlock()
 	if acked {
 		select {
@@ -380,7 +385,7 @@ func (f *Fabric) inbound(peer string) *inbound {
 	if in == nil {
 		cl := f.srv.NewClient(nil, "cluster", reservedPrefix+peer, true)
 		cl.Properties.ProtocolVersion = 5 // so message expiry of stored copies is honoured
-		in = &inbound{client: cl, ackWake: make(chan struct{}, 1)}
+		in = &inbound{client: cl, batch: f.queues.InlineBatch(cl), ackWake: make(chan struct{}, 1)}
 		f.in[peer] = in
 		f.wg.Add(1)
 		go f.acker(peer, in)

@@ -113,7 +113,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	if pk.FixedHeader.Retain && len(pk.Payload) == 0 && h.f.retained.cfg.StopPublishClearMsg {
 		return pk, nil // retainer.stop_publish_clear_msg: it only clears (the table carries that)
 	}
-	if id := h.f.dispatch(cl.ID, pk); id != 0 {
+	if id := h.f.dispatch(cl.ID, pk, !broker.Busy(cl)); id != 0 {
 		broker.SetMessageID(&pk, id)
 	}
 	return pk, nil
@@ -188,7 +188,7 @@ func (h *hook) OnRetainedExpired(topic string) { h.f.retained.expired(topic) }
 // go when mochi sends them (OnWillSent).
 func (h *hook) OnWill(cl *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
 	if will.WillDelayInterval == 0 {
-		h.f.dispatch(cl.ID, willPacket(cl, will)) // mochi builds the packet it delivers here: no id on it
+		h.f.dispatch(cl.ID, willPacket(cl, will), false) // mochi builds the packet it delivers here: no id on it
 	}
 	return will, nil
 }
@@ -201,7 +201,7 @@ func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 		if !broker.CompleteWill(cl, &pk) {
 			pk.Expiry = 0
 		}
-		h.f.dispatch(cl.ID, pk) // delivered here already
+		h.f.dispatch(cl.ID, pk, false) // delivered here already
 	}
 	h.f.decisions.Delete(cl.ID)
 }
@@ -223,7 +223,7 @@ func willPacket(cl *mqtt.Client, w mqtt.Will) packets.Packet {
 // It returns the id the copies were given (0: none went). The node's
 // $SYS messages (EMQX's $SYS/brokers/..., presence events) go to the
 // peers' subscribers like any other, as in EMQX.
-func (f *Fabric) dispatch(publisher string, pk packets.Packet) uint64 {
+func (f *Fabric) dispatch(publisher string, pk packets.Packet, now bool) uint64 {
 	if f.routes.entries.Load() == 0 {
 		return 0
 	}
@@ -264,11 +264,11 @@ func (f *Fabric) dispatch(publisher string, pk packets.Packet) uint64 {
 	for _, peer := range mt.peers {
 		m.Groups = perPeer[peer] // put copies m
 		delete(perPeer, peer)
-		f.outbox(peer).put(m)
+		f.outbox(peer).put(m, now)
 	}
 	for peer, g := range perPeer {
 		m.Groups = g
-		f.outbox(peer).put(m)
+		f.outbox(peer).put(m, now)
 	}
 	return m.ID
 }
@@ -288,9 +288,13 @@ func (f *Fabric) regroup(msgs []*message) {
 			c := *m
 			c.Groups, c.SharedOnly, c.Seq = map[string]string{filter: client}, true, 0
 			if node == f.self {
-				f.inject(f.inbound(f.self).client, &c)
+				in := f.inbound(f.self)
+				in.mu.Lock()
+				f.inject(in.client, &c)
+				in.batch.Release()
+				in.mu.Unlock()
 			} else {
-				f.outbox(node).put(&c)
+				f.outbox(node).put(&c, false)
 			}
 		}
 		putMatches(mt)

@@ -150,7 +150,7 @@ func (r *retainer) local(pk packets.Packet) {
 	v := r.t.write(pk.TopicName, val, val == nil)
 	m := &message{Topic: pk.TopicName, Payload: val, TS: v.ts, Node: v.node}
 	for _, p := range r.f.links.Peers() {
-		r.f.outbox(p).put(m)
+		r.f.outbox(p).put(m, false)
 	}
 }
 

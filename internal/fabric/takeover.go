@@ -267,7 +267,7 @@ func (f *Fabric) requestFlush(clientID, old string) {
 // moved from via to node to, through via, behind what this node forwarded
 // there.
 func (f *Fabric) sendMarker(clientID, via, to string) {
-	f.outbox(via).put(&message{Marker: true, Topic: clientID, From: f.self, Node: to, QoS: 1})
+	f.outbox(via).put(&message{Marker: true, Topic: clientID, From: f.self, Node: to, QoS: 1}, false)
 }
 
 // ForwardMarker implements broker.Mover: the marker of origin for a

@@ -29,8 +29,10 @@ const sendQueue = 1024
 type Handler interface {
 	// Request answers a call; it runs in its own goroutine.
 	Request(peer, op string, body []byte) ([]byte, error)
-	// Notify handles a one-way message, in arrival order per link.
-	Notify(peer, op string, body []byte)
+	// Notify handles a one-way message, in arrival order per link;
+	// behind: the link's reader is behind its input (later frames that
+	// fill half its buffer or more were read already and wait).
+	Notify(peer, op string, body []byte, behind bool)
 	// LinkUp and LinkDown report a peer's link coming and going; epoch is
 	// the peer's start time, so a restarted peer is told from a reconnect.
 	LinkUp(peer string, epoch int64)
@@ -93,6 +95,10 @@ type link struct {
 	pending map[uint64]chan *frame
 
 	queued, written atomic.Uint64 // frames handed to the writer, frames flushed to the socket
+
+	// wmu: held while frames are written to conn (writeLoop, tryWrite).
+	wmu    sync.Mutex
+	direct direct
 }
 
 // New builds the links of one node; it binds nothing (see Serve).
@@ -270,6 +276,7 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 func (ls *Links) add(peer string, epoch int64, c net.Conn, r *bufio.Reader, dialer bool) *link {
 	l := &link{ls: ls, peer: peer, conn: c, dialer: dialer, out: make(chan []byte, sendQueue),
 		done: make(chan struct{}), pending: map[uint64]chan *frame{}}
+	l.direct.init(c)
 	ls.mu.Lock()
 	if ls.closed {
 		ls.mu.Unlock()
@@ -413,7 +420,10 @@ func (ls *Links) Notify(ctx context.Context, peer, op string, body []byte) error
 
 // TryNotify sends a one-way message only if it can do so at once, on the
 // link of generation gen: false if that link is gone or its queue is full.
-func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte) bool {
+// now: the caller's goroutine may write it itself (tryWrite), when nothing
+// is ahead of it; a caller that has more to send soon leaves it to the
+// link's writer, which sends many in one write.
+func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte, now bool) bool {
 	ls.mu.Lock()
 	l := ls.links[peer]
 	ok := l != nil && ls.gen[peer] == gen
@@ -424,6 +434,9 @@ func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte) bool
 	b, err := appendFrame(nil, &frame{Type: frameNotify, Op: op, Body: body})
 	if err != nil {
 		return false
+	}
+	if now && l.tryWrite(b) {
+		return true
 	}
 	select {
 	case l.out <- b:
@@ -480,36 +493,57 @@ func (l *link) call(ctx context.Context, op string, body []byte) ([]byte, error)
 func (l *link) writeLoop() {
 	defer l.ls.wg.Done()
 	w := bufio.NewWriterSize(l.conn, 64<<10)
+	defer func() { // tryWrite writes no more
+		l.wmu.Lock()
+		l.direct.closed = true
+		l.wmu.Unlock()
+	}()
 	for {
+		var first []byte
 		select {
-		case b := <-l.out:
-			if _, err := w.Write(b); err != nil {
-				l.close(err)
-				return
-			}
-			n := uint64(1)
-			// Batch whatever else is queued into the same flush.
-			for more := true; more; {
-				select {
-				case b := <-l.out:
-					if _, err := w.Write(b); err != nil {
-						l.close(err)
-						return
-					}
-					n++
-				default:
-					more = false
-				}
-			}
-			if err := w.Flush(); err != nil {
-				l.close(err)
-				return
-			}
-			l.written.Add(n)
+		case first = <-l.out:
+		case <-l.direct.kick:
 		case <-l.done:
 			return
 		}
+		if err := l.writeBatch(w, first); err != nil {
+			l.close(err)
+			return
+		}
 	}
+}
+
+// writeBatch writes what tryWrite left over, first (nil: none) and
+// whatever else is queued, in one flush.
+func (l *link) writeBatch(w *bufio.Writer, first []byte) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	n, err := l.writeRest(w)
+	if err != nil {
+		return err
+	}
+	if first != nil {
+		if _, err := w.Write(first); err != nil {
+			return err
+		}
+		n++
+		for more := true; more; {
+			select {
+			case b := <-l.out:
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+				n++
+			default:
+				more = false
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	l.written.Add(n)
+	return nil
 }
 
 func (l *link) readLoop(r *bufio.Reader) {
@@ -546,7 +580,7 @@ func (l *link) readLoop(r *bufio.Reader) {
 				ch <- f
 			}
 		case frameNotify:
-			l.ls.h.Notify(l.peer, f.Op, f.Body)
+			l.ls.h.Notify(l.peer, f.Op, f.Body, r.Buffered() >= r.Size()/2)
 		default:
 			l.close(errors.New("unexpected handshake frame on an open link"))
 			return

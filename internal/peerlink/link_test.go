@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func (r *recorder) Request(string, string, []byte) ([]byte, error) { return nil,
 func (r *recorder) LinkUp(string, int64)                           {}
 func (r *recorder) LinkDown(string)                                {}
 func (r *recorder) PeerGone(string)                                {}
-func (r *recorder) Notify(_, op string, body []byte) {
+func (r *recorder) Notify(_, op string, body []byte, _ bool) {
 	if r.hold != nil {
 		<-r.hold
 	}
@@ -95,4 +96,61 @@ func TestLinkConcurrentSendersKeepOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTryNotifyKeepsOrderWhenTheSocketIsFull: one sender writes on its own
+// goroutine (TryNotify), falling back to the queue (Notify) when that
+// cannot be done at once, while the receiver stops reading: writes fill
+// the socket, some are written only in part and finished by the link's
+// writer, and every frame still arrives once, in order.
+func TestTryNotifyKeepsOrderWhenTheSocketIsFull(t *testing.T) {
+	h := &recorder{got: map[string][]uint64{}, hold: make(chan struct{})}
+	a, _ := linkPair(t, h)
+	const peer, total = "b@127.0.0.1", 400
+	l := a.get(peer)
+	if l == nil || l.direct.raw == nil {
+		t.Fatal("the link is plain TCP: its frames can be written without its writer")
+	}
+	gen := a.Gen(peer)
+	done := make(chan error, 1)
+	var accepted atomic.Int64
+	go func() {
+		for i := uint64(1); i <= total; i++ {
+			body := make([]byte, 8+int(i%7)*37000) // 8 B to 222 KB
+			binary.BigEndian.PutUint64(body, i)
+			if a.TryNotify(peer, gen, "one", body, true) {
+				accepted.Add(1)
+				continue
+			}
+			if err := a.Notify(context.Background(), peer, "one", body); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	testutil.Eventually(t, 10*time.Second, "a frame written in part while the receiver stalls", func() bool {
+		return l.direct.rests.Load() > 0
+	})
+	close(h.hold)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sender did not finish")
+	}
+	testutil.Eventually(t, 20*time.Second, "every frame delivered", func() bool { return h.count() == total })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, v := range h.got["one"] {
+		if v != uint64(i+1) {
+			t.Fatalf("frame %d carries %d: out of order", i+1, v)
+		}
+	}
+	if accepted.Load() == 0 {
+		t.Fatal("TryNotify took no frame")
+	}
+	t.Logf("%d frames, %d taken by TryNotify, %d written in part", total, accepted.Load(), l.direct.rests.Load())
 }
