@@ -142,11 +142,16 @@ func cluster(root string, rounds, scale int, want func(string) bool) {
 			v, _, err = throughput(a.addr, p[1], 1, 1, 50000/scale, 64)
 			must(err)
 			add("cluster2", "QoS1 1->1 throughput", p[0], "msg/s", v)
-			// CPU: both nodes' (the peer link's two ends on cross-node).
+			// CPU: both nodes' (the peer link's two ends on cross-node);
+			// wait: their threads' time runnable without a CPU, which
+			// latency pays for.
 			cpu0 := procstat.CPUTime(a.pid()) + procstat.CPUTime(bn.pid())
+			wait0 := procstat.RunDelay(a.pid()) + procstat.RunDelay(bn.pid())
 			res, err := paced(a.addr, p[1], 5000, 5*time.Second)
 			must(err)
 			cpu := procstat.CPUTime(a.pid()) + procstat.CPUTime(bn.pid()) - cpu0
+			wait := procstat.RunDelay(a.pid()) + procstat.RunDelay(bn.pid()) - wait0
+			add("cluster2", "run-queue wait per message @5k msg/s", p[0], "µs", float64(wait.Microseconds())/float64(max(res.received, 1)))
 			add("cluster2", "latency p50 @5k msg/s", p[0], "ms", float64(res.p50.Microseconds())/1000)
 			add("cluster2", "latency p99 @5k msg/s", p[0], "ms", float64(res.p99.Microseconds())/1000)
 			add("cluster2", "CPU per delivered message @5k msg/s", p[0], "µs", float64(cpu.Microseconds())/float64(max(res.received, 1)))
@@ -479,6 +484,7 @@ func report(dir string, started time.Time, load string) {
 		{"cluster latency p99 @5k", "cluster2", "latency p99 @5k msg/s", "cross-node", "same-node", false, "<= 1.5x same-node", func(o, b float64) bool { return o <= 1.5*b }},
 		{"cluster latency p99 @20k", "cluster2", "latency p99 @20k msg/s", "cross-node", "same-node", false, "<= 1.5x same-node", func(o, b float64) bool { return o <= 1.5*b }},
 		{"cluster CPU per delivered message @5k (both nodes)", "cluster2", "CPU per delivered message @5k msg/s", "cross-node", "same-node", false, "<= 1.5x same-node", func(o, b float64) bool { return o <= 1.5*b }},
+		{"cluster run-queue wait per message @5k (both nodes)", "cluster2", "run-queue wait per message @5k msg/s", "cross-node", "same-node", false, "-", nil},
 		{"cross-node QoS0 loss @10k msg/s", "cluster2", "QoS0 loss @10k msg/s", "cross-node", "", false, "-", nil},
 		{"cross-node QoS0 loss @20k msg/s", "cluster2", "QoS0 loss @20k msg/s", "cross-node", "", false, "= 0", func(o, _ float64) bool { return o == 0 }},
 		{"cross-node QoS0 loss @40k msg/s", "cluster2", "QoS0 loss @40k msg/s", "cross-node", "", false, "-", nil},

@@ -1,6 +1,6 @@
 // Package procstat reads a process's figures from /proc for the
-// measuring tools (emqxbench, emqxscale): CPU time, resident set, and the
-// host's load average.
+// measuring tools (emqxbench, emqxscale): CPU time, time spent waiting
+// for a CPU, resident set, and the host's load average.
 package procstat
 
 import (
@@ -25,6 +25,29 @@ func CPUTime(pid int) time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	k, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+k) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// RunDelay is the time the process's threads have spent runnable but
+// waiting for a CPU, summed over its threads (schedstat; 0 when
+// unreadable). Threads that ended no longer count.
+func RunDelay(pid int) time.Duration {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ts, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, t := range ts {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += ns
+		}
+	}
+	return time.Duration(sum)
 }
 
 // RSS is the process's resident set in bytes (0 when unreadable).
