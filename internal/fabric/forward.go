@@ -275,8 +275,11 @@ func (in *inbound) fresh(seq uint64) bool {
 }
 
 // receive injects a batch for local subscribers, skipping what a resend
-// repeats, and schedules the acknowledgement. busy: the link's reader is
-// behind (more frames are waiting).
+// repeats, and schedules the acknowledgement. busy: more frames wait
+// behind this one: the deliveries are left to the subscribers' goroutines,
+// which run beside the link's and write many at once (measured at 20k
+// msg/s in bursts: written here one by one, they cost the receiving node
+// a quarter more CPU and tripled p99).
 func (f *Fabric) receive(peer string, b *fwdBatch, busy bool) {
 	in := f.inbound(peer)
 	in.mu.Lock()

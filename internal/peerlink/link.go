@@ -30,8 +30,8 @@ type Handler interface {
 	// Request answers a call; it runs in its own goroutine.
 	Request(peer, op string, body []byte) ([]byte, error)
 	// Notify handles a one-way message, in arrival order per link;
-	// behind: the link's reader is behind its input (later frames that
-	// fill half its buffer or more were read already and wait).
+	// behind: more of the link's input was read already and waits behind
+	// this frame.
 	Notify(peer, op string, body []byte, behind bool)
 	// LinkUp and LinkDown report a peer's link coming and going; epoch is
 	// the peer's start time, so a restarted peer is told from a reconnect.
@@ -580,7 +580,7 @@ func (l *link) readLoop(r *bufio.Reader) {
 				ch <- f
 			}
 		case frameNotify:
-			l.ls.h.Notify(l.peer, f.Op, f.Body, r.Buffered() >= r.Size()/2)
+			l.ls.h.Notify(l.peer, f.Op, f.Body, r.Buffered() > 0)
 		default:
 			l.close(errors.New("unexpected handshake frame on an open link"))
 			return
