@@ -575,6 +575,10 @@ func retainedPage(t *testing.T, b *browser, ns []*testnode.Node) {
 	// (retained messages come before anything published later).
 	fresh := testutil.DialV5(t, ns[2].Addr, "dash-late-sub")
 	fresh.Sub(t, "dash/retained/#", 1)
+	// The publisher's node learns the route a moment after the SUBACK.
+	testutil.Eventually(t, 10*time.Second, "the route on the publisher's node", func() bool {
+		return len(ns[1].N.Fabric().RouteNodes("dash/retained/marker")) == 1
+	})
 	publish("dash/retained/marker", "after", false)
 	fresh.Expect(t, "dash/retained/marker", []byte("after"))
 
