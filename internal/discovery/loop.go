@@ -31,7 +31,10 @@ type Cluster interface {
 // Loop is autocluster: at start and every Interval, while this node runs
 // alone (and `cluster leave` has not turned it off), discover, keep the
 // names that answer, and join the oldest running one, unless this node is
-// the oldest (the others join it).
+// the oldest (the others join it). The oldest waits for one Interval at
+// most: when no one joined it meanwhile, the others have formed a cluster
+// without it (they joined each other before it registered, say), and it
+// joins the oldest of them.
 type Loop struct {
 	s        Strategy
 	c        Cluster
@@ -48,6 +51,11 @@ type Loop struct {
 
 	mu    sync.Mutex
 	state loopState
+
+	// oldestSince: when a round first found this node the oldest of those
+	// answering, while it still ran alone (zero: not so; the loop's
+	// goroutine only).
+	oldestSince time.Time
 }
 
 type loopState int
@@ -169,6 +177,7 @@ func (l *Loop) round() {
 		cancel()
 	}
 	if l.c.Left() || len(l.c.Running()) > 1 {
+		l.oldestSince = time.Time{}
 		return // turned off by `cluster leave`, or clustered: nothing to do
 	}
 	ctx, cancel := l.ctx(30 * time.Second)
@@ -236,9 +245,20 @@ func (l *Loop) round() {
 	})
 	oldest := up[0].name
 	if oldest == self {
-		l.log.Info("autocluster: this node is the oldest; waiting for the others to join it", zap.Int("answering", len(up)-1))
-		return
+		if l.oldestSince.IsZero() {
+			l.oldestSince = time.Now()
+		}
+		if time.Since(l.oldestSince) < l.interval*4/5 { // the next round, give or take its probes' time
+			l.log.Info("autocluster: this node is the oldest; waiting for the others to join it", zap.Int("answering", len(up)-1))
+			return
+		}
+		// Every other node has had a round since, and none joined: they
+		// are in a cluster of their own. Waiting longer would keep two.
+		oldest = up[1].name
+		l.log.Info("autocluster: this node is the oldest, but no other node joined it within a round; joining the next oldest",
+			zap.String("node", oldest), zap.Duration("waited", time.Since(l.oldestSince)))
 	}
+	l.oldestSince = time.Time{}
 	if err := l.c.Join(ctx, oldest); err != nil {
 		l.log.Warn("autocluster round failed: join", zap.String("node", oldest), zap.Error(err))
 		return

@@ -175,3 +175,31 @@ func TestLoopStopEndsRound(t *testing.T) {
 		t.Fatalf("closed %d times, want 1", f.closes.Load())
 	}
 }
+
+// TestLoopOldestJoinsWhenNoOneJoinsIt: the oldest node that answers waits
+// for the others to join it, but not for ever: when a round later it still
+// runs alone (the others joined each other before it was discovered), it
+// joins the next oldest.
+func TestLoopOldestJoinsWhenNoOneJoinsIt(t *testing.T) {
+	t.Parallel()
+	f := newFake("emqx1@h", "emqx2@h", "emqx3@h")
+	c := lone()
+	c.epochs["emqx1@h"], c.epochs["emqx2@h"], c.epochs["emqx3@h"] = 10, 30, 20
+	l := discovery.NewLoop(f, c, zap.NewNop())
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	start := time.Now()
+	select {
+	case got := <-c.joined:
+		if got != "emqx3@h" {
+			t.Fatalf("joined %s, want the next oldest, emqx3@h", got)
+		}
+		if waited := time.Since(start); waited < discovery.Interval*4/5 {
+			t.Fatalf("joined after %s: the oldest waits a round for the others first", waited)
+		}
+	case <-time.After(3 * discovery.Interval):
+		t.Fatal("the oldest node stayed alone")
+	}
+}
