@@ -71,9 +71,6 @@ func (b *Batch) Release() {
 	b.mu.Unlock()
 }
 
-// ReleaseHolds is Release (the guard's name for it, on a connection).
-func (b *Batch) ReleaseHolds() { b.Release() }
-
 // close releases the batch and holds nothing more; safe to call twice.
 func (b *Batch) close() {
 	b.mu.Lock()

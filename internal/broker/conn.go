@@ -5,12 +5,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"emqxgo/internal/metrics"
+	"emqxgo/internal/nowait"
 )
 
 // conn wraps every accepted connection. It sets the CONNECT deadline and
@@ -97,13 +97,8 @@ type conn struct {
 	busy bool
 
 	// raw: the socket of a plain TCP connection, for writes that do not
-	// wait (nil: TLS, WebSocket); rawFn, rawBuf, rawN, rawErr: the write
-	// and its result (under writeMu).
-	raw    syscall.RawConn
-	rawFn  func(fd uintptr) bool
-	rawBuf []byte
-	rawN   int
-	rawErr error
+	// wait (not Usable: TLS, WebSocket; under writeMu).
+	raw nowait.Writer
 
 	// framing state, touched only by the reading goroutine
 	skip        uint64 // bytes of the current packet body still to pass
@@ -374,7 +369,7 @@ func (c *conn) ReleaseHolds() { c.out.Release() }
 // TCP, or a write that may wait is under way (the caller then writes from
 // a goroutine of its own).
 func (c *conn) holdNoWait() bool {
-	if c.raw == nil || !c.writeMu.TryLock() {
+	if !c.raw.Usable() || !c.writeMu.TryLock() {
 		return false
 	}
 	ok := !c.flusher && !c.nowait && c.werr == nil
@@ -413,17 +408,8 @@ func (c *conn) tryFlushLocked() {
 	if c.wbuf == nil || c.werr != nil || c.flusher {
 		return
 	}
-	if c.rawFn == nil {
-		c.rawFn = c.rawWrite
-	}
 	b := *c.wbuf
-	c.rawBuf, c.rawN, c.rawErr = b, 0, nil
-	err := c.raw.Write(c.rawFn)
-	n, werr := c.rawN, c.rawErr
-	c.rawBuf = nil
-	if err == nil && werr != nil && werr != syscall.EAGAIN {
-		err = werr
-	}
+	n, err := c.raw.Write(b)
 	if err != nil || n == len(b) {
 		recycle(c.takeLocked())
 		if err != nil {
@@ -437,19 +423,6 @@ func (c *conn) tryFlushLocked() {
 	}
 	c.flusher = true
 	go c.flushRest()
-}
-
-// rawWrite is one write that does not wait (the socket is non-blocking):
-// it ends RawConn.Write at once, whatever the socket took.
-func (c *conn) rawWrite(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), c.rawBuf)
-		if err == syscall.EINTR {
-			continue
-		}
-		c.rawN, c.rawErr = max(n, 0), err
-		return true
-	}
 }
 
 // flushRest sends what tryFlushLocked could not (no holder can come

@@ -20,6 +20,7 @@ import (
 
 	"emqxgo/internal/config"
 	"emqxgo/internal/metrics"
+	"emqxgo/internal/nowait"
 	"emqxgo/internal/ratelog"
 )
 
@@ -294,7 +295,7 @@ func (l *listener) newConn(nc net.Conn) *conn {
 	c := newConn(nc, l.idle, l.maxPacket)
 	if lc, ok := nc.(*lconn); ok {
 		if tc, ok := lc.Conn.(*net.TCPConn); ok {
-			c.raw, _ = tc.SyscallConn()
+			c.raw = nowait.New(tc)
 		}
 	}
 	c.m = l.metrics

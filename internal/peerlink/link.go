@@ -493,11 +493,6 @@ func (l *link) call(ctx context.Context, op string, body []byte) ([]byte, error)
 func (l *link) writeLoop() {
 	defer l.ls.wg.Done()
 	w := bufio.NewWriterSize(l.conn, 64<<10)
-	defer func() { // tryWrite writes no more
-		l.wmu.Lock()
-		l.direct.closed = true
-		l.wmu.Unlock()
-	}()
 	for {
 		var first []byte
 		select {

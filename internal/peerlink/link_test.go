@@ -108,7 +108,7 @@ func TestTryNotifyKeepsOrderWhenTheSocketIsFull(t *testing.T) {
 	a, _ := linkPair(t, h)
 	const peer, total = "b@127.0.0.1", 400
 	l := a.get(peer)
-	if l == nil || l.direct.raw == nil {
+	if l == nil || !l.direct.w.Usable() {
 		t.Fatal("the link is plain TCP: its frames can be written without its writer")
 	}
 	gen := a.Gen(peer)
