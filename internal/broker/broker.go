@@ -48,7 +48,10 @@ type Broker struct {
 	// selector chooses the members of shared groups (the cluster's);
 	// retained hears of each retained PUBLISH the node stores itself (see
 	// deliverHook.OnPublish).
-	selector atomic.Pointer[func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers]
+	selector   atomic.Pointer[func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers]
+	sharedOnly atomic.Pointer[func(origin string) bool]
+	// subs remembers each topic's subscribers (subcache.go).
+	subs     subCache
 	retained atomic.Pointer[func(*mqtt.Client, packets.Packet)]
 	// retainGate decides whether a retained PUBLISH is stored (the
 	// cluster's retainer.* checks).
@@ -118,6 +121,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 	b.limits.init(cfg)
 	b.shutdowns.init(b)
 	srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sysSentinel})
+	b.subs.changed()
 	close(b.gate)
 	mounts := false
 	for _, z := range inUse {
@@ -333,6 +337,9 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 	case packets.Publish:
 		return publishFits(pk)
 	case packets.Connack:
+		if c, ok := cl.Net.Conn.(*conn); ok {
+			c.inherited()
+		}
 		pk = h.connack(cl, pk)
 	case packets.Pubrec:
 		// A PUBLISH repeated before PUBREL is acknowledged as the first
@@ -639,9 +646,12 @@ func (h *nodeHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 // SetSharedSelector makes sel choose the members of the shared groups of
-// each message (as mochi's OnSelectSubscribers hook does).
-func (b *Broker) SetSharedSelector(sel func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers) {
+// each message (as mochi's OnSelectSubscribers hook does); only reports
+// whether a message that origin (an inline client) injects is for shared
+// groups alone: sel is asked about it even when no group here matches.
+func (b *Broker) SetSharedSelector(sel func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers, only func(origin string) bool) {
 	b.selector.Store(&sel)
+	b.sharedOnly.Store(&only)
 }
 
 // SetRetainListener makes f hear of each retained PUBLISH of a client the

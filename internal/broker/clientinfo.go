@@ -394,6 +394,7 @@ func (b *Broker) Subscribe(clientID string, filters []string, qos byte) (res []S
 		if b.srv.Topics.Subscribe(cl.ID, sub) {
 			atomic.AddInt64(&b.srv.Info.Subscriptions, 1)
 		}
+		b.subs.changed()
 		cl.State.Subscriptions.Add(stored, sub)
 		r.Filter = stored
 		res = append(res, r)
@@ -453,6 +454,7 @@ func (b *Broker) Unsubscribe(clientID string, filters []string) (removed []strin
 		if b.srv.Topics.Unsubscribe(stored, cl.ID) {
 			atomic.AddInt64(&b.srv.Info.Subscriptions, -1)
 		}
+		b.subs.changed()
 		cl.State.Subscriptions.Delete(stored)
 		b.exclusive.free(stored, cl.ID)
 		removed = append(removed, stored)

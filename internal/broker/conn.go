@@ -95,6 +95,10 @@ type conn struct {
 	// busy: the last read filled half the buffer or more (set and read on
 	// the reading goroutine; Broker.batchOf).
 	busy bool
+	// inherit: mochi moves a session's subscriptions into its index for
+	// this connection; the cache is told when it is done (inherited; on
+	// the reading goroutine).
+	inherit *subCache
 
 	// raw: the socket of a plain TCP connection, for writes that do not
 	// wait (not Usable: TLS, WebSocket; under writeMu).
@@ -645,5 +649,14 @@ func (c *conn) countWrite(p []byte) {
 		if id := metrics.Sent[h>>4]; id != 0 {
 			c.m.Inc(id)
 		}
+	}
+}
+
+// inherited: the session this connection took over has its subscriptions
+// in mochi's index (its CONNACK is going out, or the connection ended).
+func (c *conn) inherited() {
+	if s := c.inherit; s != nil {
+		c.inherit = nil
+		s.end()
 	}
 }

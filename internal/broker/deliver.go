@@ -27,7 +27,7 @@ func (h *deliverHook) ID() string { return "emqx-session" }
 
 var deliverHookEvents = []byte{mqtt.OnPublish, mqtt.OnSelectSubscribers, mqtt.OnQosComplete, mqtt.OnQosDropped,
 	mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnClientExpired,
-	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnPacketProcessed, mqtt.OnWillSent}
+	mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnPacketProcessed, mqtt.OnWillSent}
 
 func (h *deliverHook) Provides(b byte) bool { return bytes.IndexByte(deliverHookEvents, b) >= 0 }
 
@@ -55,7 +55,15 @@ func (h *deliverHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pac
 			return pk, packets.CodeSuccessIgnore // it clears the retained message, no more (as EMQX)
 		}
 	}
-	n := h.route(h.b.srv.Topics.Subscribers(pk.TopicName), pk, true, h.b.batchOf(cl))
+	var n int
+	if e, subs := h.b.subs.get(h.b.srv.Topics, pk.TopicName); e != nil && !h.onlyShared(cl, pk) {
+		n = h.deliverTo(e.subs, pk, h.b.batchOf(cl))
+	} else {
+		if e != nil {
+			subs = e.subscribers()
+		}
+		n = h.route(subs, pk, true, h.b.batchOf(cl))
+	}
 	// $SYS messages count neither as published nor as dropped (EMQX's
 	// emqx_message:is_sys).
 	if !strings.HasPrefix(pk.TopicName, "$SYS/") {
@@ -96,7 +104,7 @@ func (h *deliverHook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Pac
 func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectShared bool, via *Batch) int {
 	delete(subs.Shared, sentinelFilter)
 	delete(subs.Shared, sysSentinel)
-	if selectShared && len(subs.Shared) > 0 {
+	if selectShared && (len(subs.Shared) > 0 || h.onlyShared(nil, pk)) {
 		if sel := h.b.selector.Load(); sel != nil {
 			subs = (*sel)(subs, pk)
 		}
@@ -115,19 +123,10 @@ func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectSha
 		subs.Subscriptions = map[string]packets.Subscription{}
 	}
 	subs.MergeSharedSelected()
-	if w := willOf(h.b.willOwner(&pk), &pk); w != nil {
-		w.apply(&pk) // an MQTT 5 will gets its properties (will.go)
-	} else if pk.Connect.WillProperties.WillDelayInterval > 0 {
-		// A delayed will: mochi keeps the time it was due in Expiry; its
-		// own message expiry runs from now.
-		pk.Expiry = 0
-		if e := pk.Properties.MessageExpiryInterval; e > 0 {
-			pk.Expiry = time.Now().Unix() + int64(e)
-		}
-	}
-	mid := MessageID(&pk)
 	n := len(subs.Subscriptions)
 	if n > 0 {
+		h.prepare(&pk)
+		mid := MessageID(&pk)
 		base := shared(&pk) // one copy for every subscriber
 		for id, sub := range subs.Subscriptions {
 			h.b.sessions.deliverVia(id, sub, base, mid, via)
@@ -137,6 +136,46 @@ func (h *deliverHook) route(subs *mqtt.Subscribers, pk packets.Packet, selectSha
 	clear(subs.SharedSelected)
 	clear(subs.Shared)
 	return n
+}
+
+// prepare readies a will for its subscribers: an MQTT 5 will gets its
+// properties (will.go); a delayed will's message expiry runs from now
+// (mochi keeps the time it was due in Expiry).
+func (h *deliverHook) prepare(pk *packets.Packet) {
+	if w := willOf(h.b.willOwner(pk), pk); w != nil {
+		w.apply(pk)
+	} else if pk.Connect.WillProperties.WillDelayInterval > 0 {
+		pk.Expiry = 0
+		if e := pk.Properties.MessageExpiryInterval; e > 0 {
+			pk.Expiry = time.Now().Unix() + int64(e)
+		}
+	}
+}
+
+// deliverTo delivers a client's PUBLISH to subs, a topic's subscribers
+// without shared groups (subCache), as route would.
+func (h *deliverHook) deliverTo(subs []subOf, pk packets.Packet, via *Batch) int {
+	if len(subs) == 0 {
+		return 0
+	}
+	h.prepare(&pk)
+	mid := MessageID(&pk)
+	base := shared(&pk)
+	for i := range subs {
+		h.b.sessions.deliverVia(subs[i].client, subs[i].sub, base, mid, via)
+	}
+	return len(subs)
+}
+
+// onlyShared reports whether pk, injected by a peer's inline client, is
+// for the shared groups the cluster chose alone (a group's message sent
+// on after its member's node went); cl nil: pk.Origin tells.
+func (h *deliverHook) onlyShared(cl *mqtt.Client, pk packets.Packet) bool {
+	if cl != nil && !cl.Net.Inline {
+		return false
+	}
+	f := h.b.sharedOnly.Load()
+	return f != nil && (*f)(pk.Origin)
 }
 
 // willSentinel arms the shared subscription on # while a will is on its
@@ -157,6 +196,7 @@ func (b *Broker) armWill(id string) {
 	}
 	if len(w.pending) == 0 {
 		b.srv.Topics.Subscribe(sentinelClient, packets.Subscription{Filter: sentinelFilter})
+		b.subs.changed()
 	}
 	w.pending[id] = true
 }
@@ -171,6 +211,7 @@ func (b *Broker) disarmWill(id string) {
 	delete(w.pending, id)
 	if len(w.pending) == 0 {
 		b.srv.Topics.Unsubscribe(sentinelFilter, sentinelClient)
+		b.subs.changed()
 	}
 }
 
@@ -198,6 +239,14 @@ func (h *deliverHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 }
 
 func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
+	if c, ok := cl.Net.Conn.(*conn); ok && c.inherit == nil {
+		// mochi is about to move the subscriptions of a session of this
+		// client id (one taken over from a peer included) into its index.
+		if old, ok := h.b.srv.Clients.Get(cl.ID); ok && old.State.Subscriptions.Len() > 0 {
+			c.inherit = &h.b.subs
+			c.inherit.begin() // ended by the CONNACK, or the connection's end
+		}
+	}
 	if !cl.Net.Inline {
 		h.b.sessions.establish(cl, pk, h.b.setMount(cl, pk))
 		h.b.disarmWill(cl.ID) // a delayed will of its last connection is cancelled
@@ -261,6 +310,7 @@ func (h *deliverHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pa
 // [MQTT-3.3.1-10] [MQTT-3.3.1-11]; they are queued once the SUBACK is out
 // (OnPacketProcessed).
 func (h *deliverHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	h.b.subs.changed() // before the SUBACK
 	c, ok := cl.Net.Conn.(*conn)
 	if !ok {
 		return
@@ -281,6 +331,10 @@ func (h *deliverHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []b
 	}
 	c.retain = c.retain[:0]
 }
+
+// OnUnsubscribed: mochi took subscriptions out of its index (an
+// UNSUBSCRIBE, before its UNSUBACK; a session's end).
+func (h *deliverHook) OnUnsubscribed(*mqtt.Client, packets.Packet) { h.b.subs.changed() }
 
 func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
 	switch pk.FixedHeader.Type {

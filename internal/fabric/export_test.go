@@ -25,3 +25,12 @@ func (t *Table) lookup(key string) (val []byte, deleted, ok bool) {
 	e, ok := t.m[key]
 	return e.val, e.del, ok
 }
+
+// Batched counts the messages forwarded to peer in frames of more than
+// one (tests).
+func (f *Fabric) Batched(peer string) uint64 {
+	o := f.outbox(peer)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.batched
+}

@@ -37,7 +37,7 @@ type Queues interface {
 	// The broker delivers a client's PUBLISH itself: it asks the cluster
 	// to choose the shared groups' members, and tells it of what it
 	// retains (mochi's hooks hear of neither).
-	SetSharedSelector(func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers)
+	SetSharedSelector(sel func(*mqtt.Subscribers, packets.Packet) *mqtt.Subscribers, only func(origin string) bool)
 	SetRetainListener(func(*mqtt.Client, packets.Packet))
 	// The broker asks the cluster whether a client's retained PUBLISH is
 	// stored (retainer.*: the table's count, the payload's size).
@@ -138,7 +138,7 @@ func New(links *peerlink.Links, srv *mqtt.Server, queues Queues, cfg Config, log
 	if err := srv.AddHook(hk, nil); err != nil {
 		return nil, err
 	}
-	queues.SetSharedSelector(hk.OnSelectSubscribers)
+	queues.SetSharedSelector(hk.OnSelectSubscribers, f.sharedOnly)
 	queues.SetRetainListener(hk.retain)
 	queues.SetRetainGate(f.retained.accept)
 	return f, nil

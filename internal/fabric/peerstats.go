@@ -31,6 +31,9 @@ func (o *outbox) countSent(n int, err error) {
 		o.resent += uint64(n)
 	default:
 		o.forwarded += uint64(n)
+		if n > 1 {
+			o.batched += uint64(n)
+		}
 	}
 }
 

@@ -70,6 +70,52 @@ func TestQoS1StreamSurvivesLinkCuts(t *testing.T) {
 	t.Logf("%d QoS 1 messages across %d link cuts: all delivered, none duplicated", total, cuts)
 }
 
+// TestBusyPublisherIsForwardedInBatches: a publisher whose input comes
+// faster than its node reads it has its messages forwarded many to a
+// frame, all of them and in order.
+func TestBusyPublisherIsForwardedInBatches(t *testing.T) {
+	t.Parallel()
+	ns := cluster(t, 2, "EMQX_ZONE__EXTERNAL__MAX_MQUEUE_LEN=50000")
+	a, b := ns[0], ns[1]
+	sub := testutil.DialV5(t, b.Addr, "burst-sub")
+	sub.Sub(t, "burst", 0)
+	waitRoute(t, a, "burst", b)
+	const total = 20000
+	var got, outOfOrder atomic.Int64
+	last := int64(-1)
+	sub.Each(t, func(m *paho.Publish) {
+		i := int64(binary.BigEndian.Uint32(m.Payload))
+		if i <= last {
+			outOfOrder.Add(1)
+		}
+		last = i
+		got.Add(1)
+	})
+	c, code, err := testutil.Dial311(a.Addr, "burst-pub")
+	if err != nil || code != 0 {
+		t.Fatalf("connect: %v %d", err, code)
+	}
+	defer c.Close()
+	var burst []byte // every PUBLISH (QoS 0) in one write: the node's reads come full
+	for i := range total {
+		burst = append(burst, 0x30, 2+5+4, 0, 5)
+		burst = append(burst, "burst"...)
+		burst = binary.BigEndian.AppendUint32(burst, uint32(i))
+	}
+	if _, err := c.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 30*time.Second, "the burst delivered", func() bool { return got.Load() == total })
+	if o := outOfOrder.Load(); o != 0 {
+		t.Fatalf("%d out of order", o)
+	}
+	batched := a.N.Fabric().Batched(b.Name)
+	if batched == 0 {
+		t.Fatal("no message was forwarded in a frame of more than one")
+	}
+	t.Logf("%d of %d forwarded in frames of more than one", batched, total)
+}
+
 // TestSlowSubscriberDoesNotSlowOthers: a subscriber that never reads, on
 // one node, does not hold back subscribers on that node or another.
 func TestSlowSubscriberDoesNotSlowOthers(t *testing.T) {

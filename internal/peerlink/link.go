@@ -420,10 +420,9 @@ func (ls *Links) Notify(ctx context.Context, peer, op string, body []byte) error
 
 // TryNotify sends a one-way message only if it can do so at once, on the
 // link of generation gen: false if that link is gone or its queue is full.
-// now: the caller's goroutine may write it itself (tryWrite), when nothing
-// is ahead of it; a caller that has more to send soon leaves it to the
-// link's writer, which sends many in one write.
-func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte, now bool) bool {
+// The caller's goroutine writes it itself (tryWrite) when nothing is ahead
+// of it; otherwise the link's writer does.
+func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte) bool {
 	ls.mu.Lock()
 	l := ls.links[peer]
 	ok := l != nil && ls.gen[peer] == gen
@@ -435,7 +434,7 @@ func (ls *Links) TryNotify(peer string, gen uint64, op string, body []byte, now 
 	if err != nil {
 		return false
 	}
-	if now && l.tryWrite(b) {
+	if l.tryWrite(b) {
 		return true
 	}
 	select {

@@ -118,7 +118,7 @@ func TestTryNotifyKeepsOrderWhenTheSocketIsFull(t *testing.T) {
 		for i := uint64(1); i <= total; i++ {
 			body := make([]byte, 8+int(i%7)*37000) // 8 B to 222 KB
 			binary.BigEndian.PutUint64(body, i)
-			if a.TryNotify(peer, gen, "one", body, true) {
+			if a.TryNotify(peer, gen, "one", body) {
 				accepted.Add(1)
 				continue
 			}
