@@ -11,7 +11,8 @@ import (
 // Batch is the run of writes one goroutine makes to subscribers' plain TCP
 // connections while it works through one batch of input: a publisher's
 // reading goroutine through the bytes of its last read (conn.Read), or a
-// peer link's through one forwarded batch (Broker.InlineBatch). The
+// peer link's through the forwarded frames it has read (Broker.InlineBatch;
+// released when the link has read no more). The
 // connections it writes to are held (holdNoWait): their writes are
 // buffered and go out, without waiting for the socket, in one write each
 // when the batch is released (Release), once the batch is flushDelay old,
@@ -23,15 +24,7 @@ type Batch struct {
 	held []*conn
 	at   int64 // when the first of held was taken (Unix ns)
 	done bool  // closed: holds nothing more
-	// busy: the goroutine is behind its input (InlineBatch; set and read
-	// on the goroutine that uses the batch).
-	busy bool
 }
-
-// SetBusy tells an inline client's batch whether its goroutine is behind
-// its input: while it is, deliveries are written by the subscribers' own
-// goroutines, which run beside it, as a busy publisher's are (conn.busy).
-func (b *Batch) SetBusy(busy bool) { b.busy = busy }
 
 // hold holds o for the batch's writes; it reports whether o is held so
 // (now, or already). Only the batch's goroutine calls it.
@@ -99,8 +92,7 @@ func (b *Batch) releaseLocked() {
 
 // InlineBatch is the Batch of cl, an inline client that injects a peer's
 // messages on one goroutine at a time: its deliveries to local subscribers
-// are written on that goroutine and go out when the caller releases it,
-// after each forwarded batch.
+// are written on that goroutine and go out when the caller releases it.
 func (b *Broker) InlineBatch(cl *mqtt.Client) *Batch {
 	v, _ := b.inlineBatches.LoadOrStore(cl, &Batch{})
 	return v.(*Batch)
@@ -119,7 +111,7 @@ func (b *Broker) batchOf(cl *mqtt.Client) *Batch {
 		return nil
 	}
 	if cl.Net.Inline {
-		if v, ok := b.inlineBatches.Load(cl); ok && !v.(*Batch).busy {
+		if v, ok := b.inlineBatches.Load(cl); ok {
 			return v.(*Batch)
 		}
 	}

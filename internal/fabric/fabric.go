@@ -44,7 +44,7 @@ type Queues interface {
 	SetRetainGate(func(*mqtt.Client, packets.Packet) bool)
 	// InlineBatch: the deliveries of what a peer's inline client injects
 	// are written on the injecting goroutine and sent as the batch is
-	// released, after each forwarded batch.
+	// released, when the link has read no more.
 	InlineBatch(cl *mqtt.Client) *broker.Batch
 }
 
@@ -198,6 +198,9 @@ func (f *Fabric) Request(peer, op string, body []byte) ([]byte, error) {
 
 // Notify implements peerlink.Handler; it runs on the link's read path.
 func (f *Fabric) Notify(peer, op string, body []byte, behind bool) {
+	if op != opForward && !behind {
+		defer f.released(peer) // what earlier forwarded frames hold goes now
+	}
 	switch op {
 	case opRoutes:
 		var u routeUpdate

@@ -250,7 +250,7 @@ type inbound struct {
 	lastSeq uint64              // every seq up to here was delivered
 	above   map[uint64]struct{} // delivered seqs past a gap (a resend fills it)
 	client  *mqtt.Client        // inline client that injects this peer's messages
-	batch   *broker.Batch       // its deliveries' writes, released after each batch
+	batch   *broker.Batch       // its deliveries' writes, released when the link has read no more
 	ackWake chan struct{}
 }
 
@@ -281,15 +281,16 @@ func (in *inbound) fresh(seq uint64) bool {
 }
 
 // receive injects a batch for local subscribers, skipping what a resend
-// repeats, and schedules the acknowledgement. busy: more frames wait
-// behind this one: the deliveries are left to the subscribers' goroutines,
-// which run beside the link's and write many at once (measured at 20k
-// msg/s in bursts: written here one by one, they cost the receiving node
-// a quarter more CPU and tripled p99).
-func (f *Fabric) receive(peer string, b *fwdBatch, busy bool) {
+// repeats, and schedules the acknowledgement. The deliveries are written
+// on the link's goroutine and held (broker.Batch); behind: another frame
+// was read already and follows at once: they stay held for it, and go out
+// in one write per subscriber once the link has nothing more read
+// (released after each frame instead, a burst at 20k msg/s cost the
+// receiving node a quarter more CPU and tripled p99; handed to the
+// subscribers' goroutines, a goroutine was started per message).
+func (f *Fabric) receive(peer string, b *fwdBatch, behind bool) {
 	in := f.inbound(peer)
 	in.mu.Lock()
-	in.batch.SetBusy(busy)
 	if b.Epoch != in.epoch {
 		in.epoch, in.lastSeq, in.above = b.Epoch, 0, nil
 	}
@@ -311,13 +312,27 @@ func (f *Fabric) receive(peer string, b *fwdBatch, busy bool) {
 		}
 		f.inject(in.client, m)
 	}
-	in.batch.Release()
+	if !behind {
+		in.batch.Release()
+	}
 	in.mu.Unlock()
 	if acked {
 		select {
 		case in.ackWake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// released sends what the deliveries of peer's forwarded frames hold.
+func (f *Fabric) released(peer string) {
+	f.mu.Lock()
+	in := f.in[peer]
+	f.mu.Unlock()
+	if in != nil {
+		in.mu.Lock()
+		in.batch.Release()
+		in.mu.Unlock()
 	}
 }
 

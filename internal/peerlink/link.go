@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -30,8 +31,9 @@ type Handler interface {
 	// Request answers a call; it runs in its own goroutine.
 	Request(peer, op string, body []byte) ([]byte, error)
 	// Notify handles a one-way message, in arrival order per link;
-	// behind: more of the link's input was read already and waits behind
-	// this frame.
+	// behind: the next frame, a one-way message too, was read already:
+	// Notify is called again before the link waits for input (with op ""
+	// and no body if the link ends first).
 	Notify(peer, op string, body []byte, behind bool)
 	// LinkUp and LinkDown report a peer's link coming and going; epoch is
 	// the peer's start time, so a restarted peer is told from a reconnect.
@@ -542,9 +544,13 @@ func (l *link) writeBatch(w *bufio.Writer, first []byte) error {
 
 func (l *link) readLoop(r *bufio.Reader) {
 	defer l.ls.wg.Done()
+	behind := false // the last Notify said another follows
 	for {
 		f, err := readFrame(r)
 		if err != nil {
+			if behind {
+				l.ls.h.Notify(l.peer, "", nil, false)
+			}
 			l.close(err)
 			return
 		}
@@ -574,12 +580,26 @@ func (l *link) readLoop(r *bufio.Reader) {
 				ch <- f
 			}
 		case frameNotify:
-			l.ls.h.Notify(l.peer, f.Op, f.Body, r.Buffered() > 0)
+			behind = notifyBuffered(r)
+			l.ls.h.Notify(l.peer, f.Op, f.Body, behind)
 		default:
 			l.close(errors.New("unexpected handshake frame on an open link"))
 			return
 		}
 	}
+}
+
+// notifyBuffered reports whether r holds the whole of the next frame, and
+// it is a one-way message: reading it will not wait for the socket.
+func notifyBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < 5 {
+		return false
+	}
+	h, err := r.Peek(5)
+	if err != nil {
+		return false
+	}
+	return h[4] == frameNotify && uint64(r.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(h))
 }
 
 // close ends the link once; err non-nil means it broke (logged at debug:

@@ -1,6 +1,7 @@
 package peerlink
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -153,4 +154,76 @@ func TestTryNotifyKeepsOrderWhenTheSocketIsFull(t *testing.T) {
 		t.Fatal("TryNotify took no frame")
 	}
 	t.Logf("%d frames, %d taken by TryNotify, %d written in part", total, accepted.Load(), l.direct.rests.Load())
+}
+
+// behindRecorder keeps each Notify's op and behind flag.
+type behindRecorder struct {
+	recorder
+	calls chan string
+}
+
+func (r *behindRecorder) Notify(_, op string, _ []byte, behind bool) {
+	r.calls <- fmt.Sprintf("%s:%v", op, behind)
+}
+
+// TestNotifyBehindUntilTheLinkWaits: behind is set while the next one-way
+// frame was read whole already, and a Notify with it is always followed
+// by another before the link waits or ends.
+func TestNotifyBehindUntilTheLinkWaits(t *testing.T) {
+	h := &behindRecorder{calls: make(chan string, 16)}
+	acc := New(Config{Self: "emqx@127.0.0.1", ClusterName: "emqxcl", Cookie: "secret"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc.Serve(ln, h)
+	t.Cleanup(acc.Close)
+	fake := New(Config{Self: "emqx7@127.0.0.1", ClusterName: "emqxcl", Cookie: "secret"})
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fake.dialHandshake(c, bufio.NewReader(c), "emqx@127.0.0.1", WantJoin); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	notify := func(op string) []byte {
+		b, err := appendFrame(nil, &frame{Type: frameNotify, Op: op, Body: []byte{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	expect := func(want ...string) {
+		t.Helper()
+		for _, w := range want {
+			select {
+			case got := <-h.calls:
+				if got != w {
+					t.Fatalf("Notify %s, want %s", got, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no Notify; want %s", w)
+			}
+		}
+	}
+	write := func(b ...[]byte) {
+		t.Helper()
+		var all []byte
+		for _, p := range b {
+			all = append(all, p...)
+		}
+		if _, err := c.Write(all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n3 := notify("three")
+	write(notify("one"), notify("two"), n3[:3]) // three not whole yet
+	expect("one:true", "two:false")
+	resp, _ := appendFrame(nil, &frame{Type: frameResponse, ID: 9})
+	write(n3[3:], notify("four"), resp, notify("five")) // a response is not a one-way message
+	expect("three:true", "four:false", "five:false")
+	bad := []byte{0, 0, 0, 2, frameNotify, 0xff} // unknown flags: malformed
+	write(notify("six"), bad)
+	expect("six:true", ":false") // the link ends: told before it closes
 }
