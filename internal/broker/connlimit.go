@@ -9,6 +9,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"emqxgo/internal/nowait"
 )
 
 // What each listener does at accept, as EMQX 4.4's esockd does:
@@ -116,7 +118,7 @@ func (l *listener) admit(c net.Conn) *lconn {
 		return nil
 	}
 	l.open.Add(1)
-	lc := &lconn{Conn: c, l: l, proxy: l.conf.ProxyProtocol}
+	lc := &lconn{Conn: c, l: l, proxy: l.conf.ProxyProtocol, rd: nowait.NewReader(c)}
 	if lc.proxy {
 		// Until its header is read the connection is the listener's to
 		// close on Stop (closeConns).
@@ -173,6 +175,9 @@ type lconn struct {
 	hsErr  error
 	remote net.Addr // from the PROXY header; nil: the connection's own
 	rest   []byte   // bytes read with the header, served first
+	// rd reads a plain TCP socket without the scheduler's system-call
+	// bookkeeping (not Usable: c.Conn's own Read).
+	rd nowait.Reader
 }
 
 // handshake reads the PROXY header (on first need: Read, RemoteAddr, or
@@ -240,7 +245,7 @@ func (c *lconn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	return c.Conn.Read(p)
+	return nowait.ReadConn(&c.rd, c.Conn, p)
 }
 
 // RemoteAddr is the client's address: the PROXY header's source, if any.

@@ -1,11 +1,18 @@
 // Package nowait writes to a plain TCP socket without ever waiting for it:
 // one write(2) on the non-blocking socket, taking what the socket takes at
 // once. The broker's connections use it for writes made on a publisher's
-// goroutine, the peer links for frames written on a sender's.
+// goroutine, the peer links for frames written on a sender's. Its Reader
+// reads such a socket as net.Conn does, but for the scheduler's
+// bookkeeping around each read(2): the broker's listeners and the peer
+// links read through it.
 package nowait
 
 import (
+	"io"
+	"net"
+	"os"
 	"syscall"
+	"unsafe"
 )
 
 // Writer is the socket of one connection; its zero value writes nothing
@@ -54,12 +61,107 @@ func (w *Writer) Write(b []byte) (int, error) {
 // write is one write(2) (the socket is non-blocking): it ends
 // RawConn.Write at once, whatever the socket took.
 func (w *Writer) write(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), w.buf)
-		if err == syscall.EINTR {
-			continue
-		}
-		w.n, w.err = max(n, 0), err
-		return true
+	n, err := rawIO(syscall.SYS_WRITE, fd, w.buf)
+	w.n, w.err = n, err
+	return true
+}
+
+// rawIO is one read(2) or write(2) of b on the non-blocking socket fd,
+// made without telling the scheduler (RawSyscall): it never blocks, and
+// the scheduler's bookkeeping around a system call woke its monitor
+// thread on every call while the process was otherwise idle (a futex
+// wake-up and a thread switch per message at moderate rates).
+func rawIO(trap, fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
 	}
+	for {
+		n, _, e := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Reader reads a plain TCP socket as net.Conn does (waiting for input in
+// Go's poller, under the connection's read deadline), with the read(2)
+// itself made as rawIO makes it. Its zero value reads nothing (Usable is
+// false); one goroutine reads at a time.
+type Reader struct {
+	raw syscall.RawConn
+	fn  func(fd uintptr) bool
+	buf []byte
+	n   int
+	err error
+}
+
+// NewReader is the Reader of c's socket, or the zero Reader when c has
+// none that Go exposes.
+func NewReader(c any) Reader {
+	var r Reader
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			r.raw = raw
+		}
+	}
+	return r
+}
+
+// Usable reports whether the Reader has a socket to read.
+func (r *Reader) Usable() bool { return r.raw != nil }
+
+// Read reads what the socket holds into p, waiting for some if it holds
+// nothing; io.EOF once the peer has closed its side. An error of the wait
+// (the read deadline passed, the connection closed) is the poller's, as
+// net.Conn's Read wraps it; an error of read(2) is an *os.SyscallError.
+func (r *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.fn == nil {
+		r.fn = r.read
+	}
+	r.buf, r.n, r.err = p, 0, nil
+	err := r.raw.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.buf = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// read is one read(2); false (nothing to read yet) has RawConn.Read wait
+// for input and call it again.
+func (r *Reader) read(fd uintptr) bool {
+	n, err := rawIO(syscall.SYS_READ, fd, r.buf)
+	if err == syscall.EAGAIN {
+		return false
+	}
+	r.n, r.err = n, err
+	return true
+}
+
+// ReadConn reads c into p through r when r is Usable (r is c's Reader),
+// else with c's own Read; errors other than io.EOF come as net.Conn's do,
+// in a *net.OpError.
+func ReadConn(r *Reader, c net.Conn, p []byte) (int, error) {
+	if !r.Usable() {
+		return c.Read(p)
+	}
+	n, err := r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	}
+	return n, err
 }

@@ -3,8 +3,11 @@ package nowait
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,5 +70,102 @@ func TestWriteNeverWaits(t *testing.T) {
 	}
 	if tw := New(tls.Client(c, &tls.Config{})); tw.Usable() {
 		t.Fatal("a TLS connection has no Writer: its bytes are the record layer's")
+	}
+}
+
+// tcpPair is a loopback TCP connection's two ends.
+func tcpPair(t *testing.T) (c, peer net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		a, err := ln.Accept()
+		if err == nil {
+			accepted <- a
+		}
+	}()
+	c, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer = <-accepted
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	return c, peer
+}
+
+// TestReaderReadsAsNetConn: ReadConn through a Reader gives what net.Conn's
+// Read gives: the bytes in order, waiting for them; a read deadline's
+// timeout; io.EOF after the peer closes; net.ErrClosed on a closed
+// connection. A TLS connection has no Reader.
+func TestReaderReadsAsNetConn(t *testing.T) {
+	c, peer := tcpPair(t)
+	r := NewReader(c)
+	if !r.Usable() {
+		t.Fatal("a TCP connection has a socket to read")
+	}
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<14) // 256 KB, more than a socket holds
+	go func() {
+		time.Sleep(20 * time.Millisecond) // a delay, not a wait: the first read finds nothing and waits in the poller
+		_, _ = peer.Write(want)
+	}()
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 4096)
+	for len(got) < len(want) {
+		n, err := ReadConn(&r, c, buf)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("bytes differ")
+	}
+	if n, err := ReadConn(&r, c, nil); n != 0 || err != nil {
+		t.Fatalf("empty read: %d %v", n, err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	_, err := ReadConn(&r, c, buf)
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("past the deadline: %v, want a timeout", err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	_, _ = peer.Write([]byte("last"))
+	peer.Close()
+	n, err := ReadConn(&r, c, buf)
+	if err != nil || string(buf[:n]) != "last" {
+		t.Fatalf("last bytes: %q %v", buf[:n], err)
+	}
+	if _, err := ReadConn(&r, c, buf); err != io.EOF {
+		t.Fatalf("after the peer closed: %v, want io.EOF", err)
+	}
+	c.Close()
+	if _, err := ReadConn(&r, c, buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed: %v, want net.ErrClosed", err)
+	}
+	if r := NewReader(tls.Client(c, &tls.Config{})); r.Usable() {
+		t.Fatal("a TLS connection has a Reader")
+	}
+}
+
+// TestReaderResetByPeer: a read(2) error comes as net.Conn's does.
+func TestReaderResetByPeer(t *testing.T) {
+	c, peer := tcpPair(t)
+	_ = peer.(*net.TCPConn).SetLinger(0) // close sends RST
+	_, _ = peer.Write([]byte("x"))
+	peer.Close()
+	r := NewReader(c)
+	buf := make([]byte, 1)
+	var err error
+	for i := 0; i < 3 && err == nil; i++ { // "x" may come first
+		_, err = ReadConn(&r, c, buf)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("after a reset: %v, want ECONNRESET in a *net.OpError", err)
 	}
 }

@@ -2,6 +2,7 @@ package peerlink
 
 import (
 	"bufio"
+	"net"
 	"sync/atomic"
 
 	"emqxgo/internal/nowait"
@@ -70,3 +71,15 @@ func (l *link) writeRest(w *bufio.Writer) (uint64, error) {
 	d.rest = nil
 	return 1, err
 }
+
+// sockReader reads a link's connection: a plain TCP socket through
+// nowait.Reader (no scheduler bookkeeping per read), anything else (TLS)
+// with its own Read.
+type sockReader struct {
+	c  net.Conn
+	rd nowait.Reader
+}
+
+func newSockReader(c net.Conn) *sockReader { return &sockReader{c: c, rd: nowait.NewReader(c)} }
+
+func (s *sockReader) Read(p []byte) (int, error) { return nowait.ReadConn(&s.rd, s.c, p) }

@@ -204,7 +204,7 @@ func (ls *Links) accept(c net.Conn, src string) {
 		c = tls.Server(c, ls.cfg.ServerTLS)
 	}
 	// Until the proof, a small buffer: a frame is 1 KB at most.
-	r := bufio.NewReaderSize(c, 2*maxHandshakeFrame)
+	r := bufio.NewReaderSize(newSockReader(c), 2*maxHandshakeFrame)
 	h, err := ls.acceptHandshake(c, r, src)
 	ls.unproven.leave(src)
 	if err != nil {
@@ -261,7 +261,7 @@ func (ls *Links) Dial(ctx context.Context, peer, addr, want string) error {
 		host, _, _ := net.SplitHostPort(addr)
 		c = tls.Client(c, ls.cfg.ClientTLS(host))
 	}
-	r := bufio.NewReaderSize(c, 32<<10)
+	r := bufio.NewReaderSize(newSockReader(c), 32<<10)
 	epoch, err := ls.dialHandshake(c, r, peer, want)
 	if err != nil {
 		_ = c.Close()
