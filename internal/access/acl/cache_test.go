@@ -245,3 +245,25 @@ func TestCacheGrowsToMax(t *testing.T) {
 	c.Put(access.Subscribe, "again", access.Deny, gen)
 	mustGet(t, c, access.Subscribe, "again", gen, access.Deny)
 }
+
+// TestCacheExpiresOnTheRealClock: without SetClock an entry expires by the
+// monotonic clock, and a Get past its time drops it.
+func TestCacheExpiresOnTheRealClock(t *testing.T) {
+	c := NewCache(4, 30*time.Millisecond)
+	g := Generation()
+	c.Put(pub, "a", A, g)
+	mustGet(t, c, pub, "a", g, A)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := c.Get(pub, "a", g); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an entry of a 30ms cache still served after 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("%d entries held after the expired one was found", c.Len())
+	}
+}
