@@ -338,7 +338,7 @@ func (h *nodeHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pa
 		return publishFits(pk)
 	case packets.Connack:
 		if c, ok := cl.Net.Conn.(*conn); ok {
-			c.inherited()
+			c.subsChanged()
 		}
 		pk = h.connack(cl, pk)
 	case packets.Pubrec:

@@ -314,7 +314,7 @@ func (b *Broker) discard(cl *mqtt.Client) {
 	if cur, ok := b.srv.Clients.Get(cl.ID); !ok || cur != cl {
 		return // taken over or ended meanwhile
 	}
-	b.srv.UnsubscribeClient(cl)
+	b.UnsubscribeClient(cl)
 	cl.ClearInflights()
 	b.sessions.end(cl)
 	if cur, ok := b.srv.Clients.Get(cl.ID); ok && cur == cl {

@@ -95,10 +95,10 @@ type conn struct {
 	// busy: the last read filled half the buffer or more (set and read on
 	// the reading goroutine; Broker.batchOf).
 	busy bool
-	// inherit: mochi moves a session's subscriptions into its index for
-	// this connection; the cache is told when it is done (inherited; on
-	// the reading goroutine).
-	inherit *subCache
+	// subsChanging: mochi changes its index for this connection (a
+	// session's subscriptions inherited, or removed as it ends); the cache
+	// is told when it is done (subsChanged; on the reading goroutine).
+	subsChanging *subCache
 
 	// raw: the socket of a plain TCP connection, for writes that do not
 	// wait (not Usable: TLS, WebSocket; under writeMu).
@@ -652,11 +652,20 @@ func (c *conn) countWrite(p []byte) {
 	}
 }
 
-// inherited: the session this connection took over has its subscriptions
-// in mochi's index (its CONNACK is going out, or the connection ended).
-func (c *conn) inherited() {
-	if s := c.inherit; s != nil {
-		c.inherit = nil
+// changingSubs: mochi is about to change its index for this connection.
+func (c *conn) changingSubs(s *subCache) {
+	if c.subsChanging == nil {
+		c.subsChanging = s
+		s.begin()
+	}
+}
+
+// subsChanged: the change changingSubs announced is done (the CONNACK of
+// a session that inherited subscriptions is going out, or the connection
+// ended).
+func (c *conn) subsChanged() {
+	if s := c.subsChanging; s != nil {
+		c.subsChanging = nil
 		s.end()
 	}
 }

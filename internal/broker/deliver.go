@@ -239,12 +239,11 @@ func (h *deliverHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 }
 
 func (h *deliverHook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
-	if c, ok := cl.Net.Conn.(*conn); ok && c.inherit == nil {
+	if c, ok := cl.Net.Conn.(*conn); ok {
 		// mochi is about to move the subscriptions of a session of this
 		// client id (one taken over from a peer included) into its index.
 		if old, ok := h.b.srv.Clients.Get(cl.ID); ok && old.State.Subscriptions.Len() > 0 {
-			c.inherit = &h.b.subs
-			c.inherit.begin() // ended by the CONNACK, or the connection's end
+			c.changingSubs(&h.b.subs) // ended by the CONNACK, or the connection's end
 		}
 	}
 	if !cl.Net.Inline {
@@ -261,6 +260,9 @@ func (h *deliverHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 }
 
 func (h *deliverHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	if c, ok := cl.Net.Conn.(*conn); ok && expire && !cl.IsTakenOver() && cl.State.Subscriptions.Len() > 0 {
+		c.changingSubs(&h.b.subs) // mochi removes them next; ended as the connection's goroutine ends
+	}
 	if !cl.Net.Inline {
 		h.b.metrics.Inc(metrics.ClientDisconnected)
 		if expire && !errors.Is(err, packets.ErrSessionTakenOver) {
@@ -332,8 +334,13 @@ func (h *deliverHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []b
 	c.retain = c.retain[:0]
 }
 
-// OnUnsubscribed: mochi took subscriptions out of its index (an
-// UNSUBSCRIBE, before its UNSUBACK; a session's end).
+// OnUnsubscribed: mochi took subscriptions out of its index: an
+// UNSUBSCRIBE's, before its UNSUBACK (a message looked up meanwhile may
+// still reach the client, which MQTT allows), or a session's
+// (UnsubscribeClient: the node brackets its own calls and the one at a
+// connection's end with begin and end, so that no message looked up
+// meanwhile waits in a session its client comes back to, behind newer
+// ones).
 func (h *deliverHook) OnUnsubscribed(*mqtt.Client, packets.Packet) { h.b.subs.changed() }
 
 func (h *deliverHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {

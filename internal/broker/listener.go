@@ -157,7 +157,7 @@ func (l *listener) run(establish listeners.EstablishFn, c *conn) {
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
 	defer func() {
-		c.inherited() // a connection that ended before its CONNACK
+		c.subsChanged() // a connection that ended before its CONNACK, or its session with it
 		l.mu.Lock()
 		delete(l.conns, c)
 		l.mu.Unlock()

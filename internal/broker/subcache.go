@@ -61,6 +61,16 @@ type subOf struct {
 	sub    packets.Subscription
 }
 
+// UnsubscribeClient takes every subscription of cl out of mochi's index
+// (mochi's UnsubscribeClient) with the subscriber cache out of use
+// meanwhile: a message looked up during the change must not wait in a
+// session its client comes back to, behind newer messages.
+func (b *Broker) UnsubscribeClient(cl *mqtt.Client) {
+	b.subs.begin()
+	defer b.subs.end()
+	b.srv.UnsubscribeClient(cl)
+}
+
 // changed: the index changed; every entry is stale.
 func (c *subCache) changed() { c.gen.Add(1) }
 

@@ -125,7 +125,7 @@ func (b *Broker) expireV3(cl *mqtt.Client, expire bool) {
 		if cur, ok := b.srv.Clients.Get(cl.ID); !ok || cur != cl || cl.StopTime() == 0 {
 			return // resumed, taken over or ended meanwhile
 		}
-		b.srv.UnsubscribeClient(cl)
+		b.UnsubscribeClient(cl)
 		b.sessions.end(cl)
 		b.srv.Clients.Delete(cl.ID)
 	})

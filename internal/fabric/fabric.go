@@ -46,6 +46,9 @@ type Queues interface {
 	// are written on the injecting goroutine and sent as the batch is
 	// released, when the link has read no more.
 	InlineBatch(cl *mqtt.Client) *broker.Batch
+	// UnsubscribeClient takes a client's subscriptions out of the index
+	// (mochi's, with the broker's cache told).
+	UnsubscribeClient(cl *mqtt.Client)
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high

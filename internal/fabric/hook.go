@@ -76,7 +76,7 @@ func (h *hook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 
 // OnClientExpired: mochi leaves an expired session's subscriptions in its
 // index; unsubscribing also withdraws our routes.
-func (h *hook) OnClientExpired(cl *mqtt.Client) { h.f.srv.UnsubscribeClient(cl) }
+func (h *hook) OnClientExpired(cl *mqtt.Client) { h.f.queues.UnsubscribeClient(cl) }
 
 func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.f.decisions.Delete(cl.ID)

@@ -210,7 +210,7 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 		})
 	} else {
 		_, _, _ = f.queues.TakeQueue(cl.ID, "") // the session ends here
-		f.srv.UnsubscribeClient(cl)             // fires OnUnsubscribed: our routes for it go
+		f.queues.UnsubscribeClient(cl)          // fires OnUnsubscribed: our routes for it go
 	}
 	cl.ClearInflights()
 	// The session continues elsewhere, so a delayed will must not be sent
@@ -235,7 +235,7 @@ type move struct {
 func (mv *move) end(f *Fabric) {
 	mv.once.Do(func() {
 		f.queues.EndMove(mv.cl.ID)
-		f.srv.UnsubscribeClient(mv.cl) // fires OnUnsubscribed: our routes for it go
+		f.queues.UnsubscribeClient(mv.cl) // fires OnUnsubscribed: our routes for it go
 	})
 }
 
