@@ -1,0 +1,8 @@
+// Package nowait writes to a plain TCP socket without ever waiting for it:
+// one write(2) on the non-blocking socket, taking what the socket takes at
+// once. The broker's connections use it for writes made on a publisher's
+// goroutine, the peer links for frames written on a sender's. Its Reader
+// reads such a socket as net.Conn does, but for the scheduler's
+// bookkeeping around each read(2): the broker's listeners and the peer
+// links read through it.
+package nowait
