@@ -219,6 +219,9 @@ func (f *Fabric) Notify(peer, op string, body []byte, behind bool) {
 		b, err := decodeBatch(body)
 		if err != nil {
 			f.log.Warn("malformed forward batch from a peer; dropped", zap.String("peer", peer), zap.Error(err))
+			if !behind {
+				f.released(peer)
+			}
 			return
 		}
 		f.receive(peer, b, behind)
