@@ -33,10 +33,13 @@ const (
 //     message published meanwhile may miss a subscriber not yet
 //     acknowledged, or reach one that is leaving, as with any lookup
 //     that runs beside the change;
-//   - around it (begin, end) when messages already routed to this node
-//     are owed to the subscriptions it adds: a session's taken over by a
-//     new connection (mochi's inheritance, between OnSessionEstablish and
-//     the CONNACK). While one is under way the cache is not used.
+//   - around it (begin, end) when a session's subscriptions come or go:
+//     taken over by a new connection (mochi's inheritance, between
+//     OnSessionEstablish and the CONNACK: messages already routed here
+//     are owed to them), or taken out (UnsubscribeClient, and mochi's
+//     own at a connection's end: a message looked up meanwhile must not
+//     wait in a session its client comes back to). While one is under
+//     way the cache is not used.
 //
 // Only topics without shared or inline subscribers are remembered; the
 // others take mochi's lookup every time.
