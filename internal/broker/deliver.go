@@ -171,8 +171,8 @@ func (h *deliverHook) deliverTo(subs []subOf, pk packets.Packet, via *Batch) int
 // for the shared groups the cluster chose alone (a group's message sent
 // on after its member's node went); cl nil: pk.Origin tells.
 func (h *deliverHook) onlyShared(cl *mqtt.Client, pk packets.Packet) bool {
-	if cl != nil && !cl.Net.Inline {
-		return false
+	if cl != nil && !cl.Net.Inline || cl == nil && !strings.HasPrefix(pk.Origin, ReservedClientIDPrefix) {
+		return false // a client's own PUBLISH: no lookup on its path
 	}
 	f := h.b.sharedOnly.Load()
 	return f != nil && (*f)(pk.Origin)

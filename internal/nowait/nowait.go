@@ -22,14 +22,16 @@ type Writer struct {
 
 // New is the Writer of c's socket, or the zero Writer when c has none that
 // Go exposes (TLS, WebSocket, a wrapper).
-func New(c any) Writer {
-	var w Writer
+func New(c any) Writer { return Writer{raw: rawConn(c)} }
+
+// rawConn is c's socket as Go exposes it (nil: none, as for TLS).
+func rawConn(c any) syscall.RawConn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			w.raw = raw
+			return raw
 		}
 	}
-	return w
+	return nil
 }
 
 // Usable reports whether the Writer has a socket to write to.
@@ -95,15 +97,7 @@ type Reader struct {
 
 // NewReader is the Reader of c's socket, or the zero Reader when c has
 // none that Go exposes.
-func NewReader(c any) Reader {
-	var r Reader
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			r.raw = raw
-		}
-	}
-	return r
-}
+func NewReader(c any) Reader { return Reader{raw: rawConn(c)} }
 
 // Usable reports whether the Reader has a socket to read.
 func (r *Reader) Usable() bool { return r.raw != nil }

@@ -17,24 +17,7 @@ import (
 // without waiting; the reader gets every byte taken, in order; a write on
 // a closed connection fails. A TLS connection has no Writer.
 func TestWriteNeverWaits(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	defer peer.Close()
+	c, peer := tcpPair(t)
 	w := New(c)
 	if !w.Usable() {
 		t.Fatal("a TCP connection has a socket to write to")
