@@ -100,7 +100,7 @@ func TestMessageExpiry(t *testing.T) {
 	s, _ := connect(t, addr(0), 5, cp)
 	s.sub(topic, 1)
 	waitRoute(t, topic, 0)
-	s.disconnect()
+	s.disconnect() // waits until node 0 has hung up: nothing below is sent on that connection
 	p := connectID(t, addr(1), 5, uniq(t, "p"))
 	p.publishProps(topic, 1, false, []byte("short"), packets.Properties{MessageExpiryInterval: 1})
 	p.publishProps(topic, 1, false, []byte("long"), packets.Properties{MessageExpiryInterval: 10})

@@ -323,8 +323,14 @@ func (r *rawc) expect(topic string, payload []byte) packets.Packet {
 	return pk
 }
 
-// disconnect sends a normal DISCONNECT.
+// disconnect sends a normal DISCONNECT and waits for the node to close
+// the connection.
 func (r *rawc) disconnect() {
+	r.t.Helper()
 	r.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	// Wait for the node to hang up: until then it may still send on this
+	// connection what a test means for the offline session (a message
+	// sent there is in flight, owed whatever its expiry [MQTT-3.3.2-5]).
+	r.closed()
 	_ = r.c.Close()
 }
