@@ -98,7 +98,7 @@ type Fabric struct {
 
 	decisions syncMap[string, map[string]string] // publishing client id -> shared filter -> client chosen on this node
 	conns     syncMap[string, connection]        // client id -> since when, which client: connected clients
-	injecting syncMap[string, *choice]           // inline client id -> the shared groups this node serves
+	injecting syncMap[string, *inbound]          // inline client id -> its peer's receiving state (inbound.choice)
 	moved     syncMap[string, *move]             // client id -> a session that moved away (takeover.go)
 	flushing  syncMap[string, string]            // client id -> the node its session just moved from (takeover.go)
 	idBase    uint64                             // high half of message ids: this node and start

@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"emqxgo/internal/broker"
@@ -252,6 +253,10 @@ type inbound struct {
 	client  *mqtt.Client        // inline client that injects this peer's messages
 	batch   *broker.Batch       // its deliveries' writes, released when the link has read no more
 	ackWake chan struct{}
+	// choice is what the message client injects names, while it does
+	// (nil between messages); Fabric.injecting holds it by the client's
+	// id, once, so that a message costs no map insert.
+	choice atomic.Pointer[choice]
 }
 
 // fresh reports whether seq is new and records it; only the contiguous
@@ -310,7 +315,7 @@ func (f *Fabric) receive(peer string, b *fwdBatch, behind bool) {
 			f.queues.Marker(m.Topic, m.From)
 			continue
 		}
-		f.inject(in.client, m)
+		f.inject(in, m)
 	}
 	if !behind {
 		in.batch.Release()
@@ -336,22 +341,24 @@ func (f *Fabric) released(peer string) {
 	}
 }
 
-// inject delivers m to this node's subscribers through the origin's inline
-// client; Groups says which shared groups this node serves for it.
+// inject delivers m to this node's subscribers through in's inline
+// client; Groups says which shared groups this node serves for it. The
+// caller holds in.mu.
 //
 // The retain flag goes with it, so that subscribers with Retain As
 // Published see it [MQTT-3.3.1-12] (mochi clears it for the others); the
 // retained store itself follows the replication messages (retained.go), so
 // mochi's own storing of the injected copy is undone.
-func (f *Fabric) inject(cl *mqtt.Client, m *message) {
+func (f *Fabric) inject(in *inbound, m *message) {
+	cl := in.client
 	pk := m.toPacket(m.Retain)
 	broker.SetMessageID(&pk, m.ID)
 	c := noChoice // most messages name no shared group: no allocation for them
 	if m.Groups != nil || m.SharedOnly {
 		c = &choice{groups: m.Groups, sharedOnly: m.SharedOnly}
 	}
-	f.injecting.Store(cl.ID, c)
-	defer f.injecting.Delete(cl.ID)
+	in.choice.Store(c)
+	defer in.choice.Store(nil)
 	do := func() {
 		if err := f.srv.InjectPacket(cl, pk); err != nil {
 			f.log.Debug("inject failed", zap.String("topic", m.Topic), zap.Error(err))
@@ -364,11 +371,20 @@ func (f *Fabric) inject(cl *mqtt.Client, m *message) {
 	do()
 }
 
+// injectedChoice returns what the message that origin (a peer's inline
+// client) is injecting names; nil: origin is injecting nothing.
+func (f *Fabric) injectedChoice(origin string) *choice {
+	if in, ok := f.injecting.Load(origin); ok {
+		return in.choice.Load()
+	}
+	return nil
+}
+
 // sharedOnly reports whether the message origin (a peer's inline client)
 // is injecting is for the shared groups this node serves alone.
 func (f *Fabric) sharedOnly(origin string) bool {
-	c, ok := f.injecting.Load(origin)
-	return ok && c.sharedOnly
+	c := f.injectedChoice(origin)
+	return c != nil && c.sharedOnly
 }
 
 // choice is what OnSelectSubscribers applies to one message: the shared
@@ -418,6 +434,7 @@ func (f *Fabric) inbound(peer string) *inbound {
 		cl.Properties.ProtocolVersion = 5 // so message expiry of stored copies is honoured
 		in = &inbound{client: cl, batch: f.queues.InlineBatch(cl), ackWake: make(chan struct{}, 1)}
 		f.in[peer] = in
+		f.injecting.Store(cl.ID, in)
 		f.wg.Add(1)
 		go f.acker(peer, in)
 	}

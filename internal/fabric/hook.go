@@ -127,7 +127,7 @@ func (h *hook) OnPublished(cl *mqtt.Client, _ packets.Packet) {
 // the message, with the member chosen cluster-wide.
 func (h *hook) OnSelectSubscribers(subs *mqtt.Subscribers, pk packets.Packet) *mqtt.Subscribers {
 	var chosen map[string]string
-	if c, ok := h.f.injecting.Load(pk.Origin); ok {
+	if c := h.f.injectedChoice(pk.Origin); c != nil {
 		chosen = c.groups
 		if c.sharedOnly {
 			subs.Subscriptions = map[string]packets.Subscription{}
@@ -290,7 +290,7 @@ func (f *Fabric) regroup(msgs []*message) {
 			if node == f.self {
 				in := f.inbound(f.self)
 				in.mu.Lock()
-				f.inject(in.client, &c)
+				f.inject(in, &c)
 				in.batch.Release()
 				in.mu.Unlock()
 			} else {
