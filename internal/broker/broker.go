@@ -114,6 +114,10 @@ func New(cfg *config.Config, log *zap.Logger) (*Broker, error) {
 		Logger:                 logging.Slog(log),
 		InlineClient:           true,
 		SysTopicResendInterval: mochiSysNever,
+		// conn.Read keeps the bytes of a read (readBufSize) until mochi
+		// has taken them, and an idle connection holds no read buffer;
+		// mochi's own takes a few small packets per call.
+		ClientNetReadBufferSize: 256,
 	})
 	b := &Broker{cfg: cfg, log: log, srv: srv, gate: make(chan struct{}), ext: ext, zones: map[string]*config.Zone{}}
 	b.countDrops()

@@ -104,6 +104,13 @@ type conn struct {
 	// wait (not Usable: TLS, WebSocket; under writeMu).
 	raw nowait.Writer
 
+	// rbuf, rpend: the buffer of the last read from the socket (rbufPool)
+	// and what mochi has not taken of it yet; rerr: the error that came
+	// with it. On the reading goroutine.
+	rbuf  *[]byte
+	rpend []byte
+	rerr  error
+
 	// framing state, touched only by the reading goroutine
 	skip        uint64 // bytes of the current packet body still to pass
 	inHeader    bool   // inside the remaining-length varint
@@ -149,7 +156,21 @@ const (
 
 var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// readBufSize is the buffer a connection's bytes are read into from the
+// socket (rbufPool). mochi's own read buffer is small (256 bytes, Broker's
+// options): the bytes of one read wait in rpend, and an idle connection
+// holds no buffer (nowait.ReadPooled).
+const readBufSize = 2048
+
+var rbufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// Read gives mochi's reader the bytes of the last read from the socket
+// (rpend) and, once they are gone, reads again: only then is the reading
+// goroutine done with its input (the writes it held go out, and so on).
 func (c *conn) Read(p []byte) (int, error) {
+	if len(c.rpend) > 0 {
+		return c.give(p), nil
+	}
 	c.out.Release()
 	c.writeMu.Lock()
 	c.batching = false
@@ -164,18 +185,28 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.refused != 0 {
 		return 0, c.refuse(c.refused)
 	}
+	if err := c.rerr; err != nil {
+		c.rerr = nil
+		return 0, err
+	}
 	var n int
-	if l := c.lim.Load(); l != nil {
-		n, err = l.read(c, p)
+	buf := p // a large body goes straight into mochi's buffer
+	if len(p) < readBufSize {
+		c.rbuf, n, err = c.readPooled()
+		if n == 0 {
+			c.putRbuf()
+			return 0, err
+		}
+		buf = *c.rbuf
 	} else {
-		n, err = c.Conn.Read(p)
+		n, err = c.readSocket(p)
 	}
 	// A read that fills half the buffer or more: data comes faster than
 	// this goroutine handles it, and writes to others are better left to
 	// their own goroutines (Broker.batchOf), which run beside it.
-	c.busy = n >= len(p)/2
+	c.busy = n >= len(buf)/2
 	if n > 0 && !c.connectDone {
-		if cerr := c.checkConnect(p[:n]); cerr != nil {
+		if cerr := c.checkConnect(buf[:n]); cerr != nil {
 			return 0, cerr
 		}
 	}
@@ -186,7 +217,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.traffic.recvOct.Add(uint64(n))
 		}
 		if !c.tripped {
-			if at, reason := c.track(p[:n]); reason != 0 {
+			if at, reason := c.track(buf[:n]); reason != 0 {
 				if at == 0 {
 					return 0, c.refuse(reason)
 				}
@@ -199,7 +230,50 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.batching = true
 		c.writeMu.Unlock()
 	}
+	if c.rbuf != nil {
+		// The error, if any, once mochi has had these bytes.
+		c.rpend, c.rerr = buf[:n], err
+		return c.give(p), nil
+	}
 	return n, err
+}
+
+// readSocket reads the connection into p, paced by the zone's limits.
+func (c *conn) readSocket(p []byte) (int, error) {
+	if l := c.lim.Load(); l != nil {
+		return l.read(c, p)
+	}
+	return c.Conn.Read(p)
+}
+
+// readPooled reads the connection into a buffer from rbufPool; a plain
+// TCP socket without limits is waited on with no buffer held.
+func (c *conn) readPooled() (*[]byte, int, error) {
+	if lc, ok := c.Conn.(*lconn); ok && lc.rd.Usable() && len(lc.rest) == 0 && c.lim.Load() == nil {
+		return nowait.ReadPooled(&lc.rd, lc.Conn, &rbufPool)
+	}
+	b := rbufPool.Get().(*[]byte)
+	n, err := c.readSocket(*b)
+	return b, n, err
+}
+
+// give copies what is left of the last read into p; the buffer goes
+// back to the pool once it is all given.
+func (c *conn) give(p []byte) int {
+	n := copy(p, c.rpend)
+	c.rpend = c.rpend[n:]
+	if len(c.rpend) == 0 {
+		c.rpend = nil
+		c.putRbuf()
+	}
+	return n
+}
+
+func (c *conn) putRbuf() {
+	if c.rbuf != nil {
+		rbufPool.Put(c.rbuf)
+		c.rbuf = nil
+	}
 }
 
 // refuse ends the connection for a SUBSCRIBE that broke an options rule:

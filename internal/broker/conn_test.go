@@ -81,6 +81,48 @@ func TestConnCoalescesWritesWhileReaderIsBusy(t *testing.T) {
 	}
 }
 
+// TestConnGivesOneReadInPieces: mochi reads through a small buffer; the
+// bytes of one read from the socket come in order over its calls, the
+// writes meanwhile stay held until it has taken them all and comes back
+// for more, and the read buffer goes back to the pool then.
+func TestConnGivesOneReadInPieces(t *testing.T) {
+	c, cc, peer := pipeConn(t)
+	want := bytes.Repeat([]byte("abcdefgh"), 100) // 800 bytes, one read
+	if _, err := peer.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	var got []byte
+	for len(got) < len(want) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+		if _, err := c.Write([]byte{byte(len(got))}); err != nil {
+			t.Fatal(err)
+		}
+		if w := cc.snapshot(); len(w) != 0 {
+			t.Fatalf("a write went out after %d of the %d bytes read at once", len(got), len(want))
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q", got)
+	}
+	if c.rbuf != nil || c.rpend != nil {
+		t.Fatal("the read buffer is kept after its bytes were all taken")
+	}
+	if _, err := peer.Write([]byte("z")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "z" {
+		t.Fatalf("next read: %q %v", buf[:n], err)
+	}
+	if w := cc.snapshot(); len(w) != 1 || len(w[0]) != len(want)/len(buf) {
+		t.Fatalf("want the held writes in one write as the reader came back, got %d writes", len(w))
+	}
+}
+
 func TestConnWritesAtOnceWhileReaderWaits(t *testing.T) {
 	c, cc, peer := pipeConn(t)
 	done := make(chan struct{})

@@ -89,10 +89,14 @@ func rawIO(trap, fd uintptr, b []byte) (int, error) {
 // false); one goroutine reads at a time.
 type Reader struct {
 	raw syscall.RawConn
-	fn  func(fd uintptr) bool
-	buf []byte
-	n   int
-	err error
+	// fn, pooledFn: the reads (Read, ReadPooled) and their state, kept
+	// here so that a read allocates no closure.
+	fn, pooledFn func(fd uintptr) bool
+	buf          []byte
+	pool         Pool
+	pb           *[]byte
+	n            int
+	err          error
 }
 
 // NewReader is the Reader of c's socket, or the zero Reader when c has
@@ -151,4 +155,60 @@ func ReadConn(r *Reader, c net.Conn, p []byte) (int, error) {
 		err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
 	return n, err
+}
+
+// Pool is where ReadPooled takes its buffers (a *sync.Pool of *[]byte).
+type Pool interface {
+	Get() any
+	Put(any)
+}
+
+// ReadPooled reads what c's socket holds (r is its Usable Reader) into a
+// buffer from pool (a *[]byte), waiting for some if it holds nothing.
+// No buffer is held while it waits: an idle connection holds none. Errors
+// and io.EOF come as ReadConn's, and with them no buffer.
+//
+// The wait is in the same RawConn.Read as the read that found nothing:
+// each RawConn.Read forgets what the poller saw before it began.
+func ReadPooled(r *Reader, c net.Conn, pool Pool) (*[]byte, int, error) {
+	if r.pooledFn == nil {
+		r.pooledFn = r.pooled
+	}
+	r.pool, r.pb, r.n, r.err = pool, nil, 0, nil
+	err := r.raw.Read(r.pooledFn)
+	b, n, rerr := r.pb, r.n, r.err
+	r.pool, r.pb = nil, nil
+	switch {
+	case err != nil:
+	case rerr != nil:
+		err = os.NewSyscallError("read", rerr)
+	case n == 0:
+		err = io.EOF
+	}
+	if err != nil {
+		if b != nil {
+			pool.Put(b)
+		}
+		if err != io.EOF {
+			err = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+		}
+		return nil, 0, err
+	}
+	return b, n, nil
+}
+
+// pooled is one read(2) into a buffer from r.pool, which goes back to the
+// pool when there is nothing to read (RawConn.Read then waits for input).
+func (r *Reader) pooled(fd uintptr) bool {
+	if r.pb == nil {
+		r.pb = r.pool.Get().(*[]byte)
+	}
+	n, err := rawIO(syscall.SYS_READ, fd, *r.pb)
+	if err == syscall.EAGAIN {
+		r.pool.Put(r.pb)
+		r.pb = nil
+		return false
+	}
+	r.n, r.err = n, err
+	return true
 }

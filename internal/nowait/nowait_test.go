@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,5 +152,108 @@ func TestReaderResetByPeer(t *testing.T) {
 	var op *net.OpError
 	if !errors.As(err, &op) || !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("after a reset: %v, want ECONNRESET in a *net.OpError", err)
+	}
+}
+
+// countingPool is a Pool of 64-byte buffers that knows how many it has
+// given out and not had back.
+type countingPool struct {
+	mu        sync.Mutex
+	gets, out int
+}
+
+func (p *countingPool) Get() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gets++
+	p.out++
+	b := make([]byte, 64)
+	return &b
+}
+
+func (p *countingPool) Put(any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out--
+}
+
+func (p *countingPool) counts() (gets, out int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gets, p.out
+}
+
+// TestReadPooledHoldsNoBufferWhileWaiting: ReadPooled tries a read with a
+// buffer from the pool and gives it back before it waits for input, takes
+// one again when input comes and returns it holding the bytes, in order;
+// a deadline, the peer's close and a closed connection come as ReadConn's
+// errors, with no buffer kept.
+func TestReadPooledHoldsNoBufferWhileWaiting(t *testing.T) {
+	c, peer := tcpPair(t)
+	r := NewReader(c)
+	pool := &countingPool{}
+	type result struct {
+		b   *[]byte
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, n, err := ReadPooled(&r, c, pool)
+		done <- result{b, n, err}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if gets, out := pool.counts(); gets >= 1 && out == 0 {
+			break // it tried, found nothing and gave the buffer back
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no buffer given back while waiting: %v", fmt.Sprint(pool.counts()))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case res := <-done:
+		t.Fatalf("returned with nothing to read: %d %v", res.n, res.err)
+	default:
+	}
+	want := bytes.Repeat([]byte("0123456789"), 10) // more than one buffer
+	if _, err := peer.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err != nil || res.n == 0 || !bytes.Equal((*res.b)[:res.n], want[:res.n]) {
+		t.Fatalf("first read: %q %v", (*res.b)[:res.n], res.err)
+	}
+	got := append([]byte(nil), (*res.b)[:res.n]...)
+	pool.Put(res.b)
+	for len(got) < len(want) {
+		b, n, err := ReadPooled(&r, c, pool)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		got = append(got, (*b)[:n]...)
+		pool.Put(b)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q", got)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	b, _, err := ReadPooled(&r, c, pool)
+	var ne net.Error
+	if b != nil || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("past the deadline: %v %v, want a timeout and no buffer", b, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	peer.Close()
+	if b, _, err := ReadPooled(&r, c, pool); b != nil || err != io.EOF {
+		t.Fatalf("after the peer closed: %v %v, want io.EOF", b, err)
+	}
+	c.Close()
+	if b, _, err := ReadPooled(&r, c, pool); b != nil || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed: %v %v, want net.ErrClosed", b, err)
+	}
+	if _, out := pool.counts(); out != 0 {
+		t.Fatalf("%d buffers not given back", out)
 	}
 }
