@@ -742,6 +742,10 @@ func (b *Broker) TakeQueue(clientID, to string) (queued []Message, sent map[uint
 // EndMove ends the forwarding for a session that moved away.
 func (b *Broker) EndMove(clientID string) { b.sessions.endMove(clientID) }
 
+// DroppedExpired counts a message the cluster dropped because its expiry
+// ran out before it could be delivered (delivery.dropped.expired).
+func (b *Broker) DroppedExpired() { b.sessions.expired.Add(1) }
+
 // RestoreQueue queues what the session of clientID had queued on its
 // previous node, for the connection about to resume it; had are the
 // message ids of what it had there otherwise (in flight, resent as such;

@@ -3,6 +3,7 @@ package fabric
 import (
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"emqxgo/internal/wire"
 )
@@ -49,8 +50,9 @@ func encodeBatch(epoch int64, msgs []*message) []byte {
 	b = append(b, batchVersion)
 	b = binary.AppendVarint(b, epoch)
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
+	now := time.Now().Unix()
 	for _, m := range msgs {
-		b = appendMessage(b, m)
+		b = appendMessageAt(b, m, now)
 	}
 	return b
 }
@@ -108,7 +110,20 @@ func decodeInflight(b []byte, queued bool) ([]inflight, error) {
 }
 
 // appendMessage appends the binary form of m.
-func appendMessage(b []byte, m *message) []byte {
+func appendMessage(b []byte, m *message) []byte { return appendMessageAt(b, m, 0) }
+
+// appendMessageAt is appendMessage at now (Unix seconds; 0: as m says):
+// the expiry is what is left of it then, and a message whose expiry has
+// run out goes as expired (the flag with 0).
+func appendMessageAt(b []byte, m *message, now int64) []byte {
+	expiry, expired := m.Expiry, m.expired
+	if now != 0 && m.expireAt != 0 && m.TS == 0 { // a retained table change keeps its own expiry (retained.go)
+		if left := m.expireAt - now; left <= 0 {
+			expiry, expired = 0, true
+		} else {
+			expiry = min(expiry, uint32(left))
+		}
+	}
 	var fl uint64
 	set := func(bit uint64, on bool) {
 		if on {
@@ -116,7 +131,7 @@ func appendMessage(b []byte, m *message) []byte {
 		}
 	}
 	set(fRetain, m.Retain)
-	set(fExpiry, m.Expiry > 0)
+	set(fExpiry, expiry > 0 || expired)
 	set(fPFI, m.HasPFI)
 	set(fCT, m.CT != "")
 	set(fResp, m.Resp != "")
@@ -134,7 +149,7 @@ func appendMessage(b []byte, m *message) []byte {
 	b = wire.AppendBytes(b, m.Payload)
 	b = append(b, m.QoS)
 	if fl&fExpiry != 0 {
-		b = binary.AppendUvarint(b, uint64(m.Expiry))
+		b = binary.AppendUvarint(b, uint64(expiry))
 	}
 	if fl&fPFI != 0 {
 		b = append(b, m.PFI)
@@ -185,6 +200,7 @@ func readMessage(r *wire.Reader) *message {
 	m.Retain, m.SharedOnly = fl&fRetain != 0, fl&fSharedOnly != 0
 	if fl&fExpiry != 0 {
 		m.Expiry = uint32(r.Uvarint())
+		m.expired = m.Expiry == 0
 	}
 	if fl&fPFI != 0 {
 		m.PFI, m.HasPFI = r.Byte(), true

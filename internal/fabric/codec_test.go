@@ -3,6 +3,7 @@ package fabric
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestBatchRoundTrip(t *testing.T) {
@@ -106,6 +107,9 @@ func everyField(t *testing.T) *message {
 	v := reflect.ValueOf(m).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f, name := v.Field(i), v.Type().Field(i).Name
+		if !v.Type().Field(i).IsExported() {
+			continue // the sender's own state (expireAt, expired), not a field of the form
+		}
 		switch {
 		case name == "QoS":
 			f.SetUint(2) // at most 2
@@ -168,5 +172,36 @@ func TestMessageCodecEveryField(t *testing.T) {
 	}
 	if _, err := decodeInflight(b, true); err == nil {
 		t.Fatal("messages in flight taken for queued ones")
+	}
+}
+
+// TestBatchSendsWhatIsLeftOfTheExpiry: a forward batch carries the expiry
+// left when it is encoded, not when the message entered the outbox; one
+// whose expiry ran out meanwhile goes as expired; a retained table change
+// keeps its own.
+func TestBatchSendsWhatIsLeftOfTheExpiry(t *testing.T) {
+	now := time.Now().Unix()
+	msgs := []*message{
+		{Topic: "left", QoS: 1, Expiry: 60, expireAt: now + 10},
+		{Topic: "gone", QoS: 1, Expiry: 60, expireAt: now - 1},
+		{Topic: "none", QoS: 1},
+		{Topic: "table", Expiry: 60, expireAt: now - 1, TS: 7, Node: "n"},
+	}
+	out, err := decodeBatch(encodeBatch(1, msgs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.Msgs
+	if got[0].expired || got[0].Expiry < 9 || got[0].Expiry > 10 {
+		t.Fatalf("left: expiry %d expired %v, want 9-10 s", got[0].Expiry, got[0].expired)
+	}
+	if !got[1].expired || got[1].Expiry != 0 {
+		t.Fatalf("gone: expiry %d expired %v, want expired", got[1].Expiry, got[1].expired)
+	}
+	if got[2].expired || got[2].Expiry != 0 {
+		t.Fatalf("none: expiry %d expired %v, want no expiry", got[2].Expiry, got[2].expired)
+	}
+	if got[3].expired || got[3].Expiry != 60 {
+		t.Fatalf("table change: expiry %d expired %v, want its own 60 s", got[3].Expiry, got[3].expired)
 	}
 }

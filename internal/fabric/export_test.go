@@ -34,3 +34,18 @@ func (f *Fabric) Batched(peer string) uint64 {
 	defer o.mu.Unlock()
 	return o.batched
 }
+
+// HoldOutbox keeps what is forwarded to peer in its outbox, as a link that
+// is down would, until the returned release is called (tests).
+func (f *Fabric) HoldOutbox(peer string) (release func()) {
+	o := f.outbox(peer)
+	o.mu.Lock()
+	o.synced-- // not the link's generation: nothing is sent (ready, sendNow)
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		o.synced = o.f.links.Gen(o.peer)
+		o.mu.Unlock()
+		o.signal()
+	}
+}

@@ -49,6 +49,9 @@ type Queues interface {
 	// UnsubscribeClient takes a client's subscriptions out of the index
 	// (mochi's, with the broker's cache told).
 	UnsubscribeClient(cl *mqtt.Client)
+	// DroppedExpired counts a message that expired before it could be
+	// delivered (delivery.dropped.expired).
+	DroppedExpired()
 }
 
 // nextID is a new cluster-wide message id: this node and start in the high

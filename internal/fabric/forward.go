@@ -315,6 +315,10 @@ func (f *Fabric) receive(peer string, b *fwdBatch, behind bool) {
 			f.queues.Marker(m.Topic, m.From)
 			continue
 		}
+		if m.expired { // it waited in the sender's outbox past its expiry
+			f.queues.DroppedExpired()
+			continue
+		}
 		f.inject(in, m)
 	}
 	if !behind {

@@ -69,7 +69,14 @@ type message struct {
 	QoS     byte
 	Retain  bool
 	Expiry  uint32 // remaining message expiry interval, seconds
-	PFI     byte   // payload format indicator, present when HasPFI
+	// expireAt: when the message expires (Unix seconds, 0: never), so
+	// that what is left is counted again as it is sent (encodeBatch):
+	// the time it waits in an outbox counts [MQTT-3.3.2-6]. Not sent.
+	expireAt int64
+	// expired: it ran out before it was sent; the receiver only notes
+	// its seq (readMessage: an Expiry of 0 with the flag set).
+	expired bool
+	PFI     byte // payload format indicator, present when HasPFI
 	HasPFI  bool
 	CT      string      // content type
 	Resp    string      // response topic
@@ -111,9 +118,9 @@ func fromPacket(pk packets.Packet, now time.Time) *message {
 		if left <= 0 {
 			return nil
 		}
-		m.Expiry = uint32(left)
+		m.Expiry, m.expireAt = uint32(left), pk.Expiry
 	} else if p.MessageExpiryInterval > 0 {
-		m.Expiry = p.MessageExpiryInterval
+		m.Expiry, m.expireAt = p.MessageExpiryInterval, now.Unix()+int64(p.MessageExpiryInterval)
 	}
 	if p.PayloadFormatFlag {
 		m.PFI, m.HasPFI = p.PayloadFormat, true

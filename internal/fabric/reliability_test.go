@@ -11,6 +11,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"emqxgo/internal/metrics"
 	"emqxgo/internal/testutil"
 )
 
@@ -207,4 +208,52 @@ func TestRoutePropagation(t *testing.T) {
 	if worst > time.Second {
 		t.Fatalf("route propagation took %s", worst)
 	}
+}
+
+// TestExpiryCountsTheWaitInAnOutbox: a message that waits in the
+// forwarding node's outbox (its peer link down) past its expiry is not
+// delivered on the other node, and is counted there as
+// delivery.dropped.expired; one still valid arrives with its interval
+// reduced by the wait [MQTT-3.3.2-5] [MQTT-3.3.2-6].
+func TestExpiryCountsTheWaitInAnOutbox(t *testing.T) {
+	t.Parallel()
+	ns := cluster(t, 2)
+	a, b := ns[0], ns[1]
+	sub := testutil.DialV5(t, b.Addr, "outbox-exp-sub")
+	sub.Sub(t, "outbox/exp", 1)
+	waitRoute(t, a, "outbox/exp", b)
+	dropped0 := b.N.Broker().Metrics().Get(metrics.DeliveryDroppedExpired)
+	release := a.N.Fabric().HoldOutbox(b.Name)
+	pub := testutil.DialV5(t, a.Addr, "outbox-exp-pub")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range []struct {
+		payload string
+		expiry  uint32
+	}{{"short", 1}, {"long", 60}, {"none", 0}} {
+		p := &paho.Publish{Topic: "outbox/exp", QoS: 1, Payload: []byte(m.payload)}
+		if m.expiry > 0 {
+			p.Properties = &paho.PublishProperties{MessageExpiry: &m.expiry}
+		}
+		if _, err := pub.Publish(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	published := time.Now()
+	// A deliberate delay, not a wait for a condition: the short message's
+	// second runs out (expiry is kept in whole seconds) while it waits.
+	time.Sleep(2100 * time.Millisecond)
+	release()
+	long := sub.Expect(t, "outbox/exp", []byte("long")) // "short" first fails here
+	waited := time.Since(published)
+	if e := long.Properties.MessageExpiry; e == nil || time.Duration(*e)*time.Second > 60*time.Second-waited+time.Second {
+		t.Fatalf("expiry interval %v after waiting %s in the outbox, want at most %d s", e, waited, 61-int(waited.Seconds()))
+	}
+	none := sub.Expect(t, "outbox/exp", []byte("none"))
+	if none.Properties != nil && none.Properties.MessageExpiry != nil {
+		t.Fatalf("a message without expiry arrived with one: %d", *none.Properties.MessageExpiry)
+	}
+	testutil.Eventually(t, 5*time.Second, "the expired message counted on the receiving node", func() bool {
+		return b.N.Broker().Metrics().Get(metrics.DeliveryDroppedExpired) == dropped0+1
+	})
 }

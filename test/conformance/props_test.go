@@ -116,7 +116,8 @@ func TestMessageExpiry(t *testing.T) {
 	}
 	m := r.readType(packets.Publish)
 	if string(m.Payload) != "long" {
-		t.Fatalf("first after resume: %q (the expired message was delivered)", m.Payload)
+		t.Fatalf("first after resume: %q with expiry %d s, %s after it was published (the expired message was delivered)",
+			m.Payload, m.Properties.MessageExpiryInterval, time.Since(published))
 	}
 	waited := time.Since(published)
 	if e := m.Properties.MessageExpiryInterval; e == 0 || time.Duration(e)*time.Second > 10*time.Second-waited+3*time.Second { // the rounding above
