@@ -139,6 +139,30 @@ func (v *V5) Expect(t testing.TB, topic string, payload []byte) *paho.Publish {
 	return nil
 }
 
+// ExpectAfterTakeover is Expect for the first message a connection gets
+// after it took a session over: the message the old connection had received
+// but not yet acknowledged when it was taken over is owed again, and may come
+// first, marked DUP [MQTT-4.4.0-1]. Only that one (same topic, payload resent)
+// is let through ahead of the wanted one.
+func (v *V5) ExpectAfterTakeover(t testing.TB, topic string, payload, resent []byte) *paho.Publish {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-v.Msgs:
+			if m.Topic == topic && bytes.Equal(m.Payload, payload) {
+				return m
+			}
+			if m.Topic != topic || !bytes.Equal(m.Payload, resent) || !m.Duplicate() {
+				t.Fatalf("after the takeover: got %s %q (DUP %v), want %s %q", m.Topic, m.Payload, m.Duplicate(), topic, payload)
+			}
+		case <-deadline:
+			t.Fatalf("no message on %s within 10s of the takeover", topic)
+			return nil
+		}
+	}
+}
+
 // Eventually polls cond every 20ms until it holds or d passes.
 func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
