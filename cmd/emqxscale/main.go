@@ -5,6 +5,11 @@
 //     limit allows (100k asked): connect rate, RSS per connection, the
 //     answer time of `emqx_ctl broker stats` and of a page of GET
 //     /api/v4/clients at that count;
+//   - when one process may not hold that many (the open-files limit), the
+//     same count spread over as many clustered nodes as it takes, each
+//     filled by a holder process (this tool with -hold): the cluster's
+//     connect rate, RSS per connection, and the answer time of cluster-wide
+//     pages and lookups at that count;
 //   - a cluster of -nodes node processes on loopback: the join time of
 //     each, -subs subscriptions (distinct filters) spread over the nodes,
 //     the time from the last SUBACK until every node's routes.count shows
@@ -58,7 +63,14 @@ func main() {
 	nnodes := flag.Int("nodes", 10, "cluster size (one more node then joins)")
 	timeout := flag.Duration("timeout", 8*time.Minute, "the whole run's bound; everything is stopped then")
 	root := flag.String("root", ".", "the repository (bin/emqx, bin/emqx_ctl, etc/)")
+	holdAddr := flag.String("hold", "", "(internal) be a holder process: hold -hold-n connections to this address")
+	holdN := flag.Int("hold-n", 0, "(internal) connections a holder opens")
+	holdPrefix := flag.String("hold-prefix", "hold", "(internal) a holder's client id prefix")
 	flag.Parse()
+	if *holdAddr != "" {
+		holdMain(*holdAddr, *holdPrefix, *holdN)
+		return
+	}
 	if *quick {
 		*conns, *subs, *nnodes = min(*conns, 5000), min(*subs, 20000), min(*nnodes, 5)
 	}
@@ -94,7 +106,9 @@ func main() {
 	raiseNofile(1 << 20)
 	started := time.Now()
 	machine()
-	single(*root, *conns)
+	if !single(*root, *conns) {
+		spread(*root, *conns)
+	}
 	cluster(*root, *nnodes, *subs)
 	add("machine", "load average at the end", procstat.LoadAvg(), "1, 5, 15 min")
 	printTable(time.Since(started))
@@ -159,8 +173,9 @@ func settledRSS(pid int) int64 {
 	return last
 }
 
-// single measures one node holding many idle connections.
-func single(root string, want int) {
+// single measures one node holding many idle connections; false when the
+// open-files limit let it hold fewer than want.
+func single(root string, want int) bool {
 	fmt.Fprintln(os.Stderr, "one node")
 	const part = "one node"
 	n, err := startNode(root, 1)
@@ -184,13 +199,14 @@ func single(root string, want int) {
 		}
 	}()
 	steps := 4
-	var total time.Duration
+	var total, cpu time.Duration
 	prevRSS, prevN := base, 0
 	for s := 1; s <= steps; s++ {
 		upto := int(target) * s / steps
-		t0 := time.Now()
+		t0, c0 := time.Now(), procstat.CPUTime(n.pid())
 		cs, err := openConns(n.addr, fmt.Sprintf("idle%d", s), upto-len(held), 32)
 		d := time.Since(t0)
+		cpu += procstat.CPUTime(n.pid()) - c0
 		held = append(held, cs...)
 		fail(err)
 		total += d
@@ -208,6 +224,8 @@ func single(root string, want int) {
 	add(part, "connections held", fmt.Sprint(len(held)), "connections.count agrees")
 	add(part, "connect rate", fmt.Sprintf("%.0f conn/s", float64(len(held))/total.Seconds()),
 		"CONNECT..CONNACK, 32 dialers in the tool, loopback")
+	add(part, "node CPU per connect", fmt.Sprintf("%.0f µs", float64(cpu.Microseconds())/float64(len(held))),
+		"the node's CPU time over the steps / connections")
 	add(part, "RSS per connection", fmt.Sprintf("%.1f KiB", float64(prevRSS-base)/float64(len(held))/1024),
 		fmt.Sprintf("(%s - %s) / %d", mb(prevRSS), mb(base), len(held)))
 	exec := medianOf(5, func() (time.Duration, error) { _, d, err := n.ctl(root, "status"); return d, err })
@@ -226,6 +244,7 @@ func single(root string, want int) {
 		return d, err
 	})
 	add(part, "GET /api/v4/clients, last page", ms(last), "median of 3")
+	return len(held) >= want
 }
 
 // cluster measures nnodes nodes with subs routes, then one more node.
