@@ -75,11 +75,12 @@ soak: build ## 3 nodes under load with node kills for SOAK (10m); exits 1 on los
 	$(GO) run ./cmd/emqxsoak
 
 # Scale: one node holding as many idle connections as the open-files limit
-# allows, then 10 node processes on loopback with 100k routes and an 11th
+# allows, the 100k asked spread over as many clustered nodes as that limit
+# needs, then 10 node processes on loopback with 100k routes and an 11th
 # joining; prints the table of docs/scale.md. A few minutes; SCALE=-quick
 # for smaller counts.
 SCALE ?=
-scale: build ## one node's connections, a 10-node cluster's routes: the table of docs/scale.md (SCALE=-quick)
+scale: build ## one node's connections, 100k over a cluster, a 10-node cluster's routes: docs/scale.md's table (SCALE=-quick)
 	$(GO) run ./cmd/emqxscale $(SCALE)
 
 # The node image, FROM scratch (nothing is pulled): make docker IMAGE=emqx-go:latest
