@@ -13,7 +13,7 @@ import (
 // about ten times cheaper than reflection-driven msgpack) and in the
 // inflight messages a session takeover hands over.
 //
-//	batch    = version(1) epoch(varint) count(uvarint) message*
+//	batch    = version(1) epoch(varint) at(varint) count(uvarint) message*
 //	inflight = count(uvarint) (packet id(uvarint) message)*
 //	message  = flags(uvarint) seq(uvarint) id(uvarint) topic(str) payload(bytes) qos(1)
 //	           [expiry(uvarint)] [pfi(1)] [ct(str)] [resp(str)] [corr(bytes)]
@@ -21,8 +21,11 @@ import (
 //	           [ts(varint) node(str)] [marker: node(str)]
 //
 // str and bytes are a uvarint length then the bytes; optional fields are
-// present when their flag bit is set.
-const batchVersion = 1
+// present when their flag bit is set. at is when the batch was encoded
+// (Unix seconds, the sender's clock; version 1 had none): each expiry is
+// what was left of it then, and the receiver takes off what passed since
+// (fwdBatch.age).
+const batchVersion = 2
 
 const (
 	fRetain = 1 << iota
@@ -42,15 +45,20 @@ const (
 var errBadBatch = errors.New("malformed forward batch")
 
 func encodeBatch(epoch int64, msgs []*message) []byte {
-	n := 16
+	return encodeBatchAt(epoch, msgs, time.Now().Unix())
+}
+
+// encodeBatchAt is encodeBatch at now (Unix seconds).
+func encodeBatchAt(epoch int64, msgs []*message, now int64) []byte {
+	n := 24
 	for _, m := range msgs {
 		n += 32 + len(m.Topic) + len(m.Payload)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, batchVersion)
 	b = binary.AppendVarint(b, epoch)
+	b = binary.AppendVarint(b, now)
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
-	now := time.Now().Unix()
 	for _, m := range msgs {
 		b = appendMessageAt(b, m, now)
 	}
@@ -59,10 +67,14 @@ func encodeBatch(epoch int64, msgs []*message) []byte {
 
 func decodeBatch(b []byte) (*fwdBatch, error) {
 	r := &wire.Reader{B: b}
-	if r.Byte() != batchVersion {
+	v := r.Byte()
+	if v != 1 && v != batchVersion {
 		return nil, errBadBatch
 	}
 	out := &fwdBatch{Epoch: r.Varint()}
+	if v >= 2 {
+		out.At = r.Varint()
+	}
 	n := r.Count()
 	out.Msgs = make([]*message, 0, n)
 	for i := 0; i < n && r.Err == nil; i++ {

@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"encoding/binary"
 	"reflect"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestBatchRoundTrip(t *testing.T) {
 			t.Fatalf("message %d:\n got %+v\nwant %+v", i, got, want)
 		}
 	}
-	for _, bad := range [][]byte{nil, {2}, {1, 0, 5}, {1, 0, 1, 0, 0, 200}, encodeBatch(1, in)[:20]} {
+	for _, bad := range [][]byte{nil, {2}, {3, 0, 0, 0}, {1, 0, 5}, {1, 0, 1, 0, 0, 200}, encodeBatch(1, in)[:20]} {
 		if _, err := decodeBatch(bad); err == nil {
 			t.Fatalf("decoded %x", bad)
 		}
@@ -203,5 +204,60 @@ func TestBatchSendsWhatIsLeftOfTheExpiry(t *testing.T) {
 	}
 	if got[3].expired || got[3].Expiry != 60 {
 		t.Fatalf("table change: expiry %d expired %v, want its own 60 s", got[3].Expiry, got[3].expired)
+	}
+}
+
+// TestBatchAgesOnTheWay: a batch says when it was encoded, and the
+// receiver takes off each expiry the seconds since (a batch held in a
+// link's queue, the socket or a reader that did not run); one that ran out
+// meanwhile arrives expired. A receiver whose clock is behind takes nothing
+// off; a retained table change and a message without expiry are left as
+// they are; a batch of version 1 (no time) is read as it was.
+func TestBatchAgesOnTheWay(t *testing.T) {
+	now := time.Now().Unix()
+	batch := func() []*message {
+		return []*message{
+			{Topic: "ten", QoS: 1, Expiry: 60, expireAt: now + 10},
+			{Topic: "two", QoS: 1, Expiry: 60, expireAt: now + 2},
+			{Topic: "gone", QoS: 1, Expiry: 60, expireAt: now},
+			{Topic: "none", QoS: 1},
+			{Topic: "table", Expiry: 60, expireAt: now, TS: 7, Node: "n"},
+		}
+	}
+	sent := encodeBatchAt(1, batch(), now-3) // encoded 3 s ago
+	out, err := decodeBatch(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.At != now-3 || out.Msgs[0].Expiry != 13 || out.Msgs[2].expired {
+		t.Fatalf("as sent: at %d, ten %d s, gone expired %v; want %d, 13 s, not expired", out.At, out.Msgs[0].Expiry, out.Msgs[2].expired, now-3)
+	}
+	out.age(now)
+	for i, want := range []struct {
+		expiry  uint32
+		expired bool
+	}{{10, false}, {2, false}, {0, true}, {0, false}, {60, false}} {
+		if m := out.Msgs[i]; m.Expiry != want.expiry || m.expired != want.expired {
+			t.Fatalf("%s after 3 s on the way: expiry %d expired %v, want %d %v", m.Topic, m.Expiry, m.expired, want.expiry, want.expired)
+		}
+	}
+
+	behind, _ := decodeBatch(sent)
+	behind.age(now - 5) // the receiver's clock is behind the sender's
+	if behind.Msgs[0].Expiry != 13 || behind.Msgs[2].expired {
+		t.Fatalf("receiver behind: ten %d s, gone expired %v; want 13 s and not expired", behind.Msgs[0].Expiry, behind.Msgs[2].expired)
+	}
+
+	// Version 1: no time after the epoch.
+	v1 := append([]byte{1}, binary.AppendVarint(nil, 1)...)
+	v1 = binary.AppendUvarint(v1, 1)
+	v1 = appendMessage(v1, &message{Topic: "old", QoS: 1, Expiry: 5})
+	old, err := decodeBatch(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.age(now)
+	if old.At != 0 || old.Msgs[0].Expiry != 5 {
+		t.Fatalf("version 1: at %d expiry %d, want 0 and 5 s", old.At, old.Msgs[0].Expiry)
 	}
 }

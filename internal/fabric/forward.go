@@ -294,6 +294,7 @@ func (in *inbound) fresh(seq uint64) bool {
 // receiving node a quarter more CPU and tripled p99; handed to the
 // subscribers' goroutines, a goroutine was started per message).
 func (f *Fabric) receive(peer string, b *fwdBatch, behind bool) {
+	b.age(time.Now().Unix())
 	in := f.inbound(peer)
 	in.mu.Lock()
 	if b.Epoch != in.epoch {

@@ -100,7 +100,39 @@ type message struct {
 
 type fwdBatch struct {
 	Epoch int64 // sender's start time: seqs restart with it
+	At    int64 // when it was encoded, Unix seconds by the sender's clock (0: not said)
 	Msgs  []*message
+}
+
+// age takes off each message's expiry the whole seconds that passed
+// between the batch's encoding and now (Unix seconds): a batch that waited
+// in a link's queue, the socket or a reader that did not run carried what
+// was left when it was encoded, and the receiver's copy must not outlive the
+// sender's [MQTT-3.3.2-5]. One whose expiry ran out meanwhile is marked
+// expired. The sender's clock is trusted as EMQX trusts a message's
+// timestamp across nodes; a receiver whose clock is behind takes nothing off.
+func (b *fwdBatch) age(now int64) {
+	lag := now - b.At
+	if b.At == 0 || lag <= 0 {
+		return
+	}
+	for _, m := range b.Msgs {
+		m.age(lag)
+	}
+}
+
+// age takes lag seconds off a message's expiry, if it has one (a retained
+// table change keeps its own: retained.go); false: it ran out.
+func (m *message) age(lag int64) bool {
+	if m.Expiry == 0 || m.expired || m.TS != 0 || lag <= 0 {
+		return !m.expired
+	}
+	if int64(m.Expiry) <= lag {
+		m.Expiry, m.expired = 0, true
+		return false
+	}
+	m.Expiry -= uint32(lag)
+	return true
 }
 
 type fwdAck struct {

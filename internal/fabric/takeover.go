@@ -42,6 +42,9 @@ type takeoverResp struct {
 	Queued   []byte         `codec:"q,omitempty"`    // encodeInflight, ids 0: queued, never sent
 	Pubrels  []uint16       `codec:"rel,omitempty"`  // QoS 2 messages received by the client (PUBREC), PUBREL not completed
 	Seen     []uint64       `codec:"seen,omitempty"` // ids of messages the session had since it moved to the sender lately
+	// At: when the answer was made (Unix seconds, the sender's clock); the
+	// queued messages' expiry is what was left then (fwdBatch.age).
+	At int64 `codec:"at,omitempty"`
 }
 
 // takeoverTimeout bounds how long a CONNECT waits for the other nodes.
@@ -124,7 +127,12 @@ func (f *Fabric) claim(cl *mqtt.Client, pk packets.Packet) {
 		f.log.Warn("session taken over without its queued messages: malformed takeover answer", zap.String("client", cl.ID), zap.Error(err))
 	}
 	msgs := make([]broker.Message, 0, len(queued))
+	lag := time.Now().Unix() - found.At
 	for _, in := range queued {
+		if found.At != 0 && !in.Msg.age(lag) {
+			f.queues.DroppedExpired() // it ran out while the answer came
+			continue
+		}
 		p := in.Msg.toPacket(in.Msg.Retain)
 		p.Origin = in.Msg.From
 		msgs = append(msgs, broker.Message{Packet: p, ID: in.Msg.ID})
@@ -151,7 +159,8 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 	if !ok || cl.Net.Inline {
 		return &takeoverResp{}
 	}
-	resp := &takeoverResp{Found: true}
+	now := time.Now() // the queued messages' expiry is what is left at At
+	resp := &takeoverResp{Found: true, At: now.Unix()}
 	if !cl.Closed() {
 		if cl.Properties.ProtocolVersion == 5 {
 			_ = f.srv.DisconnectClient(cl, packets.ErrSessionTakenOver)
@@ -179,7 +188,7 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 			if p.FixedHeader.Type != packets.Publish {
 				continue // our side of an inbound QoS 2 flow: the client resends its PUBREL
 			}
-			if m := fromPacket(p, time.Now()); m != nil {
+			if m := fromPacket(p, now); m != nil {
 				m.ID, m.From = sentIDs[p.PacketID], p.Origin
 				sent = append(sent, inflight{ID: p.PacketID, Msg: m})
 			}
@@ -189,7 +198,7 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 		}
 		var queued []inflight
 		for _, q := range waiting {
-			if m := fromPacket(q.Packet, time.Now()); m != nil {
+			if m := fromPacket(q.Packet, now); m != nil {
 				m.ID, m.From = q.ID, q.Origin
 				queued = append(queued, inflight{Msg: m})
 			}
