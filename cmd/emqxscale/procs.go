@@ -57,14 +57,20 @@ func (n *node) pid() int { return n.cmd.Process.Pid }
 func (n *node) stop() {
 	n.once.Do(func() {
 		_ = n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.done:
-		case <-time.After(10 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.done
-		}
+		waitOrKill(n.cmd.Process, n.done)
 		_ = os.RemoveAll(n.home)
 	})
+}
+
+// waitOrKill waits for done (the process has been told to end), and kills
+// the process if it has not ended after 10 s.
+func waitOrKill(p *os.Process, done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.Kill()
+		<-done
+	}
 }
 
 func stopAll() {
@@ -166,18 +172,19 @@ func (n *node) stat(root, name string) (int, time.Duration, error) {
 
 var httpc = &http.Client{Timeout: 30 * time.Second}
 
-// get calls the management API (admin/public, the default application)
-// and returns the body's size and the wall time.
-func (n *node) get(path string) (int, time.Duration, error) {
+// fetch calls the management API (admin/public, the default application)
+// and returns the body and the wall time; a status other than 200 is an
+// error.
+func (n *node) fetch(path string) ([]byte, time.Duration, error) {
 	req, err := http.NewRequest("GET", "http://"+n.api+"/api/v4"+path, nil)
 	if err != nil {
-		return 0, 0, err
+		return nil, 0, err
 	}
 	req.SetBasicAuth("admin", "public")
 	t0 := time.Now()
 	resp, err := httpc.Do(req)
 	if err != nil {
-		return 0, time.Since(t0), err
+		return nil, time.Since(t0), err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -185,27 +192,32 @@ func (n *node) get(path string) (int, time.Duration, error) {
 	if err == nil && resp.StatusCode != 200 {
 		err = fmt.Errorf("GET %s on %s: %s: %.200s", path, n.name, resp.Status, b)
 	}
+	return b, d, err
+}
+
+// get is fetch that keeps only the body's size.
+func (n *node) get(path string) (int, time.Duration, error) {
+	b, d, err := n.fetch(path)
 	return len(b), d, err
+}
+
+// getJSON is fetch that decodes the body into v.
+func (n *node) getJSON(path string, v any) (time.Duration, error) {
+	b, d, err := n.fetch(path)
+	if err != nil {
+		return d, err
+	}
+	return d, json.Unmarshal(b, v)
 }
 
 // apiStat reads one figure of GET /api/v4/nodes/{node}/stats, answered
 // by n itself (cheaper to poll than an emqx_ctl process).
 func (n *node) apiStat(name string) (int, error) {
-	req, err := http.NewRequest("GET", "http://"+n.api+"/api/v4/nodes/"+n.name+"/stats", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.SetBasicAuth("admin", "public")
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
 	var v struct {
 		Code int            `json:"code"`
 		Data map[string]int `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&v); err != nil {
+	if _, err := n.getJSON("/nodes/"+n.name+"/stats", &v); err != nil {
 		return 0, err
 	}
 	got, ok := v.Data[name]

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -94,38 +92,9 @@ func (h *holder) wait() (int, time.Duration, error) {
 // for it (KILL after 10 s).
 func (h *holder) stop() {
 	_ = h.stdin.Close()
-	done := make(chan struct{})
+	done := make(chan struct{}) // Wait only now: it closes the output pipe
 	go func() { _ = h.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// getJSON calls the management API on n and decodes the answer into v.
-func (n *node) getJSON(path string, v any) (time.Duration, error) {
-	req, err := http.NewRequest("GET", "http://"+n.api+"/api/v4"+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	req.SetBasicAuth("admin", "public")
-	t0 := time.Now()
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return time.Since(t0), err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	d := time.Since(t0)
-	if err != nil {
-		return d, err
-	}
-	if resp.StatusCode != 200 {
-		return d, fmt.Errorf("GET %s on %s: %s: %.200s", path, n.name, resp.Status, b)
-	}
-	return d, json.Unmarshal(b, v)
+	waitOrKill(h.cmd.Process, done)
 }
 
 // spread holds total idle connections over as many nodes as the
@@ -202,7 +171,7 @@ func spread(root string, total int) {
 	add(part, "connect rate", fmt.Sprintf("%.0f conn/s", float64(sum)/wall.Seconds()),
 		fmt.Sprintf("%d connections, CONNECT..CONNACK, all nodes at once, in %.1f s", sum, wall.Seconds()))
 	add(part, "node CPU per connect", fmt.Sprintf("%.0f µs", float64(cpu.Microseconds())/float64(sum)),
-		fmt.Sprintf("all nodes' CPU time while connecting / connections: a CONNECT asks each of the %d other nodes whether it holds the client id", nn-1))
+		fmt.Sprintf("all nodes' CPU time while connecting / connections: a CONNECT asks every other node (%d here) whether it holds the client id", nn-1))
 
 	var stats struct {
 		Data map[string]int `json:"data"`

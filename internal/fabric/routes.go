@@ -65,8 +65,9 @@ func (c *routeCount) inc(node, filter string) {
 		c.held, c.nodes = map[nodeTopic]int32{}, map[string]int32{}
 	}
 	k := nodeTopic{node, topic.Plain(filter)}
-	c.held[k]++
-	if c.held[k] == 1 {
+	n := c.held[k] + 1
+	c.held[k] = n
+	if n == 1 {
 		c.nodes[k.topic]++
 		c.routes++
 	}
