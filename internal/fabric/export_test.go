@@ -1,7 +1,5 @@
 package fabric
 
-import "emqxgo/internal/topic"
-
 // Tombstones counts the deletes the table remembers (tests).
 func (t *Table) Tombstones() int {
 	t.mu.RLock()
@@ -50,27 +48,4 @@ func (f *Fabric) HoldOutbox(peer string) (release func()) {
 		o.mu.Unlock()
 		o.signal()
 	}
-}
-
-// RouteCountsByScan counts what RouteCounts keeps, by a pass over the
-// whole table (tests: the figures kept as the table changes must agree).
-func (f *Fabric) RouteCountsByScan() (routes, topics int) {
-	r := f.routes
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	seen := map[string]struct{}{}
-	for filter := range r.local {
-		seen[topic.Plain(filter)] = struct{}{}
-	}
-	routes = len(seen)
-	for _, rs := range r.peer {
-		mine := map[string]struct{}{}
-		for rt := range rs {
-			t := topic.Plain(rt.Filter)
-			mine[t] = struct{}{}
-			seen[t] = struct{}{}
-		}
-		routes += len(mine)
-	}
-	return routes, len(seen)
 }

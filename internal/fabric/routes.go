@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"emqxgo/internal/topic"
-
 	"go.uber.org/zap"
 )
 
@@ -42,53 +40,34 @@ type routes struct {
 	count   routeCount // RouteCounts' figures, kept as the table changes
 }
 
-// routeCount keeps the figures of RouteCounts as local filters and peer
-// routes come and go, so that reading them (the stats' tick every second,
-// emqx_ctl broker stats) costs nothing whatever the table's size. It had
-// been a pass over every route building a set of topics, each second: 10%
-// of a core on each node at 100k routes, holding routeMu meanwhile.
+// routeCount counts the records of EMQX's route table as local filters
+// and peer routes come and go, so that reading it (the stats' tick every
+// second, emqx_ctl broker stats) costs nothing whatever the table's size.
+// It had been a pass over every route building a set each second: 10% of
+// a core on each node at 100k routes, holding routeMu meanwhile.
 //
-// A node holds a topic while it has at least one entry (a local filter, a
-// peer's plain route or shared member) whose topic.Plain is that topic;
-// routes counts (node, topic) pairs, topics the distinct topics. The local
+// A record is a Route (mgmt.go: topic, node, shared group), present while
+// at least one entry maps to it (a local filter, a peer's plain route or
+// shared member; several members of a group are one record). The local
 // node is "".
 type routeCount struct {
-	held   map[nodeTopic]int32 // a node's entries per topic
-	nodes  map[string]int32    // topic -> nodes holding it
-	routes int
+	held map[Route]int32 // entries per record
 }
-
-type nodeTopic struct{ node, topic string }
 
 func (c *routeCount) inc(node, filter string) {
 	if c.held == nil {
-		c.held, c.nodes = map[nodeTopic]int32{}, map[string]int32{}
+		c.held = map[Route]int32{}
 	}
-	k := nodeTopic{node, topic.Plain(filter)}
-	n := c.held[k] + 1
-	c.held[k] = n
-	if n == 1 {
-		c.nodes[k.topic]++
-		c.routes++
-	}
+	c.held[routeOf(filter, node)]++
 }
 
 func (c *routeCount) dec(node, filter string) {
-	k := nodeTopic{node, topic.Plain(filter)}
-	n, ok := c.held[k]
-	if !ok {
-		return
-	}
-	if n > 1 {
+	k := routeOf(filter, node)
+	switch n := c.held[k]; {
+	case n > 1:
 		c.held[k] = n - 1
-		return
-	}
-	delete(c.held, k)
-	c.routes--
-	if c.nodes[k.topic] > 1 {
-		c.nodes[k.topic]--
-	} else {
-		delete(c.nodes, k.topic)
+	case n == 1:
+		delete(c.held, k)
 	}
 }
 
@@ -320,14 +299,15 @@ func (r *routes) dropLocked(peer string) {
 	delete(r.peer, peer)
 }
 
-// RouteCounts counts the cluster's routes as EMQX's stats do: routes, one
-// per topic filter and node holding a subscription to it (a shared
-// group's filter counts as its topic), and topics, the distinct filters.
-func (f *Fabric) RouteCounts() (routes, topics int) {
+// RouteCount is the cluster's routes.count and topics.count, as EMQX
+// 4.4 sets both: the size of its route table, one record per topic filter
+// and node holding a subscription to it, and per shared group on that node
+// (emqx_router_helper's stats_fun).
+func (f *Fabric) RouteCount() int {
 	r := f.routes
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.count.routes, len(r.count.nodes)
+	return len(r.count.held)
 }
 
 // RetainedCount is how many retained messages the cluster's table holds.

@@ -50,8 +50,8 @@ func (n *Node) setupObservability() {
 	st.SetSource("suboptions", subs)
 	st.SetSource("subscribers", subs)
 	st.SetSource("subscriptions.shared", func() int { return get().Shared })
-	st.SetSource("routes", func() int { r, _ := f.RouteCounts(); return r })
-	st.SetSource("topics", func() int { _, t := f.RouteCounts(); return t })
+	st.SetSource("routes", f.RouteCount)
+	st.SetSource("topics", f.RouteCount)
 	st.SetSource("retained", f.RetainedCount)
 
 	// $SYS/brokers/<node>/stats/... and /metrics/... at broker.sys_interval.
