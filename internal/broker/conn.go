@@ -89,6 +89,10 @@ type conn struct {
 	werr     error       // a failed deferred write: later writes fail with it
 	nowait   bool        // holdNoWait's holder writes: nothing waits for the socket (under writeMu)
 	flusher  bool        // a goroutine sends what tryFlushLocked could not (under writeMu)
+	// closing: Close has begun. mochi closes the socket before it marks
+	// the client closed (Client.Closed); a session's pump checks this too
+	// (connGone), so that nothing is taken as sent on a connection going away.
+	closing atomic.Bool
 	// out: the connections this one's reading goroutine writes to while
 	// it handles the bytes of its last read, released as it reads again.
 	out Batch
@@ -530,6 +534,7 @@ func (c *conn) flushLocked() error {
 // Close sends what is still buffered (a DISCONNECT, say) first, bounded by
 // a short write deadline.
 func (c *conn) Close() error {
+	c.closing.Store(true)
 	if l := c.lim.Load(); l != nil {
 		l.close() // a paused Read ends
 	}

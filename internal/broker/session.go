@@ -498,6 +498,19 @@ func (s *session) noteDrop() {
 	}
 }
 
+// connGone reports whether cl's connection is closed or closing. mochi closes
+// the socket before it marks the client closed: a message taken in flight
+// meanwhile would wait for the session's next connection as sent, DUP and
+// past its expiry [MQTT-3.3.2-5], though it was published after the client
+// could see the connection end.
+func connGone(cl *mqtt.Client) bool {
+	if cl.Closed() {
+		return true
+	}
+	c, ok := cl.Net.Conn.(*conn)
+	return ok && c.closing.Load()
+}
+
 // pump sends from the head of the queue while the window has room; the
 // caller has set pumping.
 func (s *session) pump() { s.pumpOn(nil) }
@@ -520,7 +533,7 @@ func (s *session) pumpOn(nw *conn) {
 			s.progress = time.Now()
 		}
 		cl := s.cl
-		if cl != nil && cl.Closed() {
+		if cl != nil && connGone(cl) {
 			cl, s.cl = nil, nil
 		}
 		if !s.sendable(cl) {

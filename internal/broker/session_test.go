@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -373,4 +375,55 @@ func waitOffline(t *testing.T, b *Broker, id string) {
 		defer s.mu.Unlock()
 		return s.cl == nil
 	})
+}
+
+// TestNothingSentOnAClosingConnection: mochi closes a connection's socket
+// before it marks the client closed (Client.Stop); a message for the
+// session that comes meanwhile (its client may already have seen the
+// connection end) stays queued, its expiry running, and is sent new when
+// the session resumes. It had been taken in flight on the dead connection:
+// resent as DUP on resume, and kept past its expiry [MQTT-3.3.2-5]. Here a
+// mochi client on a real socket stands in that window: its connection
+// closed, no reader to mark it closed.
+func TestNothingSentOnAClosingConnection(t *testing.T) {
+	b := startBroker(t, testConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	sock, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(sock, 0, 0)
+	const id, topic = "closing", "closing/x"
+	cl := b.srv.NewClient(c, "tcp", id, false)
+	cl.Properties.ProtocolVersion = 4
+	b.sessions.establish(cl, packets.Packet{Connect: packets.ConnectParams{ClientIdentifier: id}}, "")
+	b.sessions.attach(cl)
+	sub := packets.Subscription{Filter: topic, Qos: 1}
+	send := func(n int) {
+		pk := publishPacket(topic, 1, 0, seqPayload(n))
+		pk.Properties.MessageExpiryInterval = 60
+		pk.Expiry = time.Now().Unix() + 60
+		b.sessions.deliver(id, sub, shared(&pk), 0)
+	}
+	send(1)
+	testutil.Eventually(t, 5*time.Second, "the first message in flight", func() bool { return cl.State.Inflight.Len() == 1 })
+	_ = c.Close() // mochi's Client.Stop: the socket first, then the client marked closed
+	if cl.Closed() {
+		t.Fatal("the client is marked closed with its connection: the window this test stands in is gone")
+	}
+	send(2)
+	waitOffline(t, b, id) // the pump has let the connection go
+	if n, q := cl.State.Inflight.Len(), b.sessions.queued(id); n != 1 || q != 1 {
+		t.Fatalf("%d messages in flight and %d queued, want 1 and 1: the second was taken as sent on the closing connection", n, q)
+	}
 }

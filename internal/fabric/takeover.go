@@ -188,20 +188,26 @@ func (f *Fabric) release(peer string, req *takeoverReq) *takeoverResp {
 			if p.FixedHeader.Type != packets.Publish {
 				continue // our side of an inbound QoS 2 flow: the client resends its PUBREL
 			}
-			if m := fromPacket(p, now); m != nil {
-				m.ID, m.From = sentIDs[p.PacketID], p.Origin
-				sent = append(sent, inflight{ID: p.PacketID, Msg: m})
+			m := fromPacket(p, now)
+			if m == nil {
+				f.queues.DroppedExpired()
+				continue
 			}
+			m.ID, m.From = sentIDs[p.PacketID], p.Origin
+			sent = append(sent, inflight{ID: p.PacketID, Msg: m})
 		}
 		if len(sent) > 0 {
 			resp.Inflight = encodeInflight(sent)
 		}
 		var queued []inflight
 		for _, q := range waiting {
-			if m := fromPacket(q.Packet, now); m != nil {
-				m.ID, m.From = q.ID, q.Origin
-				queued = append(queued, inflight{Msg: m})
+			m := fromPacket(q.Packet, now)
+			if m == nil {
+				f.queues.DroppedExpired() // it ran out in the queue here
+				continue
 			}
+			m.ID, m.From = q.ID, q.Origin
+			queued = append(queued, inflight{Msg: m})
 		}
 		if len(queued) > 0 {
 			resp.Queued = encodeInflight(queued)
