@@ -1,5 +1,7 @@
 package fabric
 
+import "slices"
+
 // Tombstones counts the deletes the table remembers (tests).
 func (t *Table) Tombstones() int {
 	t.mu.RLock()
@@ -48,4 +50,28 @@ func (f *Fabric) HoldOutbox(peer string) (release func()) {
 		o.mu.Unlock()
 		o.signal()
 	}
+}
+
+// RoutesByScan lists the records of the route table by a pass over the
+// local filters and every peer's routes, as Routes did before they were
+// counted (tests: the kept records must be these).
+func (f *Fabric) RoutesByScan() []Route {
+	r := f.routes
+	seen := map[Route]struct{}{}
+	r.mu.Lock()
+	for filter := range r.local {
+		seen[routeOf(filter, f.self)] = struct{}{}
+	}
+	for peer, rs := range r.peer {
+		for rt := range rs {
+			seen[routeOf(rt.Filter, peer)] = struct{}{}
+		}
+	}
+	r.mu.Unlock()
+	out := make([]Route, 0, len(seen))
+	for rt := range seen {
+		out = append(out, rt)
+	}
+	slices.SortFunc(out, compareRoutes)
+	return out
 }

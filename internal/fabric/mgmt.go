@@ -21,27 +21,66 @@ type Route struct {
 
 // Routes lists the cluster's routes as this node knows them (its own
 // subscriptions and what its peers advertised), sorted by topic, node and
-// group.
+// group. The list is kept while no route comes or goes, for the next call
+// (GET /routes, page by page): the caller must not change it.
 func (f *Fabric) Routes() []Route {
-	r := f.routes
-	seen := map[Route]struct{}{}
-	r.mu.Lock()
-	for filter := range r.local {
-		seen[routeOf(filter, f.self)] = struct{}{}
+	c := &f.routes.count
+	f.routes.mu.Lock()
+	if c.listed != nil && c.listedVer == c.ver {
+		defer f.routes.mu.Unlock()
+		return c.listed
 	}
-	for peer, rs := range r.peer {
-		for rt := range rs {
-			seen[routeOf(rt.Filter, peer)] = struct{}{}
+	ver := c.ver
+	out := make([]Route, 0, len(c.held))
+	for rt := range c.held {
+		if rt.Node == "" {
+			rt.Node = f.self
 		}
-	}
-	r.mu.Unlock()
-	out := make([]Route, 0, len(seen))
-	for rt := range seen {
 		out = append(out, rt)
 	}
-	slices.SortFunc(out, func(a, b Route) int {
-		return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.Node, b.Node), strings.Compare(a.Group, b.Group))
-	})
+	f.routes.mu.Unlock()
+	slices.SortFunc(out, compareRoutes)
+	f.routes.mu.Lock()
+	if c.ver == ver && len(out) > 0 {
+		c.listed, c.listedVer = out, ver
+	}
+	f.routes.mu.Unlock()
+	return out
+}
+
+// compareRoutes orders routes by topic, node and group.
+func compareRoutes(a, b Route) int {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), strings.Compare(a.Node, b.Node), strings.Compare(a.Group, b.Group))
+}
+
+// RoutesOf lists the routes of topic (a filter, exactly; a shared
+// subscription's by its plain filter), as Routes sorts them: from Routes'
+// list if it is kept, else from a pass over the records (no sort of them
+// all).
+func (f *Fabric) RoutesOf(topic string) []Route {
+	c := &f.routes.count
+	f.routes.mu.Lock()
+	if c.listed != nil && c.listedVer == c.ver {
+		all := c.listed
+		f.routes.mu.Unlock()
+		i, _ := slices.BinarySearchFunc(all, topic, func(r Route, t string) int { return strings.Compare(r.Topic, t) })
+		j := i
+		for j < len(all) && all[j].Topic == topic {
+			j++
+		}
+		return all[i:j:j]
+	}
+	var out []Route
+	for rt := range c.held {
+		if rt.Topic == topic {
+			if rt.Node == "" {
+				rt.Node = f.self
+			}
+			out = append(out, rt)
+		}
+	}
+	f.routes.mu.Unlock()
+	slices.SortFunc(out, compareRoutes)
 	return out
 }
 

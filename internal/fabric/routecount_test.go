@@ -3,9 +3,11 @@ package fabric_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"emqxgo/internal/fabric"
 	"emqxgo/internal/testutil"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -15,7 +17,8 @@ import (
 // 4.4 both sets to the size of its route table (a record per topic and
 // node, and per shared group on that node; members of a group are one), are
 // kept as subscriptions come and go, peers' routes arrive and a stopped
-// node's are dropped, and agree with the route listing (GET /routes).
+// node's are dropped, and agree with the route listing (GET /routes, kept
+// sorted between calls) and a pass over the table.
 func TestRouteCountsFollowTheTable(t *testing.T) {
 	t.Parallel()
 	ns := cluster(t, 3)
@@ -26,9 +29,24 @@ func TestRouteCountsFollowTheTable(t *testing.T) {
 			f := n.N.Fabric()
 			var got string
 			testutil.Eventually(t, 10*time.Second, what+" on "+n.Name, func() bool {
-				r, listed := f.RouteCount(), len(f.Routes())
-				got = fmt.Sprintf("kept %d, listed %d", r, listed)
-				return r == routes && listed == routes
+				r, listed, scanned := f.RouteCount(), f.Routes(), f.RoutesByScan()
+				got = fmt.Sprintf("kept %d, listed %v, in the table %v", r, listed, scanned)
+				if r != routes || len(scanned) != routes || !slices.Equal(listed, scanned) {
+					return false
+				}
+				for _, rt := range scanned { // a topic's routes (GET /routes/{topic})
+					var want []fabric.Route
+					for _, o := range scanned {
+						if o.Topic == rt.Topic {
+							want = append(want, o)
+						}
+					}
+					if of := f.RoutesOf(rt.Topic); !slices.Equal(of, want) {
+						got += fmt.Sprintf("; routes of %s %v, want %v", rt.Topic, of, want)
+						return false
+					}
+				}
+				return true
 			})
 			t.Logf("%s on %s: %s", what, n.Name, got)
 		}

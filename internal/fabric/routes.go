@@ -52,13 +52,23 @@ type routes struct {
 // node is "".
 type routeCount struct {
 	held map[Route]int32 // entries per record
+	ver  uint64          // changes as a record comes or goes
+	// listed: the records sorted (Fabric.Routes) while ver is listedVer:
+	// GET /routes reads the list page by page.
+	listed    []Route
+	listedVer uint64
 }
 
 func (c *routeCount) inc(node, filter string) {
 	if c.held == nil {
 		c.held = map[Route]int32{}
 	}
-	c.held[routeOf(filter, node)]++
+	k := routeOf(filter, node)
+	n := c.held[k]
+	if n == 0 {
+		c.ver++
+	}
+	c.held[k] = n + 1
 }
 
 func (c *routeCount) dec(node, filter string) {
@@ -68,6 +78,10 @@ func (c *routeCount) dec(node, filter string) {
 		c.held[k] = n - 1
 	case n == 1:
 		delete(c.held, k)
+		c.ver++
+		if len(c.held) == 0 {
+			c.listed = nil
+		}
 	}
 }
 

@@ -29,17 +29,6 @@ func routeRows(rs []fabric.Route) []APIRoute {
 	return out
 }
 
-// routesOf are the routes of topic (a filter, exactly).
-func (n *Node) routesOf(topic string) []fabric.Route {
-	var out []fabric.Route
-	for _, r := range n.fabric.Routes() {
-		if r.Topic == topic {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 var routesUsage = []usageLine{{"routes list", "List all routes"}, {"routes show <Topic>", "Show a route"}}
 
 func (n *Node) routesCmd(c *call) string {
@@ -49,7 +38,7 @@ func (n *Node) routesCmd(c *call) string {
 	case len(args) == 1 && args[0] == "list":
 		rs = n.fabric.Routes()
 	case len(args) == 2 && args[0] == "show":
-		rs = n.routesOf(args[1])
+		rs = n.fabric.RoutesOf(args[1])
 	default:
 		return usage(routesUsage...)
 	}
@@ -77,6 +66,6 @@ func init() {
 			Meta: mgmt.Meta{Page: page, Limit: limit, Count: len(rs), HasNext: hi < len(rs)}}, nil
 	})
 	registerAPI("GET /routes/{topic}", func(n *Node, r *mgmt.Request) (any, error) {
-		return routeRows(n.routesOf(r.Path("topic"))), nil
+		return routeRows(n.fabric.RoutesOf(r.Path("topic"))), nil
 	})
 }
