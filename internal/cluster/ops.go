@@ -160,13 +160,29 @@ func (c *Cluster) ForceLeave(ctx context.Context, target string) error {
 				return err
 			}
 		}
-		if _, err := c.links.Call(ctx, name, opLeave, []byte(c.self)); err != nil {
+		// The link may close under the call: the node answers and then
+		// leaves, dropping its links, and its answer may not get out first;
+		// or the link was replaced meanwhile (both nodes dialed at once, as
+		// after a rejoin). The wait below tells which: a node still there a
+		// second later, on a live link, is asked once more.
+		_, err := c.links.Call(ctx, name, opLeave, []byte(c.self))
+		if err != nil && !errors.Is(err, peerlink.ErrLinkClosed) {
 			return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: err}
+		}
+		askAgain := time.Time{}
+		if err != nil {
+			askAgain = time.Now().Add(time.Second)
 		}
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			st := c.Status()
 			if !slices.Contains(st.Running, name) && !slices.Contains(st.Stopped, name) {
 				return nil
+			}
+			if !askAgain.IsZero() && time.Now().After(askAgain) && c.links.Has(name) {
+				askAgain = time.Time{}
+				if _, err := c.links.Call(ctx, name, opLeave, []byte(c.self)); err != nil && !errors.Is(err, peerlink.ErrLinkClosed) {
+					return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: err}
+				}
 			}
 			if time.Now().After(deadline) {
 				return &emqxterm.Error{Reason: emqxterm.ReasonNodeDown, Node: name, Err: errors.New("did not leave within 15s")}
